@@ -1,0 +1,383 @@
+"""The `aesthete` command line: score, scan, list and manage the library (no Qt)."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Sequence
+
+from app import logsetup
+from app.config import paths, settings as settings_mod
+from app.core import formats, scanner
+from app.core.errors import AestheteError, PhotoError
+from app.library import ModelHolder, analyse, scan_folders
+from app.storage import db, repo
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    d = {"default": argparse.SUPPRESS} if suppress else {}
+    g = parser.add_argument_group("global options")
+    g.add_argument("--db", type=Path, help="library database file (default: in the user data dir)", **d)
+    g.add_argument("--config", type=Path, help="settings file (default: in the user config dir)", **d)
+    g.add_argument("--encoder", help="SigLIP encoder: Hugging Face id or local folder", **d)
+    g.add_argument("--head", help="aesthetic head: local .pth file or URL", **d)
+    g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], **d)
+    g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16", "int8"], **d)
+    g.add_argument("--batch-size", type=int, metavar="N", **d)
+    g.add_argument("--debug", action="store_true", help="log to the terminal, with tracebacks", **d)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aesthete", description="Score, sort and cull your photos by aesthetic quality.")
+    _global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _global_options(p, suppress=True)
+        return p
+
+    p = add("score", "score photo files and folders (recursive), using and filling the cache")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--json", action="store_true", help="one JSON object per photo on stdout")
+    p.add_argument("--rescore", action="store_true", help="score again even when cached")
+
+    p = add("scan", "add folders to the library and score what is new or changed")
+    p.add_argument("folders", nargs="*", type=Path, metavar="FOLDER",
+                   help="folders to add and scan (default: every library root)")
+    p.add_argument("--rescore", action="store_true", help="score every photo again")
+
+    p = add("list", "list cached photos and scores (never loads a model)")
+    p.add_argument("folder", nargs="?", type=Path, metavar="FOLDER")
+    p.add_argument("--sort", choices=["score", "date", "name", "size"], default="score")
+    p.add_argument("--reverse", action="store_true", help="reverse the sort order")
+    p.add_argument("--min", type=float, dest="min_score", metavar="X")
+    p.add_argument("--max", type=float, dest="max_score", metavar="X")
+    p.add_argument("--json", action="store_true")
+
+    p = add("roots", "manage library roots")
+    roots_sub = p.add_subparsers(dest="roots_command", metavar="ACTION", required=True)
+    for name, text in [("add", "add folders"), ("remove", "forget folders (files are not touched)")]:
+        rp = roots_sub.add_parser(name, help=text)
+        _global_options(rp, suppress=True)
+        rp.add_argument("folders", nargs="+", type=Path, metavar="FOLDER")
+    rp = roots_sub.add_parser("list", help="list roots with photo counts")
+    _global_options(rp, suppress=True)
+    rp = roots_sub.add_parser("move", help="the folder was relocated: keep its scores")
+    _global_options(rp, suppress=True)
+    rp.add_argument("old", type=Path, metavar="OLD")
+    rp.add_argument("new", type=Path, metavar="NEW")
+
+    add("download", "download the model weights into the cache (needs the internet)")
+
+    p = add("gui", "open the desktop app")
+    p.add_argument("folders", nargs="*", type=Path, metavar="FOLDER")
+
+    p = add("settings", "show the settings and where each value comes from")
+    p.add_argument("--set", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
+                   help="change a setting in the settings file")
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> settings_mod.Settings:
+    overrides = {name: getattr(args, name, None) for name in ("encoder", "head", "device", "precision", "batch_size")}
+    return settings_mod.load(getattr(args, "config", None), overrides)
+
+
+def open_library(args: argparse.Namespace):
+    return db.open_db(getattr(args, "db", None) or paths.default_db_path())
+
+
+class Interrupts:
+    """First Ctrl+C asks the work to stop at the next safe point; a second one quits at once."""
+
+    def __init__(self, cancel: threading.Event):
+        self.cancel = cancel
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, *_):
+        if self.cancel.is_set():
+            os._exit(EXIT_INTERRUPTED)
+        self.cancel.set()
+        print("\nstopping after the current photo... (Ctrl+C again to quit at once)", file=sys.stderr)
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+class Progress:
+    """A progress bar on stderr (images/s and ETA) when stderr is a terminal."""
+
+    def __init__(self, total: int, label: str):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc=label, unit="photo", file=sys.stderr, disable=None,
+                        dynamic_ncols=True, smoothing=0.1)
+
+    def step(self, result, _item) -> None:
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _run_analysis(engine, holder: ModelHolder, items, label: str):
+    if not items:
+        return None
+    progress = Progress(len(items), label)
+    try:
+        with Interrupts(holder.cancel):
+            summary = analyse(engine, holder, items, on_result=progress.step,
+                              batch_size=holder.settings.batch_size or None)
+    finally:
+        progress.close()
+    return summary
+
+
+def _entries_for_paths(targets: Sequence[Path], settings) -> tuple[list[scanner.ScanEntry], list[str], int]:
+    """Files and folders named on the command line, as scan entries; folders are walked."""
+    entries: list[scanner.ScanEntry] = []
+    folders: list[str] = []
+    skipped = 0
+    for target in targets:
+        path = os.path.abspath(os.fspath(target))
+        if os.path.isdir(path):
+            folders.append(path)
+            result = scanner.scan(path, settings.exclude)
+            entries += result.entries
+            skipped += result.skipped_other
+        elif formats.kind_of(os.path.splitext(path)[1]) == "other":
+            if os.path.lexists(path):
+                skipped += 1
+            else:
+                raise AestheteError(f"{target}: no such file or folder")
+        elif os.path.lexists(path):
+            entries.append(scanner._entry(path, os.path.basename(path)))
+        else:
+            raise AestheteError(f"{target}: no such file or folder")
+    return entries, folders, skipped
+
+
+def cmd_score(args, settings) -> int:
+    engine = open_library(args)
+    entries, folders, skipped = _entries_for_paths(args.paths, settings)
+    roots = repo.list_roots(engine)
+
+    def root_of(path: str) -> int | None:
+        return next((r.id for r in roots if path.startswith(r.path.rstrip(os.sep) + os.sep)), None)
+
+    by_root: dict[int | None, list[scanner.ScanEntry]] = {}
+    for e in entries:
+        by_root.setdefault(root_of(e.path), []).append(e)
+    for root_id, group in by_root.items():
+        repo.sync_entries(engine, root_id, group)
+    wanted = [e.path for e in entries]
+    holder = ModelHolder(settings)
+    precision = holder.wanted_precision()
+    items = repo.pending(engine, holder.key(), precision, rescore=args.rescore, paths=wanted) if wanted else []
+    _run_analysis(engine, holder, items, "scoring")
+    if holder.cancel.is_set():
+        print("interrupted: scores so far are saved; run again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    rows = {p.path: p for p in repo.list_photos(engine, sort="name", model_key=holder.key(),
+                                                precision=precision, paths=wanted, include_missing=True)}
+    failed = 0
+    lines = []
+    for e in entries:
+        photo = rows.get(e.path)
+        out: dict = {"path": e.path}
+        if photo is not None and photo.error:
+            out["error"] = photo.error
+            failed += 1
+        elif photo is not None and photo.score is not None:
+            out["score"] = round(photo.score, 4)
+        else:
+            out["error"] = "not scored"
+            failed += 1
+        lines.append(out)
+        if e.companion:
+            lines.append({**out, "path": e.companion, "companion_of": e.path})
+    if args.json:
+        for out in lines:
+            print(json.dumps(out))
+    else:
+        _print_table([(o.get("score"), o.get("error", ""), o["path"]) for o in lines])
+    scored = sum(1 for o in lines if "score" in o)
+    print(f"{scored} scored, {failed} failed" + (f", {skipped} other files passed over" if skipped else ""),
+          file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _printable(path: str) -> str:
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+def _print_table(rows) -> None:
+    for score, note, path in rows:
+        left = f"{score:6.2f}" if score is not None else "     -"
+        print(f"{left}  {_printable(path)}" + (f"  ({note})" if note else ""))
+
+
+def cmd_scan(args, settings) -> int:
+    engine = open_library(args)
+    summary = scan_folders(engine, settings, args.folders or None)
+    if not summary.roots:
+        print("the library has no folders yet: aesthete scan FOLDER", file=sys.stderr)
+        return EXIT_SETUP
+    for root, report in summary.reports.items():
+        if report.offline:
+            print(f"{_printable(root)}: unreachable, its photos are marked offline", file=sys.stderr)
+        else:
+            print(f"{_printable(root)}: {report.new} new, {report.changed} changed, {report.moved} moved, "
+                  f"{report.missing} missing, {report.unchanged + report.returned} unchanged", file=sys.stderr)
+    for problem in summary.folder_errors:
+        print(f"cannot read folder {_printable(problem)}", file=sys.stderr)
+    online = [r.path for r in summary.roots if not summary.reports[r.path].offline]
+    if not online:
+        return EXIT_FAILED
+    holder = ModelHolder(settings)
+    items = repo.pending(engine, holder.key(), holder.wanted_precision(), under=online, rescore=args.rescore)
+    result = _run_analysis(engine, holder, items, "scoring")
+    if holder.cancel.is_set():
+        print("interrupted: scores so far are saved; run `aesthete scan` again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    scored = result.scored if result else 0
+    failed = result.failed if result else 0
+    rate = ""
+    if result and result.times.wall > 0 and scored:
+        rate = f" ({scored / result.times.wall:.2f} photos/s)"
+    print(f"{scored} scored{rate}, {failed} failed, {summary.skipped_other} other files passed over",
+          file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_list(args, settings) -> int:
+    engine = open_library(args)
+    model_key = None
+    if settings.explicit("encoder") or settings.explicit("head"):
+        model_key = ModelHolder(settings, allow_download=False).key()
+    photos = repo.list_photos(engine, sort=args.sort, descending=None if not args.reverse else None,
+                              min_score=args.min_score, max_score=args.max_score,
+                              under=os.path.abspath(args.folder) if args.folder else None,
+                              model_key=model_key, library_only=args.folder is None)
+    if args.reverse:
+        photos.reverse()
+    for p in photos:
+        if args.json:
+            print(json.dumps({"path": p.path, "score": None if p.score is None else round(p.score, 4),
+                              "model": p.score_model, "state": p.status, **({"error": p.error} if p.error else {})}))
+        else:
+            _print_table([(p.score, "" if p.status == "scored" else p.error or p.status, p.path)])
+    print(f"{len(photos)} photos", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_roots(args, settings) -> int:
+    engine = open_library(args)
+    action = args.roots_command
+    if action == "add":
+        for folder in args.folders:
+            if not folder.is_dir():
+                raise AestheteError(f"{folder} is not a folder")
+            root = repo.add_root(engine, folder)
+            print(f"added {_printable(root.path)}; run `aesthete scan` to score it", file=sys.stderr)
+    elif action == "remove":
+        for folder in args.folders:
+            if not repo.remove_root(engine, folder):
+                raise AestheteError(f"{folder} is not a library root (see `aesthete roots list`)")
+            print(f"removed {folder} from the library (its files were not touched)", file=sys.stderr)
+    elif action == "list":
+        for root in repo.list_roots(engine):
+            state = "" if root.online else "  (offline)"
+            print(f"{root.photo_count:8d}  {_printable(root.path)}{state}")
+    elif action == "move":
+        if not args.new.is_dir():
+            raise AestheteError(f"{args.new} is not a folder")
+        try:
+            count = repo.move_root(engine, args.old, args.new)
+        except KeyError:
+            raise AestheteError(f"{args.old} is not a library root (see `aesthete roots list`)") from None
+        except ValueError as exc:
+            raise AestheteError(str(exc)) from None
+        print(f"moved {count} photos to {_printable(os.path.abspath(args.new))}; scores kept", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_download(args, settings) -> int:
+    from app.core import model as model_files
+
+    print(f"encoder {settings.encoder} ...", file=sys.stderr)
+    enc = model_files.resolve_encoder(settings.encoder, allow_download=True)
+    print(f"  ready in {_printable(str(enc.path))}", file=sys.stderr)
+    print(f"head {settings.head} ...", file=sys.stderr)
+    head = model_files.resolve_head(settings.head, allow_download=True)
+    print(f"  ready in {_printable(str(head.path))} (sha256 {head.sha256[:16]}...)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_settings(args, settings) -> int:
+    if args.set:
+        settings_mod.save(settings.path, dict(args.set))
+        settings = load_settings(args)
+    for name, setting in settings_mod.REGISTRY.items():
+        print(f"{name} = {getattr(settings, name)!r}  [{settings.sources[name]}]  {setting.doc}")
+    print(f"settings file: {settings.path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_gui(args, settings) -> int:
+    try:
+        from app.ui.app import run_gui
+    except ImportError as exc:
+        raise AestheteError(f"the desktop app cannot start: {exc} (is PySide6 installed?)") from None
+    return run_gui(args, settings)
+
+
+COMMANDS = {"score": cmd_score, "scan": cmd_scan, "list": cmd_list, "roots": cmd_roots,
+            "download": cmd_download, "settings": cmd_settings, "gui": cmd_gui}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logsetup.setup(debug=getattr(args, "debug", False))
+    if args.command is None:
+        args.command, args.folders = "gui", []
+    try:
+        settings = load_settings(args)
+        return COMMANDS[args.command](args, settings)
+    except PhotoError as exc:
+        print(f"aesthete: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except AestheteError as exc:
+        log.error("%s", exc, exc_info=getattr(args, "debug", False))
+        print(f"aesthete: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:  # a bug: the traceback goes to the log file, one line here
+        log.exception("unexpected error")
+        print(f"aesthete: internal error: {type(exc).__name__}: {exc} (details in {paths.log_path()})",
+              file=sys.stderr)
+        return EXIT_SETUP

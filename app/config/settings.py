@@ -1,0 +1,171 @@
+"""The typed settings registry: one place that names every setting, its type, default and doc.
+
+Precedence when resolving a value: command-line flag, then an ``AESTHETE_<NAME>`` environment
+variable, then the TOML settings file, then the default. The CLI and the GUI share the file.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from app.config import paths
+from app.core.errors import SettingsError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    doc: str
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def env_var(self) -> str:
+        return "AESTHETE_" + self.name.upper()
+
+    def parse(self, raw: Any, source: str) -> Any:
+        """Turn a raw value (string from env/flag, or TOML value) into this setting's type."""
+        try:
+            if self.type is bool:
+                value = raw if isinstance(raw, bool) else str(raw).strip().lower() in {"1", "true", "yes", "on"}
+            elif self.type is list:
+                if isinstance(raw, str):
+                    value = [part.strip() for part in raw.split(",") if part.strip()]
+                else:
+                    value = [str(v) for v in raw]
+            elif self.type is str and raw is None:
+                value = ""
+            else:
+                value = self.type(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{source}: {self.name} must be a {self.type.__name__}, got {raw!r}") from None
+        if self.choices and value not in self.choices:
+            raise SettingsError(f"{source}: {self.name} must be one of {', '.join(self.choices)}, got {value!r}")
+        if self.minimum is not None and value < self.minimum:
+            raise SettingsError(f"{source}: {self.name} must be at least {self.minimum}, got {value!r}")
+        if self.maximum is not None and value > self.maximum:
+            raise SettingsError(f"{source}: {self.name} must be at most {self.maximum}, got {value!r}")
+        return value
+
+
+DEFAULT_ENCODER = "google/siglip-so400m-patch14-384"
+HEAD_URL = (
+    "https://github.com/discus0434/aesthetic-predictor-v2-5/raw/main/models/aesthetic_predictor_v2_5.pth"
+)
+
+REGISTRY: dict[str, Setting] = {
+    s.name: s
+    for s in [
+        Setting("encoder", str, DEFAULT_ENCODER,
+                "SigLIP vision encoder: a Hugging Face id or a local model folder."),
+        Setting("head", str, HEAD_URL,
+                "Aesthetic head weights: a local .pth file or the pinned upstream URL."),
+        Setting("device", str, "auto", "Where to run the model (auto: CUDA, then MPS, then CPU).",
+                choices=("auto", "cpu", "cuda", "mps")),
+        Setting("precision", str, "auto", "Numeric precision; fp32 is exact, auto picks per device.",
+                choices=("auto", "fp32", "bf16", "fp16", "int8")),
+        Setting("batch_size", int, 0, "Images per model batch (0: chosen per device).", minimum=0, maximum=512),
+        Setting("decode_workers", int, 0, "Threads decoding photos ahead of the model (0: automatic).",
+                minimum=0, maximum=64),
+        Setting("good_threshold", float, 5.5, "Scores at or above this are shown as very good.",
+                minimum=0, maximum=10),
+        Setting("cull_threshold", float, 4.0, "Photos scoring below this are cull candidates (0: off).",
+                minimum=0, maximum=10),
+        Setting("thumbnail_size", int, 256, "Thumbnail size in pixels in the library grid.",
+                minimum=64, maximum=1024),
+        Setting("exclude", list, [], "Extra glob patterns (matched on names and relative paths) to skip."),
+        Setting("rejects_folder", str, "",
+                "Where removed photos go; empty means the system trash."),
+        Setting("burst_window_s", float, 2.0, "Largest gap in seconds between frames of one burst.",
+                minimum=0, maximum=3600),
+        Setting("scene_max_distance", int, 12,
+                "Largest perceptual-hash distance (of 64 bits) for two photos to be the same scene.",
+                minimum=0, maximum=64),
+        Setting("write_xmp", bool, False, "Write ratings, picks and rejects to XMP sidecar files."),
+    ]
+}
+
+
+@dataclass
+class Settings:
+    """Resolved settings with the source of each value, readable as attributes."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def explicit(self, name: str) -> bool:
+        """True when the user chose the value (flag, env or file), not the built-in default."""
+        return self.sources.get(name, "default") != "default"
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc}") from None
+    unknown = set(data) - set(REGISTRY)
+    if unknown:
+        log.warning("ignoring unknown settings in %s: %s", path, ", ".join(sorted(unknown)))
+    return {k: v for k, v in data.items() if k in REGISTRY}
+
+
+def load(path: Path | None = None, overrides: dict[str, Any] | None = None,
+         environ: dict[str, str] | None = None) -> Settings:
+    """Resolve every setting: overrides (flags) > environment > file > default."""
+    path = path or paths.default_settings_path()
+    environ = os.environ if environ is None else environ
+    file_values = read_file(path)
+    settings = Settings(path=path)
+    for name, setting in REGISTRY.items():
+        if overrides and overrides.get(name) is not None:
+            value, source = setting.parse(overrides[name], f"--{name.replace('_', '-')}"), "flag"
+        elif setting.env_var in environ:
+            value, source = setting.parse(environ[setting.env_var], setting.env_var), "env"
+        elif name in file_values:
+            value, source = setting.parse(file_values[name], str(path)), "file"
+        else:
+            value, source = setting.default, "default"
+        settings.values[name] = value
+        settings.sources[name] = source
+    return settings
+
+
+def save(path: Path, changes: dict[str, Any]) -> None:
+    """Write changed values into the settings file, keeping the others; atomic replace."""
+    data = read_file(path)
+    for name, raw in changes.items():
+        setting = REGISTRY.get(name)
+        if setting is None:
+            raise SettingsError(f"unknown setting {name!r}")
+        value = setting.parse(raw, name)
+        if value == setting.default:
+            data.pop(name, None)
+        else:
+            data[name] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_bytes(tomli_w.dumps(data).encode())
+    os.replace(tmp, path)
+
+

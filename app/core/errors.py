@@ -1,0 +1,35 @@
+"""The few error types a user can act on; each message is plain words, shown as is."""
+from __future__ import annotations
+
+
+class AestheteError(Exception):
+    """An error with a message meant for the user."""
+
+
+class SettingsError(AestheteError):
+    pass
+
+
+class ModelMissingError(AestheteError):
+    """Model weights could not be found locally and could not be downloaded."""
+
+
+class ModelInvalidError(AestheteError):
+    """Files were found but are not the model we expect (wrong head keys, not SigLIP)."""
+
+
+class DatabaseError(AestheteError):
+    """The library database is unusable: corrupt, from a newer release, or locked."""
+
+
+class PhotoError(AestheteError):
+    """One photo could not be read; the message is the one-line reason."""
+
+    def __init__(self, reason: str, kind: str = "error"):
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind  # "error" or "unsupported"
+
+
+class Cancelled(Exception):
+    """Work was cancelled by the user; not an error."""

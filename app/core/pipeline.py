@@ -1,0 +1,161 @@
+"""Decode photos in a small thread pool while the model scores the previous batch.
+
+Decoding, EXIF orientation and SigLIP preprocessing run in worker threads (Pillow releases the
+GIL), feeding batches to the scorer in the order the photos were given. Each photo yields one
+PhotoResult: a score and embedding, or the one-line reason it could not be scored.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Generic, Iterable, Iterator, TypeVar
+
+import numpy as np
+
+from app.core import decode, preprocess
+from app.core.errors import Cancelled, PhotoError
+
+log = logging.getLogger(__name__)
+K = TypeVar("K")
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage, summed over photos (decode and preprocess run in parallel)."""
+
+    decode: float = 0.0
+    preprocess: float = 0.0
+    encode: float = 0.0
+    head: float = 0.0
+    store: float = 0.0
+    images: int = 0
+    failed: int = 0
+    wall: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Prepared(Generic[K]):
+    key: K
+    path: Path
+    decoded: decode.DecodedPhoto | None = None
+    pixels: np.ndarray | None = None
+    error: PhotoError | None = None
+    extras: dict = field(default_factory=dict)
+
+
+@dataclass
+class PhotoResult(Generic[K]):
+    key: K
+    path: Path
+    score: float | None = None
+    embedding: np.ndarray | None = None
+    decoded: decode.DecodedPhoto | None = None
+    error: PhotoError | None = None
+    extras: dict = field(default_factory=dict)
+
+
+Extra = Callable[[decode.DecodedPhoto], dict]
+
+
+def default_workers() -> int:
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def prepare(key: K, path: Path, min_side: int | None, extra: Extra | None, times: StageTimes | None) -> Prepared[K]:
+    """Read, decode and preprocess one photo; every failure is that photo's PhotoError."""
+    t0 = time.perf_counter()
+    try:
+        decoded = decode.decode(path, min_side=min_side)
+        t1 = time.perf_counter()
+        pixels = preprocess.pixel_values(decoded.image)
+        extras = extra(decoded) if extra else {}
+        t2 = time.perf_counter()
+    except PhotoError as exc:
+        return Prepared(key, path, error=exc)
+    except MemoryError:
+        return Prepared(key, path, error=PhotoError("not enough memory to decode this image"))
+    except Exception as exc:  # a bug or an unexpected library error: this photo's error, logged
+        log.exception("unexpected error reading %s", path)
+        return Prepared(key, path, error=PhotoError(f"could not read the image ({type(exc).__name__}: {exc})"))
+    if times is not None:
+        times.decode += t1 - t0
+        times.preprocess += t2 - t1
+    decoded.image = None  # the pixels are preprocessed; keep memory flat
+    return Prepared(key, path, decoded, pixels, extras=extras)
+
+
+def prepared_stream(jobs: Iterable[tuple[K, Path]], workers: int, min_side: int | None,
+                    cancel: threading.Event, extra: Extra | None = None,
+                    times: StageTimes | None = None, ahead: int = 16) -> Iterator[Prepared[K]]:
+    """Prepared photos in job order, decoding up to `ahead` photos in advance."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
+    queue: deque[Future] = deque()
+    it = iter(jobs)
+    try:
+        exhausted = False
+        while True:
+            while not exhausted and len(queue) < ahead and not cancel.is_set():
+                try:
+                    key, path = next(it)
+                except StopIteration:
+                    exhausted = True
+                    break
+                queue.append(pool.submit(prepare, key, Path(path), min_side, extra, times))
+            if cancel.is_set():
+                raise Cancelled()
+            if not queue:
+                return
+            yield queue.popleft().result()
+    finally:
+        for fut in queue:
+            fut.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def score_stream(jobs: Iterable[tuple[K, Path]], get_scorer: Callable[[], "object"], batch_size: int,
+                 workers: int, cancel: threading.Event, min_side: int | None = 768,
+                 extra: Extra | None = None, times: StageTimes | None = None) -> Iterator[PhotoResult[K]]:
+    """Score photos in batches. The model is loaded (get_scorer) only when a photo needs it,
+    so a run in which every photo fails to decode never loads it."""
+    times = times if times is not None else StageTimes()
+    batch: list[Prepared[K]] = []
+    start = time.perf_counter()
+
+    def flush() -> Iterator[PhotoResult[K]]:
+        scorer = get_scorer()
+        pixels = np.stack([p.pixels for p in batch])
+        t0 = time.perf_counter()
+        emb = scorer.embed(pixels)
+        t1 = time.perf_counter()
+        scores = scorer.head_scores(emb)
+        t2 = time.perf_counter()
+        times.encode += t1 - t0
+        times.head += t2 - t1
+        vectors = emb.cpu().numpy().astype(np.float16)
+        for i, p in enumerate(batch):
+            times.images += 1
+            yield PhotoResult(p.key, p.path, float(scores[i]), vectors[i], p.decoded, extras=p.extras)
+        batch.clear()
+
+    for prepared in prepared_stream(jobs, workers, min_side, cancel, extra, times):
+        if prepared.error is not None:
+            times.failed += 1
+            yield PhotoResult(prepared.key, prepared.path, error=prepared.error)
+            continue
+        batch.append(prepared)
+        if len(batch) >= batch_size:
+            yield from flush()
+    if batch and not cancel.is_set():
+        yield from flush()
+    if cancel.is_set():
+        raise Cancelled()
+    times.wall += time.perf_counter() - start

@@ -1,0 +1,146 @@
+"""The scoring engine: encoder + head on one device at one precision, cancellable mid-batch.
+
+One Scorer per process holds the model; it turns preprocessed pixel arrays into aesthetic scores
+and L2-normalised embeddings. Cancellation is checked before every encoder layer, so a pause or
+quit never waits for a whole batch.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from app.core import model as model_files
+from app.core.errors import Cancelled, SettingsError
+
+log = logging.getLogger(__name__)
+
+MODEL_PRECISIONS = ("fp32", "bf16", "fp16", "int8")
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise SettingsError("--device cuda was asked for, but no CUDA GPU is available")
+    if requested == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise SettingsError("--device mps was asked for, but Apple's MPS is not available")
+    if requested not in ("cpu", "cuda", "mps"):
+        raise SettingsError(f"unknown device {requested!r} (auto, cpu, cuda or mps)")
+    return torch.device(requested)
+
+
+def pick_precision(requested: str, device: torch.device) -> str:
+    """`auto` is fp32 on the CPU (the exact mode) and bf16 on a GPU."""
+    if requested == "auto":
+        return "fp32" if device.type == "cpu" else "bf16"
+    if requested not in MODEL_PRECISIONS:
+        raise SettingsError(f"unknown precision {requested!r} (auto, fp32, bf16, fp16 or int8)")
+    if requested == "fp16" and device.type == "cpu":
+        raise SettingsError("fp16 needs a GPU; on the CPU use bf16 or int8")
+    if requested == "int8" and device.type != "cpu":
+        raise SettingsError("int8 is a CPU mode; on a GPU use bf16 or fp16")
+    return requested
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def default_batch_size(device: torch.device) -> int:
+    return 32 if device.type == "cuda" else 4
+
+
+@dataclass(frozen=True)
+class ModelKey:
+    encoder: str
+    head_sha256: str
+
+    def __str__(self) -> str:
+        return f"{self.encoder}+head:{self.head_sha256[:16]}"
+
+
+def encoder_layers(encoder: torch.nn.Module) -> torch.nn.ModuleList:
+    """The transformer layers (transformers 4 nests them under vision_model, 5 does not)."""
+    inner = getattr(encoder, "vision_model", encoder)
+    return inner.encoder.layers
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """The located weights: enough to know the model key without loading anything."""
+
+    encoder: model_files.EncoderSource
+    head: model_files.HeadSource
+
+    @property
+    def key(self) -> ModelKey:
+        return ModelKey(self.encoder.key, self.head.sha256)
+
+
+def locate(encoder: str, head: str, allow_download: bool = True) -> ModelFiles:
+    return ModelFiles(model_files.resolve_encoder(encoder, allow_download),
+                      model_files.resolve_head(head, allow_download))
+
+
+class Scorer:
+    """Loads the model once; call it from the thread that owns it."""
+
+    def __init__(self, files: ModelFiles, device: str = "auto", precision: str = "auto",
+                 cancel: threading.Event | None = None):
+        self.device = pick_device(device)
+        self.precision = pick_precision(precision, self.device)
+        self.cancel_event = cancel or threading.Event()
+        self.key = files.key
+        self.head = model_files.load_head(files.head.path).to(self.device)
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
+        self.input_dtype = dtype
+        self.encoder = model_files.load_encoder(files.encoder.path, dtype).to(self.device)
+        if self.precision == "int8":
+            self._quantize_int8()
+        for layer in encoder_layers(self.encoder):
+            layer.register_forward_pre_hook(self._check_cancel)
+        self.device_name = device_name(self.device)
+        log.info("model %s on %s at %s", self.key, self.device_name, self.precision)
+
+    def _quantize_int8(self) -> None:
+        try:
+            from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+        except ImportError:
+            raise SettingsError(
+                "int8 needs torchao: pip install 'aesthete[int8]' (or choose fp32 or bf16)") from None
+        quantize_(self.encoder, Int8DynamicActivationInt8WeightConfig())
+
+    def _check_cancel(self, *_args) -> None:
+        if self.cancel_event.is_set():
+            raise Cancelled()
+
+    @torch.inference_mode()
+    def embed(self, pixels: np.ndarray) -> torch.Tensor:
+        """L2-normalised float32 embeddings (N, 1152) for pixel arrays (N, 3, 384, 384)."""
+        batch = torch.from_numpy(pixels).to(self.device, dtype=self.input_dtype, non_blocking=True)
+        pooled = self.encoder(pixel_values=batch).pooler_output.float()
+        return pooled / pooled.norm(dim=-1, keepdim=True)
+
+    @torch.inference_mode()
+    def head_scores(self, embeddings: torch.Tensor) -> np.ndarray:
+        return self.head(embeddings).squeeze(-1).cpu().numpy().astype(np.float64)
+
+    def score_batch(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (N,) and float16 embeddings (N, 1152); raises Cancelled when asked to stop."""
+        emb = self.embed(pixels)
+        return self.head_scores(emb), emb.cpu().numpy().astype(np.float16)

@@ -1,0 +1,150 @@
+"""The library service shared by the command line and the GUI workers (no Qt).
+
+It ties scanning, the database and the scoring pipeline together: scan roots into the cache,
+then analyse what is pending, writing each photo's result as it arrives so that an interrupted
+run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from sqlalchemy import Engine
+
+from app.config.settings import Settings
+from app.core import scanner
+from app.core.errors import Cancelled
+from app.core.pipeline import PhotoResult, StageTimes, default_workers, score_stream
+from app.core.scorer import ModelFiles, Scorer, default_batch_size, locate, pick_device
+from app.storage import repo
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_VERSION = 1
+
+
+@dataclass
+class ScanSummary:
+    roots: list[repo.Root] = field(default_factory=list)
+    reports: dict[str, repo.SyncReport] = field(default_factory=dict)
+    skipped_other: int = 0
+    folder_errors: list[str] = field(default_factory=list)
+
+
+def scan_folders(engine: Engine, settings: Settings, folders: Iterable[Path | str] | None = None,
+                 add: bool = True) -> ScanSummary:
+    """Scan folders (adding them as roots when `add`), or every root when folders is None."""
+    summary = ScanSummary()
+    if folders is None:
+        targets = repo.list_roots(engine)
+    else:
+        targets = [repo.add_root(engine, f) if add else _root_for(engine, f) for f in folders]
+    rejects = [settings.rejects_folder] if settings.rejects_folder else []
+    seen: set[int] = set()
+    for root in targets:
+        if root.id in seen:
+            continue
+        seen.add(root.id)
+        summary.roots.append(root)
+        if not os.path.isdir(root.path):
+            repo.mark_offline(engine, root.id)
+            summary.reports[root.path] = repo.SyncReport(offline=True)
+            log.warning("library root %s is unreachable; its photos are offline", root.path)
+            continue
+        result = scanner.scan(root.path, settings.exclude, rejects)
+        summary.skipped_other += result.skipped_other
+        summary.folder_errors += result.folder_errors
+        summary.reports[root.path] = repo.sync_root(engine, root, result.entries)
+    return summary
+
+
+def _root_for(engine: Engine, folder: Path | str) -> repo.Root:
+    folder = os.path.abspath(os.fspath(folder))
+    for root in repo.list_roots(engine):
+        if folder == root.path or folder.startswith(root.path.rstrip(os.sep) + os.sep):
+            return root
+    return repo.add_root(engine, folder)
+
+
+class ModelHolder:
+    """Loads the Scorer on first use, once per process, so cached runs never load it."""
+
+    def __init__(self, settings: Settings, cancel: threading.Event | None = None,
+                 allow_download: bool = True, on_load: Callable[[Scorer], None] | None = None):
+        self.settings = settings
+        self.cancel = cancel or threading.Event()
+        self.allow_download = allow_download
+        self.on_load = on_load
+        self._scorer: Scorer | None = None
+        self._files: ModelFiles | None = None
+
+    def files(self) -> ModelFiles:
+        """Locate the weights (downloading when allowed) without loading the model."""
+        if self._files is None:
+            self._files = locate(self.settings.encoder, self.settings.head, self.allow_download)
+        return self._files
+
+    def key(self) -> str:
+        return str(self.files().key)
+
+    @property
+    def loaded(self) -> Scorer | None:
+        return self._scorer
+
+    def get(self) -> Scorer:
+        if self._scorer is None:
+            s = self.settings
+            self._scorer = Scorer(self.files(), s.device, s.precision, self.cancel)
+            if self.on_load:
+                self.on_load(self._scorer)
+        return self._scorer
+
+    def wanted_precision(self) -> str | None:
+        """The precision a scan must have: only an explicit choice narrows 'already scored'."""
+        return self.settings.precision if self.settings.explicit("precision") and \
+            self.settings.precision != "auto" else None
+
+
+@dataclass
+class AnalysisSummary:
+    scored: int = 0
+    failed: int = 0
+    times: StageTimes = field(default_factory=StageTimes)
+    cancelled: bool = False
+
+
+def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
+            on_result: Callable[[PhotoResult, repo.Pending], None] | None = None,
+            batch_size: int | None = None) -> AnalysisSummary:
+    """Score items, saving each result in its own transaction as it arrives."""
+    s = holder.settings
+    summary = AnalysisSummary()
+    if not items:
+        return summary
+    by_id = {p.id: p for p in items}
+    if batch_size is None:
+        batch_size = s.batch_size or default_batch_size(pick_device(s.device))
+    workers = s.decode_workers or default_workers()
+    jobs = ((p.id, Path(p.path)) for p in items)
+    try:
+        for result in score_stream(jobs, holder.get, batch_size, workers, holder.cancel, times=summary.times):
+            t0 = time.perf_counter()
+            if result.error is not None:
+                repo.save_error(engine, result.key, result.error)
+                summary.failed += 1
+            else:
+                scorer = holder.get()
+                repo.save_score(engine, result.key, str(scorer.key), scorer.precision, result.score,
+                                result.embedding, result.decoded, ANALYSIS_VERSION)
+                summary.scored += 1
+            summary.times.store += time.perf_counter() - t0
+            if on_result:
+                on_result(result, by_id[result.key])
+    except Cancelled:
+        summary.cancelled = True
+    return summary

@@ -1,0 +1,415 @@
+"""Repository functions over the library database: short transactions that return plain data.
+
+No session or connection outlives a call, so any thread (CLI, scorer, GUI) may call these.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+
+from app.core import decode
+from app.core.errors import PhotoError
+from app.core.scanner import ScanEntry
+from app.storage.schema import embeddings, errors, photos, roots, scores
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Root:
+    id: int
+    path: str
+    photo_count: int = 0
+    online: bool = True
+
+
+@dataclass(frozen=True)
+class Photo:
+    id: int
+    path: str
+    name: str
+    folder: str
+    size: int
+    mtime_ns: int
+    state: str
+    score: float | None
+    score_model: str | None
+    captured_at: float | None
+    width: int | None
+    height: int | None
+    rating: int
+    flag: str
+    companion: str | None
+    error: str | None
+    error_kind: str | None
+    content_hash: str | None
+
+    @property
+    def status(self) -> str:
+        """What a tile shows: missing/offline, failed, unsupported, scored, or unscored."""
+        if self.state != "present":
+            return self.state
+        if self.error_kind:
+            return "failed" if self.error_kind == "error" else "unsupported"
+        return "scored" if self.score is not None else "unscored"
+
+
+@dataclass
+class SyncReport:
+    new: int = 0
+    changed: int = 0
+    moved: int = 0
+    missing: int = 0
+    unchanged: int = 0
+    returned: int = 0
+    offline: bool = False
+
+
+def _under(column, folder: str):
+    """Rows whose path lies below folder (an index range over the path bytes)."""
+    prefix = os.fsencode(folder.rstrip(os.sep)) + os.fsencode(os.sep)
+    upper = prefix[:-1] + bytes([prefix[-1] + 1])
+    return and_(column >= prefix, column < upper)
+
+
+# --- roots ---------------------------------------------------------------------------------
+
+def add_root(engine: Engine, path: Path | str) -> Root:
+    path = os.path.abspath(os.fspath(path))
+    with engine.begin() as conn:
+        row = conn.execute(select(roots.c.id).where(roots.c.path == path)).first()
+        if row:
+            return Root(row.id, path)
+        # A folder inside an existing root is already part of the library.
+        for r in conn.execute(select(roots.c.id, roots.c.path)):
+            if path.startswith(r.path.rstrip(os.sep) + os.sep):
+                return Root(r.id, r.path)
+        rid = conn.execute(insert(roots).values(path=path, added_at=time.time())).inserted_primary_key[0]
+        # A root added above existing roots takes over their photos.
+        inner = [r for r in conn.execute(select(roots.c.id, roots.c.path).where(_under(roots.c.path, path)))]
+        for r in inner:
+            conn.execute(update(photos).where(photos.c.root_id == r.id).values(root_id=rid))
+            conn.execute(delete(roots).where(roots.c.id == r.id))
+        # Photos scored before their folder joined the library become part of it.
+        conn.execute(update(photos).where(photos.c.root_id.is_(None), _under(photos.c.path, path))
+                     .values(root_id=rid))
+    return Root(rid, path)
+
+
+def list_roots(engine: Engine) -> list[Root]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(roots.c.id, roots.c.path, func.count(photos.c.id))
+            .select_from(roots.outerjoin(photos, and_(photos.c.root_id == roots.c.id, photos.c.state != "missing")))
+            .group_by(roots.c.id).order_by(roots.c.path)
+        ).all()
+    return [Root(r[0], r[1], r[2], os.path.isdir(r[1])) for r in rows]
+
+
+def find_root(engine: Engine, path: Path | str) -> Root | None:
+    path = os.path.abspath(os.fspath(path))
+    return next((r for r in list_roots(engine) if r.path == path), None)
+
+
+def remove_root(engine: Engine, path: Path | str) -> bool:
+    """Forget a root and everything cached for its photos (the files are not touched)."""
+    path = os.path.abspath(os.fspath(path))
+    with engine.begin() as conn:
+        row = conn.execute(select(roots.c.id).where(roots.c.path == path)).first()
+        if not row:
+            return False
+        conn.execute(delete(photos).where(photos.c.root_id == row.id))
+        conn.execute(delete(roots).where(roots.c.id == row.id))
+    return True
+
+
+def move_root(engine: Engine, old: Path | str, new: Path | str) -> int:
+    """The folder was relocated: rewrite every path under it, keeping scores. Returns photo count."""
+    old = os.path.abspath(os.fspath(old))
+    new = os.path.abspath(os.fspath(new))
+    with engine.begin() as conn:
+        row = conn.execute(select(roots.c.id).where(roots.c.path == old)).first()
+        if not row:
+            raise KeyError(old)
+        if conn.execute(select(roots.c.id).where(roots.c.path == new)).first():
+            raise ValueError(f"{new} is already a library root")
+        conn.execute(update(roots).where(roots.c.id == row.id).values(path=new))
+        moved = 0
+        for p in conn.execute(select(photos.c.id, photos.c.path, photos.c.folder, photos.c.companion)
+                              .where(photos.c.root_id == row.id)).all():
+            def swap(value: str | None) -> str | None:
+                return None if value is None else new + value[len(old):]
+            conn.execute(update(photos).where(photos.c.id == p.id).values(
+                path=swap(p.path), folder=swap(p.folder), companion=swap(p.companion),
+                state="present" if os.path.isdir(new) else "offline"))
+            moved += 1
+    return moved
+
+
+# --- inventory -----------------------------------------------------------------------------
+
+def mark_offline(engine: Engine, root_id: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(photos).where(photos.c.root_id == root_id, photos.c.state == "present")
+                     .values(state="offline"))
+
+
+def _reset_analysis(conn, photo_id: int) -> None:
+    conn.execute(delete(scores).where(scores.c.photo_id == photo_id))
+    conn.execute(delete(embeddings).where(embeddings.c.photo_id == photo_id))
+    conn.execute(delete(errors).where(errors.c.photo_id == photo_id))
+
+
+def _safe_hash(path: str) -> str | None:
+    try:
+        return decode.hash_file(Path(path))
+    except OSError:
+        return None
+
+
+def sync_root(engine: Engine, root: Root, entries: Sequence[ScanEntry]) -> SyncReport:
+    return sync_entries(engine, root.id, entries, root.path)
+
+
+def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntry],
+                 folder: str | None = None) -> SyncReport:
+    """Bring the database in line with what a scan of `folder` found (or, without a folder,
+    with these files only: nothing else is marked missing). root_id None: not in a library root.
+
+    Unchanged files (same size and mtime) cost nothing; a changed one is hashed only when its
+    size is the same; a new file whose size matches a missing photo is hashed to find a move.
+    """
+    report = SyncReport()
+    now = time.time()
+    with engine.connect() as conn:
+        q = select(photos.c.id, photos.c.path, photos.c.size, photos.c.mtime_ns, photos.c.state,
+                   photos.c.content_hash, photos.c.companion)
+        if folder is not None:
+            q = q.where(_under(photos.c.path, folder))
+            known = {r.path: r for r in conn.execute(q)}
+        else:
+            known = {}
+            wanted = [e.path for e in entries]
+            for start in range(0, len(wanted), CHUNK):
+                known.update((r.path, r) for r in conn.execute(q.where(photos.c.path.in_(wanted[start:start + CHUNK]))))
+    found = {e.path for e in entries}
+    gone = [r for p, r in known.items() if p not in found and r.state != "missing"]
+    new_entries = [e for e in entries if e.path not in known]
+    # Moves can come from any root, so missing photos everywhere are candidates.
+    with engine.begin() as conn:
+        for r in gone:
+            conn.execute(update(photos).where(photos.c.id == r.id).values(state="missing", updated_at=now))
+        report.missing = len(gone)
+        missing_by_size: dict[int, list] = {}
+        if new_entries:
+            for r in conn.execute(select(photos.c.id, photos.c.size, photos.c.content_hash)
+                                  .where(photos.c.state == "missing")):
+                missing_by_size.setdefault(r.size, []).append(r)
+    changed = [e for e in entries if e.path in known and
+               (known[e.path].size != e.size or known[e.path].mtime_ns != e.mtime_ns
+                or known[e.path].state != "present" or known[e.path].companion != e.companion)]
+    report.unchanged = len(entries) - len(new_entries) - len(changed)
+    for start in range(0, len(changed), CHUNK):
+        with engine.begin() as conn:
+            for e in changed[start:start + CHUNK]:
+                old = known[e.path]
+                values = dict(size=e.size, mtime_ns=e.mtime_ns, state="present", companion=e.companion,
+                              updated_at=now)
+                if old.size != e.size or old.mtime_ns != e.mtime_ns:
+                    digest = _safe_hash(e.path) if old.size == e.size and not e.error else None
+                    if digest is None or digest != old.content_hash:
+                        _reset_analysis(conn, old.id)
+                        values.update(content_hash=digest, analysis_version=0, score=None,
+                                      score_model=None, width=None, height=None, captured_at=None)
+                        report.changed += 1
+                    else:
+                        report.unchanged += 1
+                else:
+                    report.returned += 1
+                conn.execute(update(photos).where(photos.c.id == old.id).values(**values))
+                if e.error:
+                    _record_error(conn, old.id, "error", e.error, now)
+    for start in range(0, len(new_entries), CHUNK):
+        with engine.begin() as conn:
+            for e in new_entries[start:start + CHUNK]:
+                digest = None
+                candidates = missing_by_size.get(e.size)
+                if candidates and not e.error:
+                    digest = _safe_hash(e.path)
+                    match = next((c for c in candidates if c.content_hash and c.content_hash == digest), None)
+                    if match:
+                        candidates.remove(match)
+                        conn.execute(update(photos).where(photos.c.id == match.id).values(
+                            root_id=root_id, path=e.path, folder=os.path.dirname(e.path),
+                            name=_display_name(e.path), mtime_ns=e.mtime_ns, state="present",
+                            companion=e.companion, updated_at=now))
+                        report.moved += 1
+                        continue
+                pid = conn.execute(insert(photos).values(
+                    root_id=root_id, path=e.path, folder=os.path.dirname(e.path), name=_display_name(e.path),
+                    size=e.size, mtime_ns=e.mtime_ns, content_hash=digest, state="present",
+                    companion=e.companion, analysis_version=0, rating=0, flag="", first_seen=now,
+                    updated_at=now)).inserted_primary_key[0]
+                if e.error or e.unsupported:
+                    reason = e.error or _unsupported_reason(e.path)
+                    _record_error(conn, pid, "unsupported" if e.unsupported else "error", reason, now)
+                report.new += 1
+    return report
+
+
+def _display_name(path: str) -> str:
+    return os.fsencode(os.path.basename(path)).decode("utf-8", "replace")
+
+
+def _unsupported_reason(path: str) -> str:
+    from app.core import formats
+
+    return formats.UNSUPPORTED.get(os.path.splitext(path)[1].lower(), "unsupported format")
+
+
+# --- analysis ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pending:
+    id: int
+    path: str
+
+
+def pending(engine: Engine, model_key: str, precision: str | None = None,
+            under: Iterable[str] = (), rescore: bool = False, paths: Iterable[str] | None = None) -> list[Pending]:
+    """Present photos that need a score of this model (at this precision, when given).
+
+    Unsupported files are never retried; files that failed before are (a fixed permission or a
+    finished copy should not need a rescore)."""
+    cond = [photos.c.state == "present"]
+    folders = list(under)
+    if folders:
+        cond.append(or_(*[_under(photos.c.path, f) for f in folders]))
+    if paths is not None:
+        cond.append(photos.c.path.in_(list(paths)))
+    unsupported = select(errors.c.photo_id).where(errors.c.kind == "unsupported")
+    cond.append(photos.c.id.not_in(unsupported))
+    if not rescore:
+        has = select(scores.c.photo_id).where(scores.c.model_key == model_key)
+        if precision:
+            has = has.where(scores.c.precision == precision)
+        cond.append(photos.c.id.not_in(has))
+    with engine.connect() as conn:
+        rows = conn.execute(select(photos.c.id, photos.c.path).where(*cond).order_by(photos.c.path)).all()
+    return [Pending(r.id, r.path) for r in rows]
+
+
+def save_score(engine: Engine, photo_id: int, model_key: str, precision: str, score: float,
+               embedding: np.ndarray | None, facts: decode.DecodedPhoto | None,
+               analysis_version: int = 1) -> None:
+    """A score, its embedding and the photo's facts, in one transaction (all or nothing)."""
+    now = time.time()
+    with engine.begin() as conn:
+        conn.execute(delete(scores).where(scores.c.photo_id == photo_id, scores.c.model_key == model_key,
+                                          scores.c.precision == precision))
+        conn.execute(insert(scores).values(photo_id=photo_id, model_key=model_key, precision=precision,
+                                           score=float(score), scored_at=now))
+        if embedding is not None:
+            conn.execute(delete(embeddings).where(embeddings.c.photo_id == photo_id,
+                                                  embeddings.c.model_key == model_key))
+            conn.execute(insert(embeddings).values(photo_id=photo_id, model_key=model_key,
+                                                   vector=np.asarray(embedding, np.float16).tobytes()))
+        conn.execute(delete(errors).where(errors.c.photo_id == photo_id))
+        values = dict(score=float(score), score_model=model_key, updated_at=now,
+                      analysis_version=analysis_version)
+        if facts is not None:
+            values.update(width=facts.width, height=facts.height, orientation=facts.orientation,
+                          captured_at=facts.captured_at, content_hash=facts.content_hash)
+        conn.execute(update(photos).where(photos.c.id == photo_id).values(**values))
+
+
+def _record_error(conn, photo_id: int, kind: str, reason: str, now: float) -> None:
+    conn.execute(delete(errors).where(errors.c.photo_id == photo_id))
+    conn.execute(insert(errors).values(photo_id=photo_id, kind=kind, reason=reason, at=now))
+
+
+def save_error(engine: Engine, photo_id: int, error: PhotoError) -> None:
+    with engine.begin() as conn:
+        _record_error(conn, photo_id, error.kind, error.reason, time.time())
+
+
+def embedding_of(engine: Engine, photo_id: int, model_key: str | None = None) -> np.ndarray | None:
+    with engine.connect() as conn:
+        q = select(embeddings.c.vector).where(embeddings.c.photo_id == photo_id)
+        if model_key:
+            q = q.where(embeddings.c.model_key == model_key)
+        row = conn.execute(q).first()
+    return None if row is None else np.frombuffer(row[0], dtype=np.float16)
+
+
+def score_of(engine: Engine, photo_id: int, model_key: str, precision: str | None = None) -> float | None:
+    with engine.connect() as conn:
+        q = select(scores.c.score).where(scores.c.photo_id == photo_id, scores.c.model_key == model_key)
+        if precision:
+            q = q.where(scores.c.precision == precision)
+        row = conn.execute(q.order_by(scores.c.scored_at.desc())).first()
+    return None if row is None else row[0]
+
+
+# --- queries for views ---------------------------------------------------------------------
+
+SORTS = {
+    "score": photos.c.score,
+    "date": func.coalesce(photos.c.captured_at, photos.c.mtime_ns / 1e9),
+    "name": photos.c.name,
+    "size": photos.c.size,
+}
+
+
+def list_photos(engine: Engine, sort: str = "score", descending: bool | None = None,
+                min_score: float | None = None, max_score: float | None = None,
+                under: str | None = None, model_key: str | None = None, precision: str | None = None,
+                status: str | None = None, include_missing: bool = False, library_only: bool = False,
+                paths: Iterable[str] | None = None, limit: int | None = None) -> list[Photo]:
+    """Photos with their latest score (or the score of model_key), sorted and filtered in SQL.
+
+    status: None (all), "scored", "unscored", "failed"."""
+    score_col = photos.c.score
+    if model_key:
+        sub = select(scores.c.score).where(scores.c.photo_id == photos.c.id, scores.c.model_key == model_key)
+        if precision:
+            sub = sub.where(scores.c.precision == precision)
+        score_col = sub.order_by(scores.c.scored_at.desc()).limit(1).scalar_subquery()
+    q = (select(photos.c.id, photos.c.path, photos.c.name, photos.c.folder, photos.c.size,
+                photos.c.mtime_ns, photos.c.state, score_col.label("score"),
+                (photos.c.score_model if not model_key else func.coalesce(None, model_key)).label("score_model"),
+                photos.c.captured_at, photos.c.width, photos.c.height, photos.c.rating, photos.c.flag,
+                photos.c.companion, errors.c.reason, errors.c.kind, photos.c.content_hash)
+         .select_from(photos.outerjoin(errors, errors.c.photo_id == photos.c.id)))
+    if not include_missing:
+        q = q.where(photos.c.state != "missing")
+    if library_only:
+        q = q.where(photos.c.root_id.is_not(None))
+    if under:
+        q = q.where(_under(photos.c.path, os.path.abspath(under)))
+    if paths is not None:
+        q = q.where(photos.c.path.in_(list(paths)))
+    if min_score is not None:
+        q = q.where(score_col >= min_score)
+    if max_score is not None:
+        q = q.where(score_col <= max_score)
+    if status == "scored":
+        q = q.where(score_col.is_not(None))
+    elif status == "unscored":
+        q = q.where(score_col.is_(None), errors.c.kind.is_(None))
+    elif status == "failed":
+        q = q.where(errors.c.kind.is_not(None))
+    key = SORTS["score"] if sort == "score" and not model_key else (score_col if sort == "score" else SORTS[sort])
+    desc = descending if descending is not None else sort in ("score", "size", "date")
+    order = key.desc() if desc else key.asc()
+    q = q.order_by(key.is_(None), order, photos.c.name, photos.c.id)  # unscored last
+    if limit:
+        q = q.limit(limit)
+    with engine.connect() as conn:
+        return [Photo(*row) for row in conn.execute(q)]

@@ -1,0 +1,87 @@
+"""The library's tables (SQLAlchemy Core). Paths are stored as bytes so any file name survives."""
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import (Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
+                        Table, Text)
+from sqlalchemy.types import TypeDecorator
+
+
+class PathBytes(TypeDecorator):
+    """A filesystem path kept as its raw bytes (os.fsencode), so non-UTF-8 names round-trip."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else os.fsencode(os.fspath(value))
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else os.fsdecode(bytes(value))
+
+
+metadata = MetaData()
+
+roots = Table(
+    "roots", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("path", PathBytes, nullable=False, unique=True),
+    Column("added_at", Float, nullable=False),
+)
+
+# state: present | missing (deleted from an online root) | offline (its root is unreachable)
+photos = Table(
+    "photos", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("root_id", Integer, ForeignKey("roots.id", ondelete="CASCADE")),  # None: scored outside the library
+    Column("path", PathBytes, nullable=False, unique=True),
+    Column("folder", PathBytes, nullable=False),
+    Column("name", Text, nullable=False),  # display name, for sorting
+    Column("size", Integer, nullable=False),
+    Column("mtime_ns", Integer, nullable=False),
+    Column("content_hash", String),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("captured_at", Float),  # EXIF capture time, epoch seconds with sub-seconds
+    Column("orientation", Integer),
+    Column("state", String, nullable=False, default="present"),
+    Column("companion", PathBytes),  # the RAW file shot together with this JPEG
+    Column("analysis_version", Integer, nullable=False, default=0),
+    Column("rating", Integer, nullable=False, default=0),
+    Column("flag", String, nullable=False, default=""),  # "" | pick | reject
+    Column("score", Float),  # latest score of any model, kept here so sorting is one index
+    Column("score_model", String),
+    Column("first_seen", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_photos_folder", "folder"),
+    Index("ix_photos_hash", "content_hash"),
+    Index("ix_photos_score", "score"),
+    Index("ix_photos_captured", "captured_at"),
+    Index("ix_photos_root", "root_id"),
+)
+
+scores = Table(
+    "scores", metadata,
+    Column("photo_id", Integer, ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True),
+    Column("model_key", String, primary_key=True),
+    Column("precision", String, primary_key=True),
+    Column("score", Float, nullable=False),
+    Column("scored_at", Float, nullable=False),
+)
+
+embeddings = Table(
+    "embeddings", metadata,
+    Column("photo_id", Integer, ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True),
+    Column("model_key", String, primary_key=True),
+    Column("vector", LargeBinary, nullable=False),  # float16, L2-normalised
+)
+
+# The latest problem with a photo; cleared when the photo is analysed successfully.
+errors = Table(
+    "errors", metadata,
+    Column("photo_id", Integer, ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String, nullable=False),  # error | unsupported
+    Column("reason", Text, nullable=False),
+    Column("at", Float, nullable=False),
+)
