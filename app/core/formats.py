@@ -20,7 +20,7 @@ UNSUPPORTED = {
     ".exr": "OpenEXR HDR images are not supported",
 }
 PHOTO = DECODABLE | RAW | frozenset(UNSUPPORTED)
-SIDECARS = frozenset({".xmp", ".aae", ".thm", ".pp3", ".dop", ".on1"})
+SIDECARS = frozenset({".xmp", ".thm", ".pp3", ".dop", ".on1"})
 # JPEG-like siblings preferred over a RAW with the same stem.
 RAW_PARTNERS = frozenset({".jpg", ".jpeg", ".jpe", ".heic", ".heif", ".hif", ".tif", ".tiff", ".png"})
 

@@ -37,11 +37,14 @@ def _configure(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA busy_timeout = 15000")
     cur.execute("PRAGMA foreign_keys = ON")
     cur.execute("PRAGMA synchronous = NORMAL")
+    cur.execute("PRAGMA journal_mode = WAL")
     cur.close()
 
 
 def _begin(conn) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
+    # IMMEDIATE takes the write lock up front, so two writers (CLI and GUI) wait on the busy
+    # timeout instead of failing when a read transaction tries to upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _check_file(path: Path) -> int:
@@ -95,8 +98,6 @@ def open_db(path: Path) -> Engine:
     event.listen(engine, "connect", _configure)
     event.listen(engine, "begin", _begin)
     try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA journal_mode = WAL")
         if version < SCHEMA_VERSION:
             if existed and version > 0:
                 backup(path, version)

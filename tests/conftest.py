@@ -1,0 +1,92 @@
+"""Shared fixtures: a private AESTHETE_HOME, a tiny random SigLIP and a head, image factories."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+REAL_HEAD = SHARED / "models" / "aesthetic_predictor_v2_5.pth"
+SHARED_PHOTOS = SHARED / "photos"
+
+
+@pytest.fixture(autouse=True)
+def aesthete_home(tmp_path_factory, monkeypatch):
+    """Keep settings, database, caches and logs of every test out of the real home."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("AESTHETE_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for var in [v for v in os.environ if v.startswith("AESTHETE_") and v != "AESTHETE_HOME"]:
+        monkeypatch.delenv(var)
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> Path:
+    """A SigLIP vision tower with the so400m width (1152) but one small layer, random weights."""
+    import torch
+    from transformers import SiglipVisionConfig, SiglipVisionModel
+
+    out = tmp_path_factory.mktemp("tiny-siglip")
+    torch.manual_seed(1234)
+    cfg = SiglipVisionConfig(hidden_size=1152, intermediate_size=64, num_hidden_layers=2,
+                             num_attention_heads=16, image_size=384, patch_size=14)
+    SiglipVisionModel(cfg).eval().save_pretrained(out, safe_serialization=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def head_file(tmp_path_factory) -> Path:
+    """The real upstream head when ../shared has it, else a seeded random head of the same shape."""
+    if REAL_HEAD.is_file():
+        return REAL_HEAD
+    import torch
+
+    from app.core.model import AestheticHead
+
+    torch.manual_seed(99)
+    head = AestheticHead()
+    with torch.no_grad():
+        head.scoring_head[-1].bias.fill_(5.0)  # centre scores where real ones live
+    out = tmp_path_factory.mktemp("head") / "random_head.pth"
+    torch.save(head.state_dict(), out)
+    return out
+
+
+@pytest.fixture
+def model_settings(tiny_encoder, head_file):
+    from app.config import settings
+
+    return settings.load(overrides={"encoder": str(tiny_encoder), "head": str(head_file), "device": "cpu"})
+
+
+def scene(seed: int = 0, size: tuple[int, int] = (640, 480)) -> "Image.Image":
+    """A deterministic textured picture with shapes, so photos differ from one another."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    w, h = size
+    base = rng.integers(0, 255, size=(h // 16 + 1, w // 16 + 1, 3), dtype=np.uint8)
+    im = Image.fromarray(base).resize((w, h), Image.Resampling.BICUBIC)
+    draw = ImageDraw.Draw(im)
+    for _ in range(12):
+        x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
+        x1, y1 = x0 + int(rng.integers(10, w // 3)), y0 + int(rng.integers(10, h // 3))
+        color = tuple(int(c) for c in rng.integers(0, 255, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x0, y0, x1, y1], fill=color)
+    return im
+
+
+@pytest.fixture
+def make_photo(tmp_path):
+    """Write a generated JPEG (or other format) and return its path."""
+
+    def _make(name: str, seed: int = 0, size=(640, 480), folder: Path | None = None, **save_kw) -> Path:
+        path = (folder or tmp_path) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scene(seed, size).save(path, **save_kw)
+        return path
+
+    return _make

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+
+from app.config import settings
+from app.core.errors import SettingsError
+
+
+def test_defaults_when_nothing_is_set(tmp_path):
+    s = settings.load(tmp_path / "none.toml", environ={})
+    assert s.encoder == settings.DEFAULT_ENCODER
+    assert s.precision == "auto" and s.sources["precision"] == "default"
+    assert not s.explicit("precision")
+
+
+def test_precedence_flag_env_file_default(tmp_path):
+    path = tmp_path / "settings.toml"
+    settings.save(path, {"batch_size": 8, "cull_threshold": 3.5, "precision": "bf16"})
+    env = {"AESTHETE_BATCH_SIZE": "16", "AESTHETE_PRECISION": "fp32"}
+    s = settings.load(path, overrides={"precision": "int8"}, environ=env)
+    assert (s.precision, s.sources["precision"]) == ("int8", "flag")
+    assert (s.batch_size, s.sources["batch_size"]) == (16, "env")
+    assert (s.cull_threshold, s.sources["cull_threshold"]) == (3.5, "file")
+    assert (s.good_threshold, s.sources["good_threshold"]) == (5.5, "default")
+    assert s.explicit("precision") and not s.explicit("good_threshold")
+
+
+def test_save_keeps_other_values_and_drops_defaults(tmp_path):
+    path = tmp_path / "settings.toml"
+    settings.save(path, {"batch_size": 8, "exclude": "*.tmp, Private/*"})
+    settings.save(path, {"cull_threshold": 3})
+    s = settings.load(path, environ={})
+    assert s.batch_size == 8 and s.cull_threshold == 3.0 and s.exclude == ["*.tmp", "Private/*"]
+    settings.save(path, {"batch_size": 0})  # back to the default: removed from the file
+    assert "batch_size" not in path.read_text()
+
+
+@pytest.mark.parametrize("name,value", [("precision", "int4"), ("batch_size", "many"), ("cull_threshold", "11")])
+def test_bad_values_are_clear_errors(tmp_path, name, value):
+    with pytest.raises(SettingsError, match=name):
+        settings.load(tmp_path / "x.toml", environ={f"AESTHETE_{name.upper()}": value})
+
+
+def test_broken_settings_file(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text("precision = [unclosed")
+    with pytest.raises(SettingsError, match="cannot read settings file"):
+        settings.load(path, environ={})
