@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from sqlalchemy import Engine
 
@@ -20,8 +20,10 @@ from app.config.settings import Settings
 from app.core import scanner
 from app.core.errors import Cancelled
 from app.core.pipeline import PhotoResult, StageTimes, default_workers, score_stream
-from app.core.scorer import ModelFiles, Scorer, default_batch_size, locate, pick_device
 from app.storage import repo
+
+if TYPE_CHECKING:  # torch loads in a couple of seconds: only commands that score pay for it
+    from app.core.scorer import ModelFiles, Scorer
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,8 @@ class ModelHolder:
     def files(self) -> ModelFiles:
         """Locate the weights (downloading when allowed) without loading the model."""
         if self._files is None:
+            from app.core.scorer import locate
+
             self._files = locate(self.settings.encoder, self.settings.head, self.allow_download)
         return self._files
 
@@ -98,6 +102,8 @@ class ModelHolder:
 
     def get(self) -> Scorer:
         if self._scorer is None:
+            from app.core.scorer import Scorer
+
             s = self.settings
             self._scorer = Scorer(self.files(), s.device, s.precision, self.cancel)
             if self.on_load:
@@ -128,6 +134,8 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
         return summary
     by_id = {p.id: p for p in items}
     if batch_size is None:
+        from app.core.scorer import default_batch_size, pick_device
+
         batch_size = s.batch_size or default_batch_size(pick_device(s.device))
     workers = s.decode_workers or default_workers()
     jobs = ((p.id, Path(p.path)) for p in items)

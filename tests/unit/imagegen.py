@@ -80,6 +80,12 @@ def exposed(img: Image.Image, stops: float) -> Image.Image:
     return Image.fromarray((out * 255.0 + 0.5).astype(np.uint8), "RGB")
 
 
+def black_point(img: Image.Image, level: int) -> Image.Image:
+    """Shadows crushed the way a hard contrast curve does: everything under `level` goes black."""
+    arr = (np.asarray(img, dtype=np.float32) - level) * (255.0 / (255 - level))
+    return Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB")
+
+
 def noisy(img: Image.Image, sigma: float, seed: int = 0) -> Image.Image:
     rng = np.random.default_rng(seed)
     arr = np.asarray(img, dtype=np.float32) + rng.normal(0.0, sigma, size=(img.height, img.width, 3))

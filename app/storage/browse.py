@@ -1,0 +1,190 @@
+"""Read-only queries behind the desktop views: photo ids in view order, rows by id, the folder
+tree with counts and counts per status. Each is one indexed query, fast at 100,000 photos.
+
+Reads run in a deferred transaction (a WAL snapshot), so a view never waits for the scorer's or
+the watcher's write lock.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Iterable, Iterator
+
+from sqlalchemy import Engine, and_, case, func, select
+
+from app.storage.repo import SORTS, Photo, _under
+from app.storage.schema import errors, photos, roots
+
+CHUNK = 500
+
+STATUSES = ("scored", "unscored", "failed")
+FLAGS = ("pick", "reject", "unrejected")
+
+
+@dataclass(frozen=True)
+class PhotoQuery:
+    """What the grid shows: a sort and the filters, all applied in SQL."""
+
+    sort: str = "score"  # score | date | name | size
+    descending: bool | None = None  # None: the natural order (best, newest, largest first; names A-Z)
+    min_score: float | None = None
+    max_score: float | None = None
+    min_rating: int = 0
+    under: str | None = None  # a folder: photos anywhere below it
+    status: str | None = None  # None | scored | unscored | failed
+    flag: str | None = None  # None | pick | reject | unrejected
+
+    def with_(self, **changes) -> "PhotoQuery":
+        return replace(self, **changes)
+
+    @property
+    def is_descending(self) -> bool:
+        return self.descending if self.descending is not None else self.sort in ("score", "size", "date")
+
+
+@dataclass(frozen=True)
+class FolderCount:
+    root_id: int
+    folder: str
+    count: int
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    total: int = 0
+    scored: int = 0
+    unscored: int = 0
+    failed: int = 0
+    unsupported: int = 0
+    offline: int = 0
+    picks: int = 0
+    rejects: int = 0
+
+
+@dataclass(frozen=True)
+class PhotoError:
+    id: int
+    path: str
+    kind: str
+    reason: str
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator:
+    """A connection whose transaction begins deferred: a snapshot read that takes no lock."""
+    with engine.connect() as conn:
+        conn.info["write"] = False
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+            conn.info.pop("write", None)
+
+
+_COLUMNS = (photos.c.id, photos.c.path, photos.c.name, photos.c.folder, photos.c.size,
+            photos.c.mtime_ns, photos.c.state, photos.c.score, photos.c.score_model,
+            photos.c.captured_at, photos.c.width, photos.c.height, photos.c.rating, photos.c.flag,
+            photos.c.companion, errors.c.reason, errors.c.kind, photos.c.content_hash)
+
+
+def _conditions(q: PhotoQuery) -> list:
+    cond = [photos.c.state != "missing", photos.c.root_id.is_not(None)]
+    if q.under:
+        cond.append(_under(photos.c.path, os.path.abspath(q.under)))
+    if q.min_score is not None:
+        cond.append(photos.c.score >= q.min_score)
+    if q.max_score is not None:
+        cond.append(photos.c.score <= q.max_score)
+    if q.min_rating:
+        cond.append(photos.c.rating >= q.min_rating)
+    if q.flag == "pick":
+        cond.append(photos.c.flag == "pick")
+    elif q.flag == "reject":
+        cond.append(photos.c.flag == "reject")
+    elif q.flag == "unrejected":
+        cond.append(photos.c.flag != "reject")
+    if q.status == "scored":
+        cond.append(photos.c.score.is_not(None))
+    elif q.status == "unscored":
+        cond.append(photos.c.score.is_(None))
+        cond.append(~select(errors.c.photo_id).where(errors.c.photo_id == photos.c.id).exists())
+    elif q.status == "failed":
+        cond.append(select(errors.c.photo_id).where(errors.c.photo_id == photos.c.id).exists())
+    return cond
+
+
+def photo_ids(engine: Engine, q: PhotoQuery) -> list[int]:
+    """Ids of the photos the query selects, in its order (unscored last when sorting by score)."""
+    if q.sort not in SORTS:
+        raise ValueError(f"unknown sort {q.sort!r} (score, date, name, size)")
+    key = SORTS[q.sort]
+    order = key.desc() if q.is_descending else key.asc()
+    stmt = select(photos.c.id).where(*_conditions(q)).order_by(key.is_(None), order, photos.c.name, photos.c.id)
+    with reading(engine) as conn:
+        return [row[0] for row in conn.execute(stmt)]
+
+
+def photos_by_id(engine: Engine, ids: Iterable[int]) -> dict[int, Photo]:
+    """The rows for these ids (missing ones included: a view may still hold them)."""
+    wanted = list(ids)
+    out: dict[int, Photo] = {}
+    base = select(*_COLUMNS).select_from(photos.outerjoin(errors, errors.c.photo_id == photos.c.id))
+    with reading(engine) as conn:
+        for start in range(0, len(wanted), CHUNK):
+            for row in conn.execute(base.where(photos.c.id.in_(wanted[start:start + CHUNK]))):
+                out[row[0]] = Photo(*row)
+    return out
+
+
+def folder_counts(engine: Engine) -> list[FolderCount]:
+    """Photos per folder (direct children only) for every library folder that holds any."""
+    stmt = (select(photos.c.root_id, photos.c.folder, func.count())
+            .where(photos.c.state != "missing", photos.c.root_id.is_not(None))
+            .group_by(photos.c.folder, photos.c.root_id))
+    with reading(engine) as conn:
+        return [FolderCount(r[0], r[1], r[2]) for r in conn.execute(stmt)]
+
+
+def root_paths(engine: Engine) -> list[tuple[int, str]]:
+    with reading(engine) as conn:
+        return [(r[0], r[1]) for r in conn.execute(select(roots.c.id, roots.c.path).order_by(roots.c.path))]
+
+
+def status_counts(engine: Engine, under: str | None = None) -> StatusCounts:
+    """How many library photos are scored, waiting, failed, offline, picked and rejected."""
+    stmt = (select(
+        func.count(),
+        func.sum(case((photos.c.score.is_not(None), 1), else_=0)),
+        func.sum(case((and_(photos.c.score.is_(None), errors.c.kind.is_(None)), 1), else_=0)),
+        func.sum(case((errors.c.kind == "error", 1), else_=0)),
+        func.sum(case((errors.c.kind == "unsupported", 1), else_=0)),
+        func.sum(case((photos.c.state == "offline", 1), else_=0)),
+        func.sum(case((photos.c.flag == "pick", 1), else_=0)),
+        func.sum(case((photos.c.flag == "reject", 1), else_=0)),
+    ).select_from(photos.outerjoin(errors, errors.c.photo_id == photos.c.id))
+        .where(photos.c.state != "missing", photos.c.root_id.is_not(None)))
+    if under:
+        stmt = stmt.where(_under(photos.c.path, os.path.abspath(under)))
+    with reading(engine) as conn:
+        row = conn.execute(stmt).one()
+    return StatusCounts(*(int(v or 0) for v in row))
+
+
+def photo_errors(engine: Engine, limit: int = 10_000) -> list[PhotoError]:
+    """Photos in the library that could not be scored, with the one-line reason, newest first."""
+    stmt = (select(photos.c.id, photos.c.path, errors.c.kind, errors.c.reason)
+            .select_from(errors.join(photos, photos.c.id == errors.c.photo_id))
+            .where(photos.c.state == "present", photos.c.root_id.is_not(None))
+            .order_by(errors.c.at.desc(), photos.c.path).limit(limit))
+    with reading(engine) as conn:
+        return [PhotoError(*r) for r in conn.execute(stmt)]
+
+
+def root_of(engine: Engine, path: str) -> tuple[int, str] | None:
+    """The library root (id, path) that holds path, or None."""
+    path = os.path.abspath(path)
+    for rid, rpath in root_paths(engine):
+        if path == rpath or path.startswith(rpath.rstrip(os.sep) + os.sep):
+            return rid, rpath
+    return None

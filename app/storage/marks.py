@@ -1,0 +1,71 @@
+"""The user's marks on photos in the library: star ratings and the pick/reject flag (no Qt).
+
+Each call is one short transaction over a batch of photo ids, so a batch action on thousands of
+selected photos is a handful of statements.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterable
+
+from sqlalchemy import Engine, select, update
+
+from app.core import ratings
+from app.storage.schema import photos
+
+CHUNK = 500
+FLAGS = ("", "pick", "reject")  # "" is no flag, as stored
+
+
+@dataclass(frozen=True)
+class Marks:
+    id: int
+    path: str
+    rating: int
+    flag: str
+
+
+def _chunks(ids: Iterable[int]):
+    wanted = list(dict.fromkeys(int(i) for i in ids))
+    for start in range(0, len(wanted), CHUNK):
+        yield wanted[start:start + CHUNK]
+
+
+def set_rating(engine: Engine, ids: Iterable[int], stars: int) -> int:
+    """Give these photos 0-5 stars; returns how many rows changed."""
+    stars = ratings.check_stars(stars)
+    changed = 0
+    now = time.time()
+    with engine.begin() as conn:
+        for part in _chunks(ids):
+            changed += conn.execute(update(photos).where(photos.c.id.in_(part))
+                                    .values(rating=stars, updated_at=now)).rowcount
+    return changed
+
+
+def set_flag(engine: Engine, ids: Iterable[int], flag: str | ratings.Flag) -> int:
+    """Pick, reject or clear ("" or Flag.NONE) these photos; a photo is never both."""
+    if isinstance(flag, ratings.Flag):
+        flag = "" if flag is ratings.Flag.NONE else flag.value
+    if flag == "none":
+        flag = ""
+    if flag not in FLAGS:
+        raise ValueError(f"flag must be pick, reject or empty, got {flag!r}")
+    changed = 0
+    now = time.time()
+    with engine.begin() as conn:
+        for part in _chunks(ids):
+            changed += conn.execute(update(photos).where(photos.c.id.in_(part))
+                                    .values(flag=flag, updated_at=now)).rowcount
+    return changed
+
+
+def marks_of(engine: Engine, ids: Iterable[int]) -> list[Marks]:
+    """Current marks of these photos (for writing sidecars after a batch action)."""
+    out: list[Marks] = []
+    with engine.connect() as conn:
+        for part in _chunks(ids):
+            out += [Marks(*r) for r in conn.execute(
+                select(photos.c.id, photos.c.path, photos.c.rating, photos.c.flag).where(photos.c.id.in_(part)))]
+    return out

@@ -1,0 +1,88 @@
+"""How the app words and colours things: scores, states, sizes, dates (shared by the views)."""
+from __future__ import annotations
+
+import html
+import os
+from datetime import datetime, timezone
+
+from PySide6.QtGui import QColor
+
+from app.storage.repo import Photo
+
+STATUS_TEXT = {
+    "scored": "scored",
+    "unscored": "waiting for a score",
+    "scoring": "being scored now",
+    "failed": "could not be scored",
+    "unsupported": "format not supported",
+    "missing": "file missing",
+    "offline": "folder offline",
+}
+
+# Badge colours: very good, fine, cull candidate, and the states without a score.
+GOOD = QColor("#2e9d5b")
+FAIR = QColor("#c49a1c")
+POOR = QColor("#c8553d")
+NEUTRAL = QColor("#6b7280")
+SCORING = QColor("#3b82f6")
+FAILED = QColor("#b91c1c")
+PICK = QColor("#22c55e")
+REJECT = QColor("#ef4444")
+
+
+def score_colour(score: float, good: float, cull: float) -> QColor:
+    if score >= good:
+        return GOOD
+    if cull and score < cull:
+        return POOR
+    return FAIR
+
+
+def badge(status: str, score: float | None, good: float, cull: float) -> tuple[str, QColor]:
+    """The text and colour of a tile's score badge."""
+    if status == "scored" and score is not None:
+        return f"{score:.1f}", score_colour(score, good, cull)
+    return {
+        "unscored": ("–", NEUTRAL),
+        "scoring": ("…", SCORING),
+        "failed": ("!", FAILED),
+        "unsupported": ("?", NEUTRAL),
+        "missing": ("missing", NEUTRAL),
+        "offline": ("offline", NEUTRAL),
+    }.get(status, ("–", NEUTRAL))
+
+
+def size_text(n: int | None) -> str:
+    if n is None:
+        return "—"
+    value = float(n)
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} bytes"
+
+
+def date_text(epoch: float | None) -> str:
+    if epoch is None:
+        return "—"
+    # Capture times are stored as if UTC when the camera gave no zone: show them as the camera did.
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def printable(path: str) -> str:
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+def tooltip(photo: Photo, status: str) -> str:
+    lines = [f"<b>{html.escape(photo.name)}</b>"]
+    if photo.score is not None:
+        lines.append(f"Score {photo.score:.2f}")
+    if status != "scored":
+        lines.append(STATUS_TEXT.get(status, status))
+    if photo.error:
+        lines.append(f"<span style='color:#b91c1c'>{html.escape(photo.error)}</span>")
+    if photo.width and photo.height:
+        lines.append(f"{photo.width} × {photo.height}, {size_text(photo.size)}")
+    lines.append(html.escape(printable(photo.folder)))
+    return "<br>".join(lines)

@@ -1,0 +1,239 @@
+"""The library grid's item model: a QAbstractListModel over photo ids in view order.
+
+Sorting and filtering happen in SQL (storage.browse): the model holds only the ordered ids and
+fetches rows in pages as the view paints them, so 100,000 photos cost one id list. Scores that
+arrive update rows in place (the order is kept until the user re-sorts); thumbnails are asked
+for when a tile is painted.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from enum import IntEnum
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
+from sqlalchemy import Engine
+
+from app.storage import browse
+from app.storage.repo import Photo
+from app.workers.thumbnails import ThumbKey, ThumbnailLoader
+
+log = logging.getLogger(__name__)
+
+PAGE = 256
+CACHE_ROWS = 20_000
+
+
+class Roles(IntEnum):
+    Photo = Qt.ItemDataRole.UserRole + 1
+    Id = Qt.ItemDataRole.UserRole + 2
+    Path = Qt.ItemDataRole.UserRole + 3
+    Score = Qt.ItemDataRole.UserRole + 4
+    Status = Qt.ItemDataRole.UserRole + 5  # scored|unscored|scoring|failed|unsupported|missing|offline
+    Rating = Qt.ItemDataRole.UserRole + 6
+    Flag = Qt.ItemDataRole.UserRole + 7
+    Error = Qt.ItemDataRole.UserRole + 8
+    Thumbnail = Qt.ItemDataRole.UserRole + 9  # QPixmap or None (asked for, arrives later)
+    ThumbnailFailed = Qt.ItemDataRole.UserRole + 10
+
+
+class PhotoListModel(QAbstractListModel):
+    reloaded = Signal(float)  # milliseconds the query took
+
+    def __init__(self, engine: Engine, thumbnails: ThumbnailLoader | None, thumb_pixels: int = 256,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.thumbnails = thumbnails
+        self.thumb_pixels = thumb_pixels
+        self.query = browse.PhotoQuery()
+        self._ids: list[int] = []
+        self._rows: dict[int, int] | None = None  # id -> row, built on first use
+        self._cache: dict[int, Photo] = {}
+        self._scoring: set[int] = set()
+        self._dirty: set[int] = set()
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.setInterval(150)  # scores arriving fast repaint in batches
+        self._flush.timeout.connect(self._refresh_dirty)
+        if thumbnails is not None:
+            thumbnails.ready.connect(self._thumbnail_arrived)
+            thumbnails.failed.connect(lambda key, _reason: self._thumbnail_arrived(key))
+        self._by_thumb: dict[ThumbKey, int] = {}
+
+    # --- Qt model API ----------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._ids)
+
+    def flags(self, index):
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self._ids) or index.column() != 0:
+            return None
+        if role == Roles.Id:
+            return self._ids[index.row()]
+        photo = self.photo_at(index.row())
+        if photo is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return photo.name
+        if role == Roles.Photo:
+            return photo
+        if role == Roles.Path:
+            return photo.path
+        if role == Roles.Score:
+            return photo.score
+        if role == Roles.Status:
+            return self.status_of(photo)
+        if role == Roles.Rating:
+            return photo.rating
+        if role == Roles.Flag:
+            return photo.flag
+        if role == Roles.Error:
+            return photo.error
+        if role in (Roles.Thumbnail, Qt.ItemDataRole.DecorationRole):
+            return self._thumbnail(photo)
+        if role == Roles.ThumbnailFailed:
+            return None if self.thumbnails is None else self.thumbnails.failure(self._thumb_key(photo))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(photo)
+        return None
+
+    def roleNames(self):
+        names = super().roleNames()
+        for role in Roles:
+            names[int(role)] = role.name.lower().encode()
+        return names
+
+    # --- what the view asks -----------------------------------------------------------------
+
+    def photo_at(self, row: int) -> Photo | None:
+        if not 0 <= row < len(self._ids):
+            return None
+        pid = self._ids[row]
+        photo = self._cache.get(pid)
+        if photo is None:
+            self._fetch_page(row)
+            photo = self._cache.get(pid)
+        return photo
+
+    def id_at(self, row: int) -> int | None:
+        return self._ids[row] if 0 <= row < len(self._ids) else None
+
+    def ids(self) -> list[int]:
+        return self._ids
+
+    def row_of(self, photo_id: int) -> int | None:
+        if self._rows is None:
+            self._rows = {pid: row for row, pid in enumerate(self._ids)}
+        return self._rows.get(photo_id)
+
+    def status_of(self, photo: Photo) -> str:
+        status = photo.status
+        if status == "unscored" and photo.id in self._scoring:
+            return "scoring"
+        return status
+
+    def _fetch_page(self, row: int) -> None:
+        if len(self._cache) > CACHE_ROWS:
+            self._cache.clear()
+        start = max(0, row - PAGE // 4)
+        wanted = [pid for pid in self._ids[start:start + PAGE] if pid not in self._cache]
+        self._cache.update(browse.photos_by_id(self.engine, wanted))
+
+    def _thumb_key(self, photo: Photo) -> ThumbKey:
+        return ThumbKey(photo.path, photo.size, photo.mtime_ns, self.thumb_pixels)
+
+    def _thumbnail(self, photo: Photo):
+        if self.thumbnails is None:
+            return None
+        key = self._thumb_key(photo)
+        pixmap = self.thumbnails.get(key)
+        if pixmap is None:
+            self._by_thumb[key] = photo.id
+            while len(self._by_thumb) > 4 * PAGE:  # tiles long scrolled away
+                del self._by_thumb[next(iter(self._by_thumb))]
+        return pixmap
+
+    def _thumbnail_arrived(self, key: ThumbKey) -> None:
+        pid = self._by_thumb.pop(key, None)
+        row = None if pid is None else self.row_of(pid)
+        if row is not None:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole, int(Roles.Thumbnail)])
+
+    def _tooltip(self, photo: Photo) -> str:
+        from app.ui.format import tooltip
+
+        return tooltip(photo, self.status_of(photo))
+
+    # --- changes --------------------------------------------------------------------------
+
+    def set_query(self, query: browse.PhotoQuery) -> None:
+        """Run the query in SQL and show its photos in its order."""
+        self.query = query
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-run the current query (after a scan or a watcher change)."""
+        t0 = time.perf_counter()
+        ids = browse.photo_ids(self.engine, self.query)
+        if ids == self._ids:
+            self._cache.clear()
+            if ids:
+                self.dataChanged.emit(self.index(0), self.index(len(ids) - 1))
+        else:
+            self.beginResetModel()
+            self._ids = ids
+            self._rows = None
+            self._cache.clear()
+            self._by_thumb.clear()
+            self.endResetModel()
+        self.reloaded.emit((time.perf_counter() - t0) * 1000)
+
+    def set_thumb_pixels(self, pixels: int) -> None:
+        self.thumb_pixels = pixels
+        self._by_thumb.clear()
+        if self._ids:
+            self.dataChanged.emit(self.index(0), self.index(len(self._ids) - 1))
+
+    def set_scoring(self, ids: list[int]) -> None:
+        """These photos are being scored now (the rest of the waiting ones are not)."""
+        old, self._scoring = self._scoring, set(ids)
+        for pid in old ^ self._scoring:
+            self._dirty.add(pid)
+        self._flush.start()
+
+    def photo_changed(self, photo_id: int) -> None:
+        """The photo's row in the database changed (a score, an error, marks): repaint it soon."""
+        self._dirty.add(photo_id)
+        if not self._flush.isActive():
+            self._flush.start()
+
+    def photos_changed(self, ids) -> None:
+        self._dirty.update(ids)
+        self._refresh_dirty()
+
+    def _refresh_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        rows = [r for r in (self.row_of(pid) for pid in dirty) if r is not None]
+        if not rows:
+            return
+        fresh = browse.photos_by_id(self.engine, [self._ids[r] for r in rows])
+        for pid in dirty:
+            self._cache.pop(pid, None)
+        self._cache.update(fresh)
+        rows.sort()
+        # One signal per run of adjacent rows keeps the repaint small.
+        start = prev = rows[0]
+        for r in rows[1:] + [None]:
+            if r is not None and r == prev + 1:
+                prev = r
+                continue
+            self.dataChanged.emit(self.index(start), self.index(prev))
+            if r is not None:
+                start = prev = r

@@ -1,0 +1,102 @@
+"""The one way to run background work: `run_task` runs a function on a QThreadPool and hands its
+result (or its error) back to the GUI thread through queued signals.
+
+Every QThread the app starts is registered here too, so shutdown and the tests can check that
+none is left running.
+"""
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+
+from app.core.errors import AestheteError
+
+log = logging.getLogger(__name__)
+
+_threads: "weakref.WeakSet[QThread]" = weakref.WeakSet()
+_pools: "weakref.WeakSet[QThreadPool]" = weakref.WeakSet()
+
+
+def register_thread(thread: QThread) -> QThread:
+    _threads.add(thread)
+    return thread
+
+
+def make_pool(name: str, threads: int, parent: QObject | None = None) -> QThreadPool:
+    pool = QThreadPool(parent)
+    pool.setObjectName(name)
+    pool.setMaxThreadCount(threads)
+    pool.setExpiryTimeout(5_000)
+    _pools.add(pool)
+    return pool
+
+
+def running_threads() -> list[str]:
+    """Names of app threads still running: QThreads and busy pool threads."""
+    out = [t.objectName() or "QThread" for t in list(_threads) if t.isRunning()]
+    out += [f"{p.objectName()} pool ({p.activeThreadCount()} busy)" for p in list(_pools)
+            if p.activeThreadCount()]
+    return out
+
+
+class _Relay(QObject):
+    """Lives in the GUI thread; its slots run there, whatever thread emitted."""
+
+    done = Signal(object)
+    failed = Signal(object)
+
+    def __init__(self, on_done: Callable[[Any], None] | None, on_error: Callable[[BaseException], None] | None):
+        super().__init__()
+        self.on_done = on_done
+        self.on_error = on_error
+        self.done.connect(self._deliver_done)
+        self.failed.connect(self._deliver_error)
+
+    @Slot(object)
+    def _deliver_done(self, result: Any) -> None:
+        _live.discard(self)
+        if self.on_done is not None:
+            self.on_done(result)
+
+    @Slot(object)
+    def _deliver_error(self, exc: BaseException) -> None:
+        _live.discard(self)
+        if self.on_error is not None:
+            self.on_error(exc)
+        elif not isinstance(exc, AestheteError):
+            log.error("background task failed: %s", exc)
+
+
+_live: set[_Relay] = set()  # relays waiting for their task; kept alive until it reports
+
+
+class Task(QRunnable):
+    def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict, relay: _Relay):
+        super().__init__()
+        self.fn, self.args, self.kwargs, self.relay = fn, args, kwargs, relay
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        try:
+            result = self.fn(*self.args, **self.kwargs)
+        except AestheteError as exc:
+            self.relay.failed.emit(exc)
+        except Exception as exc:  # a bug: logged with its traceback, reported to the caller
+            log.exception("background task %s failed", getattr(self.fn, "__qualname__", self.fn))
+            self.relay.failed.emit(exc)
+        else:
+            self.relay.done.emit(result)
+
+
+def run_task(pool: QThreadPool, fn: Callable[..., Any], *args: Any,
+             on_done: Callable[[Any], None] | None = None,
+             on_error: Callable[[BaseException], None] | None = None, **kwargs: Any) -> Task:
+    """Run fn(*args, **kwargs) on pool; on_done(result) or on_error(exc) run in the GUI thread."""
+    relay = _Relay(on_done, on_error)
+    _live.add(relay)
+    task = Task(fn, args, kwargs, relay)
+    pool.start(task)
+    return task

@@ -1,0 +1,194 @@
+"""The `aesthete` command line, run as a user runs it: in a subprocess."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import scene
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(args, env_home, timeout=180, **kw):
+    env = dict(os.environ, AESTHETE_HOME=str(env_home), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "app", *map(str, args)], capture_output=True,
+                          timeout=timeout, env=env, **kw)
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(5):
+        scene(i).save(folder / f"p{i}.jpg")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    (folder / "movie.mp4").write_bytes(b"\x00" * 10)
+    return folder
+
+
+@pytest.fixture
+def model_args(tiny_encoder, head_file):
+    return ["--encoder", tiny_encoder, "--head", head_file]
+
+
+def test_score_json_with_options_after_the_subcommand(photos, model_args, aesthete_home):
+    res = run(["score", "--json", photos, *model_args], aesthete_home)
+    assert res.returncode == 1, res.stderr  # one broken file
+    lines = [json.loads(l) for l in res.stdout.decode().splitlines()]
+    assert len(lines) == 6
+    scored = [l for l in lines if "score" in l]
+    assert len(scored) == 5 and all(isinstance(l["score"], float) for l in scored)
+    broken = next(l for l in lines if l["path"].endswith("broken.jpg"))
+    assert "not a readable JPG" in broken["error"]
+    err = res.stderr.decode()
+    assert "5 scored, 1 failed" in err and "Traceback" not in err
+    # same call, options before the subcommand: everything comes from the cache, same numbers
+    again = run([*model_args, "score", "--json", photos], aesthete_home)
+    assert [json.loads(l) for l in again.stdout.decode().splitlines()] == lines
+
+
+def test_list_reads_the_cache_without_model_files(photos, model_args, aesthete_home):
+    assert run(["scan", photos, *model_args], aesthete_home).returncode == 1
+    res = run(["list", "--json"], aesthete_home)  # no model options, and none loaded
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(l) for l in res.stdout.decode().splitlines()]
+    scores = [r["score"] for r in rows if r["score"] is not None]
+    assert len(scores) == 5 and scores == sorted(scores, reverse=True)
+    assert {r["state"] for r in rows} == {"scored", "failed"}
+    assert all(r["model"] for r in rows if r["score"] is not None)
+    mid = sorted(scores)[2]
+    res = run(["list", "--json", "--min", mid], aesthete_home)
+    assert len(res.stdout.decode().splitlines()) == 3
+    res = run(["list", "--sort", "name", "--json"], aesthete_home)
+    names = [os.path.basename(json.loads(l)["path"]) for l in res.stdout.decode().splitlines()]
+    assert names == ["broken.jpg", "p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg", "p4.jpg"]
+
+
+def test_missing_model_is_exit_2_with_a_clear_message(photos, aesthete_home, tmp_path):
+    res = run(["scan", photos, "--head", tmp_path / "nope.pth", "--encoder", tmp_path / "noenc"], aesthete_home)
+    assert res.returncode == 2
+    err = res.stderr.decode()
+    assert "does not exist" in err and "Traceback" not in err
+    res = run(["score", photos, "--head", tmp_path / "nope.pth"], aesthete_home)
+    assert res.returncode == 2
+    assert "--encoder DIR" in res.stderr.decode() or "--head FILE" in res.stderr.decode()
+
+
+def test_usage_errors_are_exit_2(aesthete_home):
+    assert run(["score"], aesthete_home).returncode == 2
+    assert run(["frobnicate"], aesthete_home).returncode == 2
+    assert run(["list", "--precision", "int4"], aesthete_home).returncode == 2
+
+
+def test_broken_database_is_exit_2_untouched(photos, aesthete_home, tmp_path):
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"garbage" * 1000)
+    res = run(["--db", bad, "list"], aesthete_home)
+    assert res.returncode == 2 and "left untouched" in res.stderr.decode()
+    assert bad.read_bytes() == b"garbage" * 1000
+
+
+def test_roots_commands(photos, aesthete_home, tmp_path):
+    assert run(["roots", "add", photos], aesthete_home).returncode == 0
+    out = run(["roots", "list"], aesthete_home).stdout.decode()
+    assert str(photos) in out
+    moved = tmp_path / "moved"
+    photos.rename(moved)
+    assert run(["roots", "move", photos, moved], aesthete_home).returncode == 0
+    assert str(moved) in run(["roots", "list"], aesthete_home).stdout.decode()
+    assert run(["roots", "remove", moved], aesthete_home).returncode == 0
+    assert str(moved) not in run(["roots", "list"], aesthete_home).stdout.decode()
+    assert run(["roots", "remove", moved], aesthete_home).returncode == 2
+
+
+def test_non_utf8_names_survive_json(tmp_path, model_args, aesthete_home):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    name = os.fsdecode(b"\xff\xfe-odd.jpg")
+    scene(1).save(folder / name)
+    res = run(["score", "--json", folder, *model_args], aesthete_home)
+    assert res.returncode == 0, res.stderr
+    (line,) = res.stdout.decode("ascii").splitlines()
+    obj = json.loads(line)
+    assert os.fsencode(obj["path"]).endswith(b"\xff\xfe-odd.jpg")
+    assert os.path.exists(obj["path"])
+
+
+def test_kill_9_during_scan_then_resume_scores_each_photo_once(tmp_path, model_args, aesthete_home):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):
+        scene(i, size=(320, 240)).save(folder / f"{i:03d}.jpg")
+    env = dict(os.environ, AESTHETE_HOME=str(aesthete_home), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    db_path = tmp_path / "lib.sqlite3"
+    proc = subprocess.Popen([sys.executable, "-m", "app", "--db", str(db_path), "scan", str(folder),
+                             "--batch-size", "1", *map(str, model_args)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def scored() -> int:
+        try:
+            con = sqlite3.connect(db_path, timeout=10)
+            try:
+                return con.execute("SELECT count(*) FROM scores").fetchone()[0]
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return 0
+
+    deadline = time.time() + 120
+    while scored() < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = scored()
+    assert 3 <= partial < 40
+    con = sqlite3.connect(db_path)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # every score row is whole: photo facts written with it
+    assert con.execute("SELECT count(*) FROM photos p JOIN scores s ON s.photo_id = p.id "
+                       "WHERE p.score IS NULL OR p.width IS NULL").fetchone()[0] == 0
+    con.close()
+    res = run(["--db", db_path, "scan", *model_args], aesthete_home)
+    assert res.returncode == 0, res.stderr
+    con = sqlite3.connect(db_path)
+    assert con.execute("SELECT count(*) FROM scores").fetchone()[0] == 40
+    assert con.execute("SELECT count(*), count(DISTINCT photo_id) FROM scores").fetchone() == (40, 40)
+    con.close()
+    assert f"{40 - partial} scored" in res.stderr.decode()
+
+
+def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, model_args, aesthete_home):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(30):
+        scene(i, size=(320, 240)).save(folder / f"{i:03d}.jpg")
+    env = dict(os.environ, AESTHETE_HOME=str(aesthete_home), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    db_path = tmp_path / "lib.sqlite3"
+    proc = subprocess.Popen([sys.executable, "-m", "app", "--db", str(db_path), "scan", str(folder),
+                             "--batch-size", "1", *map(str, model_args)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            con = sqlite3.connect(db_path, timeout=10)
+            n = con.execute("SELECT count(*) FROM scores").fetchone()[0]
+            con.close()
+        except sqlite3.Error:
+            n = 0
+        if n >= 2:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert b"interrupted" in err and b"Traceback" not in err
+    res = run(["--db", db_path, "scan", *model_args], aesthete_home)
+    assert res.returncode == 0
+    con = sqlite3.connect(db_path)
+    assert con.execute("SELECT count(*), count(DISTINCT photo_id) FROM scores").fetchone() == (30, 30)
