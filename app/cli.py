@@ -16,6 +16,7 @@ from app import logsetup
 from app.config import paths, settings as settings_mod
 from app.core import formats, scanner
 from app.core.errors import AestheteError, PhotoError
+from app import library
 from app.library import ModelHolder, analyse, scan_folders
 from app.storage import db, repo
 
@@ -191,7 +192,7 @@ def cmd_score(args, settings) -> int:
     wanted = [e.path for e in entries]
     holder = ModelHolder(settings)
     precision = holder.wanted_precision()
-    items = repo.pending(engine, holder.key(), precision, rescore=args.rescore, paths=wanted) if wanted else []
+    items = library.pending(engine, holder, rescore=args.rescore, paths=wanted) if wanted else []
     _run_analysis(engine, holder, items, "scoring")
     if holder.cancel.is_set():
         print("interrupted: scores so far are saved; run again to resume", file=sys.stderr)
@@ -253,7 +254,7 @@ def cmd_scan(args, settings) -> int:
     if not online:
         return EXIT_FAILED
     holder = ModelHolder(settings)
-    items = repo.pending(engine, holder.key(), holder.wanted_precision(), under=online, rescore=args.rescore)
+    items = library.pending(engine, holder, under=online, rescore=args.rescore)
     result = _run_analysis(engine, holder, items, "scoring")
     if holder.cancel.is_set():
         print("interrupted: scores so far are saved; run `aesthete scan` again to resume", file=sys.stderr)

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from sqlalchemy import Engine
 
 from app.config.settings import Settings
-from app.core import scanner
+from app.core import quality, ratings, scanner, xmp
+from app.core.decode import DecodedPhoto
 from app.core.errors import Cancelled
 from app.core.pipeline import PhotoResult, StageTimes, default_workers, score_stream
 from app.storage import repo
@@ -27,7 +28,28 @@ if TYPE_CHECKING:  # torch loads in a couple of seconds: only commands that scor
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 1
+# 1: score and embedding. 2: technical quality, scene hash, marks from XMP sidecars and files.
+ANALYSIS_VERSION = 2
+
+
+def photo_extras(decoded: DecodedPhoto) -> dict:
+    """What analysis keeps besides the score, computed in the decoder threads."""
+    extras: dict = {
+        "quality": quality.measure_quality(decoded.image, (decoded.width, decoded.height)),
+        "scene_hash": quality.scene_hash(decoded.image),
+    }
+    return extras
+
+
+def read_marks(path: Path) -> tuple[int | None, bool] | None:
+    """Ratings and rejects other tools left: an XMP sidecar first, then the file's own rating."""
+    info = xmp.read_sidecar(path)
+    rating = info.rating if info is not None else None
+    if rating is None:
+        rating = xmp.read_embedded_rating(path)
+    if rating is None:
+        return None
+    return ratings.from_xmp_rating(rating)
 
 
 @dataclass
@@ -116,9 +138,15 @@ class ModelHolder:
             self.settings.precision != "auto" else None
 
 
+def pending(engine: Engine, holder: ModelHolder, **kw) -> list[repo.Pending]:
+    """What needs this model's score, or this release's analysis, among present photos."""
+    return repo.pending(engine, holder.key(), holder.wanted_precision(), analysis_version=ANALYSIS_VERSION, **kw)
+
+
 @dataclass
 class AnalysisSummary:
     scored: int = 0
+    updated: int = 0  # analysed again without the model (a newer analysis version)
     failed: int = 0
     times: StageTimes = field(default_factory=StageTimes)
     cancelled: bool = False
@@ -139,17 +167,25 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
         batch_size = s.batch_size or default_batch_size(pick_device(s.device))
     workers = s.decode_workers or default_workers()
     jobs = ((p.id, Path(p.path)) for p in items)
+
     try:
-        for result in score_stream(jobs, holder.get, batch_size, workers, holder.cancel, times=summary.times):
+        for result in score_stream(jobs, holder.get, batch_size, workers, holder.cancel, extra=photo_extras,
+                                   times=summary.times, needs_model=lambda key: by_id[key].needs_score):
             t0 = time.perf_counter()
             if result.error is not None:
                 repo.save_error(engine, result.key, result.error)
                 summary.failed += 1
             else:
-                scorer = holder.get()
-                repo.save_score(engine, result.key, str(scorer.key), scorer.precision, result.score,
-                                result.embedding, result.decoded, ANALYSIS_VERSION)
-                summary.scored += 1
+                result.extras["marks"] = read_marks(result.path)
+                if result.score is not None:
+                    scorer = holder.get()
+                    repo.save_score(engine, result.key, str(scorer.key), scorer.precision, result.score,
+                                    result.embedding, result.decoded, ANALYSIS_VERSION, result.extras)
+                    summary.scored += 1
+                else:
+                    repo.save_score(engine, result.key, None, None, None, None, result.decoded,
+                                    ANALYSIS_VERSION, result.extras)
+                    summary.updated += 1
             summary.times.store += time.perf_counter() - t0
             if on_result:
                 on_result(result, by_id[result.key])

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 from app.core.quality import QualityThresholds, TechnicalQuality, faults
 
-# Shifted, cropped and re-exposed frames of one scene measured 0.85-1.16 of each other's focus, and a
-# 1 px Gaussian blur 0.09-0.49 (13 sample photos, 3 synthetic scenes); half separates them.
+# Shifted, cropped and re-exposed frames of one scene measured 0.84-1.15 of each other's focus, and a
+# 1 px Gaussian blur 0.09-0.48 (13 sample photos, 3 synthetic scenes); half separates them.
 SOFTER_RATIO = 0.5
 SMALLER_RATIO = 0.5  # under half the pixels of the group's largest frame
+SHARPEST_TOLERANCE = 0.95
 # Faults that make a frame lose to any frame without them. Noise and absolute size are left out:
 # a little grain spoils no keeper, and size only matters next to the other frames.
 _DISQUALIFYING = ("blurry", "too dark", "too bright", "blown highlights", "crushed shadows")
@@ -61,8 +62,11 @@ def best_pick(members: Sequence[Candidate], thresholds: QualityThresholds = Qual
     if not members:
         raise ValueError("best_pick needs at least one photo")
     measured = [c.quality for c in members if c.quality is not None]
-    best_focus = max((_focus(q) for q in measured), default=0.0)
     most_pixels = max((q.width * q.height for q in measured), default=0)
+    # A much smaller photo is measured at its own small size, where every edge looks crisper: it
+    # cannot set the focus the others are held to.
+    comparable = [q for q in measured if q.width * q.height >= SMALLER_RATIO * most_pixels]
+    best_focus = max((_focus(q) for q in comparable), default=0.0)
     found = {c.photo_id: _frame_faults(c, best_focus, most_pixels, thresholds) for c in members}
 
     def standing(c: Candidate) -> tuple:
@@ -81,10 +85,12 @@ def best_pick(members: Sequence[Candidate], thresholds: QualityThresholds = Qual
         return (score, focus, -c.photo_id) if scored else (focus, score, -c.photo_id)
 
     winner = max(contenders, key=merit)
-    return Pick(winner.photo_id, _explain(winner, members, found, scored))
+    return Pick(winner.photo_id, _explain(winner, members, found, scored, best_focus))
 
 
-def _explain(winner: Candidate, members: Sequence[Candidate], found: dict[int, list[str]], scored: bool) -> str:
+def _explain(
+    winner: Candidate, members: Sequence[Candidate], found: dict[int, list[str]], scored: bool, best_focus: float
+) -> str:
     if winner.user_pick:
         return "your pick"
     n = len(members)
@@ -106,10 +112,10 @@ def _explain(winner: Candidate, members: Sequence[Candidate], found: dict[int, l
         else:
             score_part = f"score {winner.score:.1f}"
     sharp_part = ""
-    measured = [c for c in members if c.quality is not None]
-    if winner.quality is not None and len(measured) > 1:
-        if _focus(winner.quality) >= max(_focus(c.quality) for c in measured):  # type: ignore[arg-type]
-            sharp_part = f"sharpest of {len(measured)}"
+    measured = sum(c.quality is not None for c in members)
+    # Within measurement noise (about 5% between shifted frames) of the best counts as sharpest.
+    if winner.quality is not None and measured > 1 and _focus(winner.quality) >= SHARPEST_TOLERANCE * best_focus:
+        sharp_part = f"sharpest of {measured}"
     # Lead with what decided it: the score when every contender had one, otherwise focus.
     parts.extend(p for p in ((score_part, sharp_part) if scored else (sharp_part, score_part)) if p)
 

@@ -49,8 +49,8 @@ def _order(p: PhotoFacts) -> tuple[bool, float, int]:
 
 
 def _hash64(p: PhotoFacts) -> int:
-    # Unsigned view, so hashes stored as signed 64-bit integers (SQLite) compare the same.
-    return (p.scene_hash or 0) & _MASK64
+    # Unsigned view, so hashes stored as signed 64-bit integers (SQLite) or numpy ints compare the same.
+    return int(p.scene_hash or 0) & _MASK64
 
 
 def _cosine_agrees(a: PhotoFacts, b: PhotoFacts, settings: GroupingSettings) -> bool:

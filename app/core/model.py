@@ -6,10 +6,12 @@ a ModelMissingError that says what is missing and how to supply it.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -37,6 +39,29 @@ HEAD_SHAPES = {
 }
 ENCODER_FILES = ["config.json", "*.safetensors", "preprocessor_config.json"]
 Progress = Callable[[int, int], None]  # (bytes done, bytes total or 0)
+
+
+@contextlib.contextmanager
+def library_noise_to_log():
+    """Send what torch, transformers and torchao print while loading (C-level messages and their
+    own stderr handlers included) to the log file instead of the user's terminal."""
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        yield  # --debug: let the user see everything
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            noise = sink.read().decode("utf-8", "replace").strip()
+            if noise:
+                log.info("while loading the model, libraries said:\n%s", noise)
 
 
 class AestheticHead(nn.Module):
@@ -256,15 +281,16 @@ def load_head(path: Path) -> AestheticHead:
 
 def load_encoder(folder: Path, dtype: torch.dtype = torch.float32) -> nn.Module:
     """The SigLIP vision tower from a checked folder (a full SigLIP checkpoint works too)."""
-    from transformers import SiglipVisionModel
-    from transformers.utils import logging as hf_logging
+    with library_noise_to_log():
+        from transformers import SiglipVisionModel
+        from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()  # unused text-tower weights are expected, not news
-    hf_logging.disable_progress_bar()
-    try:
-        model = SiglipVisionModel.from_pretrained(str(folder), attn_implementation="sdpa")
-    except Exception as exc:
-        raise ModelInvalidError(f"cannot load the SigLIP encoder from {folder}: {_short(exc)}") from None
+        hf_logging.set_verbosity_error()  # unused text-tower weights are expected, not news
+        hf_logging.disable_progress_bar()
+        try:
+            model = SiglipVisionModel.from_pretrained(str(folder), attn_implementation="sdpa")
+        except Exception as exc:
+            raise ModelInvalidError(f"cannot load the SigLIP encoder from {folder}: {_short(exc)}") from None
     if dtype != torch.float32:
         model = model.to(dtype)
     return model.eval()

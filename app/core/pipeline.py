@@ -123,9 +123,10 @@ def prepared_stream(jobs: Iterable[tuple[K, Path]], workers: int, min_side: int 
 
 def score_stream(jobs: Iterable[tuple[K, Path]], get_scorer: Callable[[], "object"], batch_size: int,
                  workers: int, cancel: threading.Event, min_side: int | None = 768,
-                 extra: Extra | None = None, times: StageTimes | None = None) -> Iterator[PhotoResult[K]]:
+                 extra: Extra | None = None, times: StageTimes | None = None,
+                 needs_model: Callable[[K], bool] | None = None) -> Iterator[PhotoResult[K]]:
     """Score photos in batches. The model is loaded (get_scorer) only when a photo needs it,
-    so a run in which every photo fails to decode never loads it."""
+    so a run in which every photo fails to decode, or only needs extras, never loads it."""
     times = times if times is not None else StageTimes()
     batch: list[Prepared[K]] = []
     start = time.perf_counter()
@@ -150,6 +151,9 @@ def score_stream(jobs: Iterable[tuple[K, Path]], get_scorer: Callable[[], "objec
         if prepared.error is not None:
             times.failed += 1
             yield PhotoResult(prepared.key, prepared.path, error=prepared.error)
+            continue
+        if needs_model is not None and not needs_model(prepared.key):
+            yield PhotoResult(prepared.key, prepared.path, decoded=prepared.decoded, extras=prepared.extras)
             continue
         batch.append(prepared)
         if len(batch) >= batch_size:

@@ -7,6 +7,7 @@ quit never waits for a whole batch.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
 
@@ -114,16 +115,31 @@ class Scorer:
             self._quantize_int8()
         for layer in encoder_layers(self.encoder):
             layer.register_forward_pre_hook(self._check_cancel)
+        self.compiled = False
         self.device_name = device_name(self.device)
         log.info("model %s on %s at %s", self.key, self.device_name, self.precision)
 
     def _quantize_int8(self) -> None:
-        try:
-            from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
-        except ImportError:
-            raise SettingsError(
-                "int8 needs torchao: pip install 'aesthete[int8]' (or choose fp32 or bf16)") from None
-        quantize_(self.encoder, Int8DynamicActivationInt8WeightConfig())
+        with model_files.library_noise_to_log():
+            try:
+                from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+            except ImportError:
+                raise SettingsError(
+                    "int8 needs torchao: pip install 'aesthete[int8]' (or choose fp32 or bf16)") from None
+            quantize_(self.encoder, Int8DynamicActivationInt8WeightConfig())
+
+    def compile(self) -> None:
+        """torch.compile each encoder layer (the cancellation hooks stay outside the compiled code).
+
+        Inductor's cache lives in the user cache folder, so only the first run pays the full
+        compile time. Slow: call it from the thread that owns the model, never the GUI thread."""
+        from app.config import paths
+
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(paths.cache_dir() / "torchinductor"))
+        with model_files.library_noise_to_log():
+            for layer in encoder_layers(self.encoder):
+                layer.forward = torch.compile(layer.forward, dynamic=False)
+        self.compiled = True
 
     def _check_cancel(self, *_args) -> None:
         if self.cancel_event.is_set():

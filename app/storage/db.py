@@ -8,25 +8,18 @@ import logging
 import sqlite3
 import time
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.exc import OperationalError
 
 from app.core.errors import DatabaseError
-from app.storage import schema
+from app.storage import migrations
 
 log = logging.getLogger(__name__)
 
 
-def _migrate_1(conn: Connection) -> None:
-    schema.metadata.create_all(conn)
-
-
-# Version N is reached by running MIGRATIONS[N - 1] on a database at version N - 1.
-MIGRATIONS: list[Callable[[Connection], None]] = [_migrate_1]
+MIGRATIONS = migrations.MIGRATIONS
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -279,11 +279,14 @@ def _unsupported_reason(path: str) -> str:
 class Pending:
     id: int
     path: str
+    needs_score: bool = True  # False: scored already, only newer analysis (quality) is missing
 
 
 def pending(engine: Engine, model_key: str, precision: str | None = None,
-            under: Iterable[str] = (), rescore: bool = False, paths: Iterable[str] | None = None) -> list[Pending]:
-    """Present photos that need a score of this model (at this precision, when given).
+            under: Iterable[str] = (), rescore: bool = False, paths: Iterable[str] | None = None,
+            analysis_version: int = 0) -> list[Pending]:
+    """Present photos that need a score of this model (at this precision, when given), or whose
+    analysis is older than analysis_version (those are decoded again, not re-encoded).
 
     Unsupported files are never retried; files that failed before are (a fixed permission or a
     finished copy should not need a rescore)."""
@@ -295,38 +298,66 @@ def pending(engine: Engine, model_key: str, precision: str | None = None,
         cond.append(photos.c.path.in_(list(paths)))
     unsupported = select(errors.c.photo_id).where(errors.c.kind == "unsupported")
     cond.append(photos.c.id.not_in(unsupported))
+    has = select(scores.c.photo_id).where(scores.c.model_key == model_key)
+    if precision:
+        has = has.where(scores.c.precision == precision)
+    scored = photos.c.id.in_(has)
     if not rescore:
-        has = select(scores.c.photo_id).where(scores.c.model_key == model_key)
-        if precision:
-            has = has.where(scores.c.precision == precision)
-        cond.append(photos.c.id.not_in(has))
+        cond.append(or_(~scored, photos.c.analysis_version < analysis_version))
     with engine.connect() as conn:
-        rows = conn.execute(select(photos.c.id, photos.c.path).where(*cond).order_by(photos.c.path)).all()
-    return [Pending(r.id, r.path) for r in rows]
+        rows = conn.execute(select(photos.c.id, photos.c.path, scored.label("scored"))
+                            .where(*cond).order_by(photos.c.path)).all()
+    return [Pending(r.id, r.path, rescore or not r.scored) for r in rows]
 
 
-def save_score(engine: Engine, photo_id: int, model_key: str, precision: str, score: float,
-               embedding: np.ndarray | None, facts: decode.DecodedPhoto | None,
-               analysis_version: int = 1) -> None:
-    """A score, its embedding and the photo's facts, in one transaction (all or nothing)."""
+QUALITY_FIELDS = ("sharpness", "clipped_highlights", "crushed_shadows", "brightness", "noise")
+
+
+def _signed64(value: int | None) -> int | None:
+    return None if value is None else (value - (1 << 64) if value >= 1 << 63 else value)
+
+
+def _unsigned64(value: int | None) -> int | None:
+    return None if value is None else value & ((1 << 64) - 1)
+
+
+def save_score(engine: Engine, photo_id: int, model_key: str | None, precision: str | None,
+               score: float | None, embedding: np.ndarray | None, facts: decode.DecodedPhoto | None,
+               analysis_version: int = 1, extras: dict | None = None) -> None:
+    """A photo's analysis in one transaction (all or nothing): its score and embedding (when
+    model_key is given), the facts read from the file, and extras (quality, scene hash, marks
+    found in XMP sidecars or the file)."""
     now = time.time()
+    extras = extras or {}
     with engine.begin() as conn:
-        conn.execute(delete(scores).where(scores.c.photo_id == photo_id, scores.c.model_key == model_key,
-                                          scores.c.precision == precision))
-        conn.execute(insert(scores).values(photo_id=photo_id, model_key=model_key, precision=precision,
-                                           score=float(score), scored_at=now))
-        if embedding is not None:
+        values: dict = dict(updated_at=now, analysis_version=analysis_version)
+        if model_key is not None and score is not None:
+            conn.execute(delete(scores).where(scores.c.photo_id == photo_id, scores.c.model_key == model_key,
+                                              scores.c.precision == precision))
+            conn.execute(insert(scores).values(photo_id=photo_id, model_key=model_key, precision=precision,
+                                               score=float(score), scored_at=now))
+            values.update(score=float(score), score_model=model_key)
+        if model_key is not None and embedding is not None:
             conn.execute(delete(embeddings).where(embeddings.c.photo_id == photo_id,
                                                   embeddings.c.model_key == model_key))
             conn.execute(insert(embeddings).values(photo_id=photo_id, model_key=model_key,
                                                    vector=np.asarray(embedding, np.float16).tobytes()))
         conn.execute(delete(errors).where(errors.c.photo_id == photo_id))
-        values = dict(score=float(score), score_model=model_key, updated_at=now,
-                      analysis_version=analysis_version)
         if facts is not None:
             values.update(width=facts.width, height=facts.height, orientation=facts.orientation,
                           captured_at=facts.captured_at, content_hash=facts.content_hash)
+        quality = extras.get("quality")
+        if quality is not None:
+            values.update({f: getattr(quality, f) for f in QUALITY_FIELDS})
+        if "scene_hash" in extras:
+            values["scene_hash"] = _signed64(extras["scene_hash"])
         conn.execute(update(photos).where(photos.c.id == photo_id).values(**values))
+        marks = extras.get("marks")  # (stars, rejected) from a sidecar or the file itself
+        if marks is not None:
+            stars, rejected = marks
+            # The user's marks in Aesthete win; marks from other tools only fill blanks.
+            conn.execute(update(photos).where(photos.c.id == photo_id, photos.c.rating == 0, photos.c.flag == "")
+                         .values(rating=stars or 0, flag="reject" if rejected else ""))
 
 
 def _record_error(conn, photo_id: int, kind: str, reason: str, now: float) -> None:

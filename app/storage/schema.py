@@ -54,6 +54,13 @@ photos = Table(
     Column("score_model", String),
     Column("first_seen", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # technical quality (app.core.quality), filled by analysis version 2
+    Column("sharpness", Float),
+    Column("clipped_highlights", Float),
+    Column("crushed_shadows", Float),
+    Column("brightness", Float),
+    Column("noise", Float),
+    Column("scene_hash", Integer),  # 64-bit perceptual hash, stored signed
     Index("ix_photos_folder", "folder"),
     Index("ix_photos_hash", "content_hash"),
     Index("ix_photos_score", "score"),
@@ -84,4 +91,25 @@ errors = Table(
     Column("kind", String, nullable=False),  # error | unsupported
     Column("reason", Text, nullable=False),
     Column("at", Float, nullable=False),
+)
+
+# The removal journal: one row per "remove rejected" operation, written before any file moves.
+removals = Table(
+    "removals", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("target", PathBytes),  # the rejects folder, or None for the system trash
+    Column("state", String, nullable=False),  # planned | done | undone | partial
+)
+
+removal_files = Table(
+    "removal_files", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("removal_id", Integer, ForeignKey("removals.id", ondelete="CASCADE"), nullable=False),
+    Column("photo_id", Integer, ForeignKey("photos.id", ondelete="SET NULL")),
+    Column("source", PathBytes, nullable=False),
+    Column("destination", PathBytes),
+    Column("sha256", String, nullable=False),
+    Column("state", String, nullable=False),  # planned | moved | restored | failed | skipped
+    Column("error", Text),
 )

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app import library
 from app.library import ModelHolder, analyse, scan_folders
 from app.storage import db, repo
 from tests.conftest import scene
@@ -79,7 +80,7 @@ def test_every_bad_input_is_scored_or_explained(zoo, model_settings, tmp_path):
     summary = scan_folders(engine, model_settings, [folder])
     assert summary.skipped_other == 3  # mp4, AAE, txt (the .xmp sidecar is not counted)
     holder = ModelHolder(model_settings)
-    items = repo.pending(engine, holder.key())
+    items = library.pending(engine, holder)
     result = analyse(engine, holder, items, batch_size=3)
     rows = {os.path.basename(p.path): p for p in repo.list_photos(engine, sort="name")}
     assert set(rows) == set(expect), set(rows) ^ set(expect)
@@ -105,7 +106,7 @@ def test_vanished_between_scan_and_score(model_settings, tmp_path):
     scan_folders(engine, model_settings, [folder])
     os.remove(folder / "1.jpg")
     holder = ModelHolder(model_settings)
-    result = analyse(engine, holder, repo.pending(engine, holder.key()))
+    result = analyse(engine, holder, library.pending(engine, holder))
     assert (result.scored, result.failed) == (2, 1)
     vanished = next(p for p in repo.list_photos(engine) if p.path.endswith("1.jpg"))
     assert "vanished" in vanished.error

@@ -5,6 +5,7 @@ import shutil
 import pytest
 
 from app.core.errors import PhotoError
+from app import library as lib
 from app.library import ModelHolder, analyse, scan_folders
 from app.storage import db, repo
 from tests.conftest import scene
@@ -14,7 +15,7 @@ def scan_and_score(engine, settings, folders=None):
     summary = scan_folders(engine, settings, folders)
     holder = ModelHolder(settings)
     online = [r.path for r in summary.roots if not summary.reports[r.path].offline]
-    result = analyse(engine, holder, repo.pending(engine, holder.key(), under=online))
+    result = analyse(engine, holder, lib.pending(engine, holder, under=online))
     return summary, result
 
 

@@ -62,11 +62,13 @@ def test_noise_does_not_pass_for_detail(scenes):
 @pytest.mark.parametrize("sigma", [2.0, 5.0, 10.0])
 def test_noise_estimate_matches_added_noise(scenes, sigma):
     # Independent noise per channel reaches luminance scaled by |(0.299, 0.587, 0.114)| = 0.669.
-    expected = sigma * 0.669
+    added = sigma * 0.669
     flat = gen.noisy(Image.new("RGB", (ANALYSIS_SIZE, 683), (120, 120, 120)), sigma)
-    textured = gen.noisy(scenes[1].resize((ANALYSIS_SIZE, 683)), sigma)
-    assert measure_quality(flat, BIG).noise == pytest.approx(expected, rel=0.1)
-    assert measure_quality(textured, BIG).noise == pytest.approx(expected, rel=0.2)
+    assert measure_quality(flat, BIG).noise == pytest.approx(added, rel=0.1)
+    clean = scenes[1].resize((ANALYSIS_SIZE, 683))
+    grain = measure_quality(clean, BIG).noise  # the generator's own grain adds in quadrature
+    textured = measure_quality(gen.noisy(clean, sigma), BIG).noise
+    assert textured == pytest.approx(np.hypot(added, grain), rel=0.15)
 
 
 def test_exposure_faults(scenes):
@@ -152,7 +154,7 @@ PHOTOS = gen.sample_photos()
 def test_sample_photo(path):
     img = Image.open(path).convert("RGB")
     sharp = measure_quality(img, img.size)
-    soft = measure_quality(gen.blurred(img, 3), img.size)
+    soft = measure_quality(gen.blurred(img, 4), img.size)
     assert faults(sharp) == []
     assert "blurry" in faults(soft) and soft.sharpness < sharp.sharpness
     h = scene_hash(img)

@@ -1,0 +1,118 @@
+"""Schema migrations, one function per version. Each is frozen once released: never edit one,
+add the next. Version N is reached by running MIGRATIONS[N - 1] on a database at version N - 1.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy.engine import Connection
+
+V1 = """
+CREATE TABLE roots (
+	id INTEGER NOT NULL, 
+	path BLOB NOT NULL, 
+	added_at FLOAT NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (path)
+);
+CREATE TABLE photos (
+	id INTEGER NOT NULL, 
+	root_id INTEGER, 
+	path BLOB NOT NULL, 
+	folder BLOB NOT NULL, 
+	name TEXT NOT NULL, 
+	size INTEGER NOT NULL, 
+	mtime_ns INTEGER NOT NULL, 
+	content_hash VARCHAR, 
+	width INTEGER, 
+	height INTEGER, 
+	captured_at FLOAT, 
+	orientation INTEGER, 
+	state VARCHAR NOT NULL, 
+	companion BLOB, 
+	analysis_version INTEGER NOT NULL, 
+	rating INTEGER NOT NULL, 
+	flag VARCHAR NOT NULL, 
+	score FLOAT, 
+	score_model VARCHAR, 
+	first_seen FLOAT NOT NULL, 
+	updated_at FLOAT NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(root_id) REFERENCES roots (id) ON DELETE CASCADE, 
+	UNIQUE (path)
+);
+CREATE INDEX ix_photos_root ON photos (root_id);
+CREATE INDEX ix_photos_hash ON photos (content_hash);
+CREATE INDEX ix_photos_folder ON photos (folder);
+CREATE INDEX ix_photos_score ON photos (score);
+CREATE INDEX ix_photos_captured ON photos (captured_at);
+CREATE TABLE scores (
+	photo_id INTEGER NOT NULL, 
+	model_key VARCHAR NOT NULL, 
+	precision VARCHAR NOT NULL, 
+	score FLOAT NOT NULL, 
+	scored_at FLOAT NOT NULL, 
+	PRIMARY KEY (photo_id, model_key, precision), 
+	FOREIGN KEY(photo_id) REFERENCES photos (id) ON DELETE CASCADE
+);
+CREATE TABLE embeddings (
+	photo_id INTEGER NOT NULL, 
+	model_key VARCHAR NOT NULL, 
+	vector BLOB NOT NULL, 
+	PRIMARY KEY (photo_id, model_key), 
+	FOREIGN KEY(photo_id) REFERENCES photos (id) ON DELETE CASCADE
+);
+CREATE TABLE errors (
+	photo_id INTEGER NOT NULL, 
+	kind VARCHAR NOT NULL, 
+	reason TEXT NOT NULL, 
+	at FLOAT NOT NULL, 
+	PRIMARY KEY (photo_id), 
+	FOREIGN KEY(photo_id) REFERENCES photos (id) ON DELETE CASCADE
+);
+"""
+
+V2 = """
+ALTER TABLE photos ADD COLUMN sharpness FLOAT;
+ALTER TABLE photos ADD COLUMN clipped_highlights FLOAT;
+ALTER TABLE photos ADD COLUMN crushed_shadows FLOAT;
+ALTER TABLE photos ADD COLUMN brightness FLOAT;
+ALTER TABLE photos ADD COLUMN noise FLOAT;
+ALTER TABLE photos ADD COLUMN scene_hash INTEGER;
+CREATE TABLE removals (
+	id INTEGER NOT NULL,
+	created_at FLOAT NOT NULL,
+	target BLOB,
+	state VARCHAR NOT NULL,
+	PRIMARY KEY (id)
+);
+CREATE TABLE removal_files (
+	id INTEGER NOT NULL,
+	removal_id INTEGER NOT NULL,
+	photo_id INTEGER,
+	source BLOB NOT NULL,
+	destination BLOB,
+	sha256 VARCHAR NOT NULL,
+	state VARCHAR NOT NULL,
+	error TEXT,
+	PRIMARY KEY (id),
+	FOREIGN KEY(removal_id) REFERENCES removals (id) ON DELETE CASCADE,
+	FOREIGN KEY(photo_id) REFERENCES photos (id) ON DELETE SET NULL
+);
+CREATE INDEX ix_removal_files_removal ON removal_files (removal_id);
+"""
+
+
+def _run(script: str) -> Callable[[Connection], None]:
+    def migrate(conn: Connection) -> None:
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.exec_driver_sql(statement)
+
+    return migrate
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _run(V1),  # 1: roots, photos, scores, embeddings, errors
+    _run(V2),  # 2: technical quality, scene hash, removal journal
+]

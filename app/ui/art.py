@@ -1,0 +1,59 @@
+"""The app icon, kept in the package so an installed wheel has it (resources/ holds copies for
+desktop integration: the .desktop file, AppStream and the bundles)."""
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QRectF, Qt
+from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
+
+ICON_SVG = """\
+<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256" viewBox="0 0 256 256">
+  <defs>
+    <linearGradient id="bg" x1="0" y1="0" x2="1" y2="1">
+      <stop offset="0" stop-color="#5b50e8"/>
+      <stop offset="1" stop-color="#111827"/>
+    </linearGradient>
+    <linearGradient id="sky" x1="0" y1="0" x2="0" y2="1">
+      <stop offset="0" stop-color="#fde68a"/>
+      <stop offset="1" stop-color="#f97316"/>
+    </linearGradient>
+  </defs>
+  <rect x="8" y="8" width="240" height="240" rx="52" fill="url(#bg)"/>
+  <g transform="rotate(-8 128 124)">
+    <rect x="44" y="52" width="160" height="140" rx="14" fill="#ffffff"/>
+    <rect x="55" y="63" width="138" height="100" rx="8" fill="url(#sky)"/>
+    <circle cx="158" cy="92" r="15" fill="#fff7ed"/>
+    <path d="M55 163 L98 112 L124 140 L146 118 L193 163 Z" fill="#7c2d12"/>
+  </g>
+  <g transform="translate(182 182)">
+    <circle r="42" fill="#facc15" stroke="#111827" stroke-width="7"/>
+    <path d="M0 -25 L7.3 -8.6 L24.7 -7.6 L11.4 4.2 L15.4 21.4 L0 12.4 L-15.4 21.4 L-11.4 4.2 L-24.7 -7.6 L-7.3 -8.6 Z"
+          fill="#111827"/>
+  </g>
+</svg>
+"""
+
+
+def render(size: int) -> QImage:
+    """The icon as a square ARGB image of this many pixels."""
+    from PySide6.QtSvg import QSvgRenderer
+
+    image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    renderer = QSvgRenderer(QByteArray(ICON_SVG.encode()))
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    renderer.render(painter, QRectF(0, 0, size, size))
+    painter.end()
+    return image
+
+
+_icon: QIcon | None = None
+
+
+def icon() -> QIcon:
+    global _icon
+    if _icon is None:
+        _icon = QIcon()
+        for size in (16, 24, 32, 48, 64, 128, 256):
+            _icon.addPixmap(QPixmap.fromImage(render(size)))
+    return _icon

@@ -1,0 +1,113 @@
+"""The bar above the grid: sort order and filters; it emits the PhotoQuery they make."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QToolButton, QWidget
+
+from app.storage.browse import PhotoQuery
+
+SORTS = [("Score", "score"), ("Capture date", "date"), ("Name", "name"), ("File size", "size")]
+SHOW = [("All photos", None), ("Scored", "scored"), ("Not scored yet", "unscored"), ("Failed", "failed")]
+MARKS = [("Any mark", None), ("Picks", "pick"), ("Rejects", "reject"), ("Hide rejects", "unrejected")]
+RATINGS = [("Any rating", 0)] + [("★" * n + " or more" if n < 5 else "★★★★★", n) for n in range(1, 6)]
+
+
+class FilterBar(QWidget):
+    queryChanged = Signal(object)  # PhotoQuery, without the folder (the sidebar owns it)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("filterBar")
+        self._building = True
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(6)
+
+        layout.addWidget(QLabel("Sort"))
+        self.sort = self._combo("sortCombo", SORTS)
+        layout.addWidget(self.sort)
+        self.order = QToolButton(self)
+        self.order.setObjectName("orderButton")
+        self.order.setCheckable(True)
+        self.order.setToolTip("Reverse the order")
+        self.order.toggled.connect(self._order_text)
+        self.order.toggled.connect(self._changed)
+        layout.addWidget(self.order)
+        layout.addSpacing(12)
+
+        self.show_combo = self._combo("showCombo", SHOW)
+        layout.addWidget(self.show_combo)
+        self.marks = self._combo("marksCombo", MARKS)
+        layout.addWidget(self.marks)
+        self.rating = self._combo("ratingCombo", RATINGS)
+        layout.addWidget(self.rating)
+        layout.addSpacing(12)
+
+        layout.addWidget(QLabel("Score"))
+        self.min_score = self._spin("minScore", "min")
+        self.max_score = self._spin("maxScore", "max")
+        layout.addWidget(self.min_score)
+        layout.addWidget(QLabel("–"))
+        layout.addWidget(self.max_score)
+        layout.addStretch(1)
+        self._order_text(False)
+        self._building = False
+
+    def _combo(self, name: str, entries) -> QComboBox:
+        combo = QComboBox(self)
+        combo.setObjectName(name)
+        for text, value in entries:
+            combo.addItem(text, value)
+        combo.currentIndexChanged.connect(self._changed)
+        combo.currentIndexChanged.connect(lambda _i: self._order_text(self.order.isChecked()))
+        return combo
+
+    def _spin(self, name: str, special: str) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox(self)
+        spin.setObjectName(name)
+        spin.setRange(-0.1, 10.0)
+        spin.setSingleStep(0.5)
+        spin.setDecimals(1)
+        spin.setSpecialValueText(special)  # shown at the minimum: no bound
+        spin.setValue(-0.1)
+        spin.setKeyboardTracking(False)
+        spin.setFixedWidth(70)
+        spin.valueChanged.connect(self._changed)
+        return spin
+
+    def _natural_descending(self) -> bool:
+        return self.sort.currentData() != "name"
+
+    def _order_text(self, reversed_: bool) -> None:
+        descending = self._natural_descending() != reversed_
+        sort = self.sort.currentData()
+        words = {"score": ("best first", "worst first"), "date": ("newest first", "oldest first"),
+                 "name": ("Z–A", "A–Z"), "size": ("largest first", "smallest first")}[sort]
+        self.order.setText(("↓ " if descending else "↑ ") + (words[0] if descending else words[1]))
+
+    def query(self, base: PhotoQuery | None = None) -> PhotoQuery:
+        base = base or PhotoQuery()
+        reversed_ = self.order.isChecked()
+        lo = self.min_score.value()
+        hi = self.max_score.value()
+        return base.with_(
+            sort=self.sort.currentData(),
+            descending=self._natural_descending() != reversed_,
+            status=self.show_combo.currentData(),
+            flag=self.marks.currentData(),
+            min_rating=self.rating.currentData() or 0,
+            min_score=None if lo < 0 else lo,
+            max_score=None if hi < 0 else hi,
+        )
+
+    def set_sort(self, sort: str, reverse: bool = False) -> None:
+        self.sort.setCurrentIndex(self.sort.findData(sort))
+        self.order.setChecked(reverse)
+
+    def set_status(self, status: str | None) -> None:
+        self.show_combo.setCurrentIndex(max(0, self.show_combo.findData(status)))
+
+    def _changed(self, *_args) -> None:
+        if not self._building:
+            self.queryChanged.emit(self.query())
+

@@ -1,0 +1,199 @@
+"""The viewer: one photo large, with its score, capture info, size and path. Arrow keys move,
+Esc returns to the grid. The image is decoded in a worker; a late result for a photo the user
+has already left is dropped."""
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import (QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout,
+                               QWidget)
+
+from app.core.errors import PhotoError
+from app.storage.repo import Photo
+from app.ui import format as fmt
+from app.workers.preview import Preview, load_preview
+from app.workers.tasks import make_pool, run_task
+
+
+class ImageArea(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("viewerImage")
+        self.pixmap: QPixmap | None = None
+        self.note = ""
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAutoFillBackground(True)
+        palette = self.palette()
+        palette.setColor(QPalette.ColorRole.Window, Qt.GlobalColor.black)
+        self.setPalette(palette)
+
+    def show_pixmap(self, pixmap: QPixmap | None, note: str = "") -> None:
+        self.pixmap = pixmap
+        self.note = note
+        self.update()
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        if self.pixmap is not None and not self.pixmap.isNull():
+            ratio = self.pixmap.devicePixelRatio()
+            size = QSize(int(self.pixmap.width() / ratio), int(self.pixmap.height() / ratio))
+            size = size.scaled(self.size() - QSize(16, 16), Qt.AspectRatioMode.KeepAspectRatio)
+            if size.width() > self.pixmap.width() / ratio:  # never upscale a preview past 100 %
+                size = QSize(int(self.pixmap.width() / ratio), int(self.pixmap.height() / ratio))
+            target = QRect(0, 0, size.width(), size.height())
+            target.moveCenter(self.rect().center())
+            painter.drawPixmap(target, self.pixmap)
+        if self.note:
+            painter.setPen(Qt.GlobalColor.lightGray)
+            painter.drawText(self.rect().adjusted(20, 20, -20, -20), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self.note)
+
+
+class Viewer(QWidget):
+    closed = Signal()
+    moveRequested = Signal(int)  # -1 previous, +1 next
+    openRequested = Signal()
+    revealRequested = Signal()
+
+    def __init__(self, good: float = 5.5, cull: float = 4.0, parent=None):
+        super().__init__(parent)
+        self.setObjectName("viewer")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.good, self.cull = good, cull
+        self.pool = make_pool("preview", 2, self)
+        self.image = ImageArea(self)
+        self.photo: Photo | None = None
+        self.status = ""
+        self._token = 0
+        self._cache: dict[str, Preview] = {}
+
+        side = QFrame(self)
+        side.setObjectName("viewerInfo")
+        side.setFixedWidth(300)
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.fields: dict[str, QLabel] = {}
+        for name in ("Score", "Status", "Marks", "Captured", "Camera", "Lens", "Exposure", "Dimensions",
+                     "File size", "Name", "Folder"):
+            label = QLabel(side)
+            label.setObjectName("info" + name.replace(" ", ""))
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            form.addRow(name, label)
+            self.fields[name] = label
+        self.score_label = QLabel(side)
+        self.score_label.setObjectName("viewerScore")
+        self.score_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.score_label.setMinimumHeight(56)
+        buttons = QHBoxLayout()
+        back = QPushButton("Back", side)
+        back.setToolTip("Back to the grid (Esc)")
+        back.clicked.connect(self.closed)
+        open_button = QPushButton("Open", side)
+        open_button.setToolTip("Open in the system viewer")
+        open_button.clicked.connect(self.openRequested)
+        reveal = QPushButton("Show in folder", side)
+        reveal.clicked.connect(self.revealRequested)
+        for b in (back, open_button, reveal):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            buttons.addWidget(b)
+        col = QVBoxLayout(side)
+        col.addWidget(self.score_label)
+        col.addLayout(form)
+        col.addStretch(1)
+        hint = QLabel("← → move · 0–5 rate · P pick · X reject · Esc back", side)
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: palette(placeholder-text);")
+        col.addWidget(hint)
+        col.addLayout(buttons)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.image, 1)
+        layout.addWidget(side)
+
+    def show_photo(self, photo: Photo, status: str, thumbnail: QPixmap | None) -> None:
+        same = self.photo is not None and self.photo.id == photo.id and self.photo.path == photo.path
+        self.photo = photo
+        self.status = status
+        self._fill_info(photo, status)
+        if same:
+            return
+        self._token += 1
+        for name in ("Camera", "Lens", "Exposure"):
+            self.fields[name].setText("—")
+        cached = self._cache.get(photo.path)
+        if cached is not None:
+            self._show_preview(cached)
+            return
+        self.image.show_pixmap(thumbnail, "" if thumbnail is not None else "Loading…")
+        if status in ("missing", "offline"):
+            self.image.show_pixmap(thumbnail, "The file is " + ("missing" if status == "missing" else
+                                                                 "offline (its folder is unreachable)"))
+            return
+        token = self._token
+        screen = self.screen()
+        side = 2048
+        if screen is not None:
+            geo = screen.availableGeometry()
+            side = int(max(geo.width(), geo.height()) * screen.devicePixelRatio())
+        run_task(self.pool, load_preview, photo.path, max(1024, side),
+                 on_done=lambda preview: self._loaded(token, preview),
+                 on_error=lambda exc: self._failed(token, exc))
+
+    def _loaded(self, token: int, preview: Preview) -> None:
+        self._cache[preview.path] = preview
+        while len(self._cache) > 6:
+            del self._cache[next(iter(self._cache))]
+        if token == self._token:
+            self._show_preview(preview)
+
+    def _show_preview(self, preview: Preview) -> None:
+        pixmap = QPixmap.fromImage(preview.image)
+        self.image.show_pixmap(pixmap)
+        for name in ("Camera", "Lens", "Exposure"):
+            self.fields[name].setText(preview.capture.get(name, "—"))
+
+    def _failed(self, token: int, exc: BaseException) -> None:
+        if token != self._token:
+            return
+        reason = exc.reason if isinstance(exc, PhotoError) else f"{type(exc).__name__}: {exc}"
+        self.image.show_pixmap(self.image.pixmap, "Cannot show this photo: " + reason)
+
+    def _fill_info(self, photo: Photo, status: str) -> None:
+        text, colour = fmt.badge(status, photo.score, self.good, self.cull)
+        if photo.score is not None:
+            text = f"{photo.score:.2f}"
+        self.score_label.setText(text)
+        self.score_label.setStyleSheet(
+            f"background: {colour.name()}; color: white; font-size: 24pt; font-weight: bold; border-radius: 8px;")
+        status_text = fmt.STATUS_TEXT.get(status, status)
+        if photo.error:
+            status_text += f": {photo.error}"
+        self.fields["Status"].setText(status_text)
+        marks = ("★" * photo.rating) if photo.rating else "no stars"
+        if photo.flag:
+            marks += " · " + ("picked" if photo.flag == "pick" else "rejected")
+        self.fields["Marks"].setText(marks)
+        self.fields["Captured"].setText(fmt.date_text(photo.captured_at))
+        self.fields["Dimensions"].setText(f"{photo.width} × {photo.height} px" if photo.width else "—")
+        self.fields["File size"].setText(fmt.size_text(photo.size))
+        self.fields["Name"].setText(photo.name)
+        self.fields["Folder"].setText(fmt.printable(photo.folder))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Escape:
+            self.closed.emit()
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Down, Qt.Key.Key_Space, Qt.Key.Key_PageDown):
+            self.moveRequested.emit(1)
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Up, Qt.Key.Key_Backspace, Qt.Key.Key_PageUp):
+            self.moveRequested.emit(-1)
+        else:
+            super().keyPressEvent(event)
+
+    def stop(self, wait_ms: int = 500) -> bool:
+        self._token += 1
+        self.pool.clear()
+        return self.pool.waitForDone(wait_ms)
