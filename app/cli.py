@@ -82,6 +82,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("download", "download the model weights into the cache (needs the internet)")
 
+    p = add("best", "group bursts and near-duplicates under FOLDER and pick the keeper of each")
+    p.add_argument("folder", type=Path, metavar="FOLDER")
+    p.add_argument("--json", action="store_true", help="one JSON object per group on stdout")
+
+    p = add("cull", "list cull candidates under FOLDER and move them away (never deletes)")
+    p.add_argument("folder", type=Path, metavar="FOLDER")
+    p.add_argument("--below", type=float, metavar="X", help="score threshold (0 turns the score rule off)")
+    p.add_argument("--dry-run", action="store_true", help="only list the candidates")
+    p.add_argument("--json", action="store_true", help="one JSON object per candidate on stdout")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--trash", action="store_true", help="move to the system trash (default)")
+    where.add_argument("--move-to", type=Path, metavar="DIR", help="move to this rejects folder")
+
+    add("undo", "put back the files of the last removal")
+
+    p = add("export", "copy the picks under FOLDER to DEST")
+    p.add_argument("--picks", type=Path, required=True, metavar="DEST")
+    p.add_argument("folder", type=Path, metavar="FOLDER")
+
+    p = add("mark", "rate, pick or reject photos (written to XMP sidecars when write_xmp is on)")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--stars", type=int, choices=range(0, 6), metavar="0-5")
+    p.add_argument("--flag", choices=["pick", "reject", "unmark"])
+
     p = add("gui", "open the desktop app")
     p.add_argument("folders", nargs="*", type=Path, metavar="FOLDER")
 
@@ -236,37 +261,170 @@ def _print_table(rows) -> None:
         print(f"{left}  {_printable(path)}" + (f"  ({note})" if note else ""))
 
 
-def cmd_scan(args, settings) -> int:
+def _scan_and_analyse(args, settings, folders, quiet: bool = False):
+    """Scan folders (adding them as roots) and analyse what is new; returns (engine, failed, code).
+    code is None when the work finished, else the exit status to return."""
     engine = open_library(args)
-    summary = scan_folders(engine, settings, args.folders or None)
+    summary = scan_folders(engine, settings, folders or None)
     if not summary.roots:
         print("the library has no folders yet: aesthete scan FOLDER", file=sys.stderr)
-        return EXIT_SETUP
+        return engine, 0, EXIT_SETUP
     for root, report in summary.reports.items():
         if report.offline:
             print(f"{_printable(root)}: unreachable, its photos are marked offline", file=sys.stderr)
-        else:
+        elif not quiet:
             print(f"{_printable(root)}: {report.new} new, {report.changed} changed, {report.moved} moved, "
                   f"{report.missing} missing, {report.unchanged + report.returned} unchanged", file=sys.stderr)
     for problem in summary.folder_errors:
         print(f"cannot read folder {_printable(problem)}", file=sys.stderr)
     online = [r.path for r in summary.roots if not summary.reports[r.path].offline]
     if not online:
-        return EXIT_FAILED
+        return engine, 0, EXIT_FAILED
+    if folders:  # only the folders asked for, even when they lie inside a larger root
+        online = [os.path.abspath(f) for f in folders]
     holder = ModelHolder(settings)
-    items = library.pending(engine, holder, under=online, rescore=args.rescore)
-    result = _run_analysis(engine, holder, items, "scoring")
+    items = library.pending(engine, holder, under=online, rescore=getattr(args, "rescore", False))
+    result = _run_analysis(engine, holder, items, "analysing")
     if holder.cancel.is_set():
-        print("interrupted: scores so far are saved; run `aesthete scan` again to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print("interrupted: results so far are saved; run again to resume", file=sys.stderr)
+        return engine, 0, EXIT_INTERRUPTED
     scored = result.scored if result else 0
     failed = result.failed if result else 0
     rate = ""
     if result and result.times.wall > 0 and scored:
         rate = f" ({scored / result.times.wall:.2f} photos/s)"
-    print(f"{scored} scored{rate}, {failed} failed, {summary.skipped_other} other files passed over",
-          file=sys.stderr)
+    if not quiet or scored or failed:
+        print(f"{scored} scored{rate}, {failed} failed, {summary.skipped_other} other files passed over",
+              file=sys.stderr)
+    return engine, failed, None
+
+
+def cmd_scan(args, settings) -> int:
+    _engine, failed, code = _scan_and_analyse(args, settings, args.folders)
+    if code is not None:
+        return code
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _member_json(m) -> dict:
+    out = {"path": m.row.path, "score": None if m.row.score is None else round(m.row.score, 4)}
+    if m.quality is not None:
+        q = m.quality
+        out.update(sharpness=round(q.sharpness, 2), brightness=round(q.brightness, 3),
+                   clipped_highlights=round(q.clipped_highlights, 4), crushed_shadows=round(q.crushed_shadows, 4),
+                   noise=round(q.noise, 2), width=q.width, height=q.height)
+    out["faults"] = m.faults
+    if m.row.flag:
+        out["flag"] = m.row.flag
+    if m.row.rating:
+        out["rating"] = m.row.rating
+    if m.row.companion:
+        out["companion"] = m.row.companion
+    return out
+
+
+def cmd_best(args, settings) -> int:
+    from app import curation
+
+    engine, failed, code = _scan_and_analyse(args, settings, [args.folder], quiet=True)
+    if code is not None:
+        return code
+    groups = curation.load_groups(engine, settings, os.path.abspath(args.folder))
+    for g in groups:
+        if args.json:
+            print(json.dumps({"group": g.id, "kind": g.kind, "members": [_member_json(m) for m in g.members],
+                              "pick": g.pick.row.path, "reason": g.reason}))
+        else:
+            print(f"{g.kind} of {len(g.members)}: keep {_printable(g.pick.row.path)}\n    {g.reason}")
+            for m in g.members:
+                if m is not g.pick:
+                    s = "  -  " if m.row.score is None else f"{m.row.score:5.2f}"
+                    print(f"    {s}  {_printable(m.row.path)}" + (f"  ({', '.join(m.faults)})" if m.faults else ""))
+    print(f"{len(groups)} groups, {sum(len(g.members) for g in groups)} photos in groups", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def cmd_cull(args, settings) -> int:
+    from app import curation
+
+    engine, failed, code = _scan_and_analyse(args, settings, [args.folder], quiet=True)
+    if code is not None:
+        return code
+    items = curation.cull_list(engine, settings, os.path.abspath(args.folder), args.below)
+    for it in items:
+        row = it.member.row
+        if args.json:
+            print(json.dumps({"path": row.path, "score": None if row.score is None else round(row.score, 4),
+                              "reasons": list(it.reasons)}))
+        else:
+            s = "  -  " if row.score is None else f"{row.score:5.2f}"
+            print(f"{s}  {_printable(row.path)}  ({'; '.join(it.reasons)})")
+    where = "the system trash" if args.trash or not (args.move_to or settings.rejects_folder) else \
+        str(args.move_to or settings.rejects_folder)
+    print(f"{len(items)} cull candidates", file=sys.stderr)
+    if args.dry_run or not items:
+        return EXIT_FAILED if failed else EXIT_OK
+    if not args.yes and not _confirm(f"Move {len(items)} photos to {where}?"):
+        print("nothing moved" + ("" if sys.stdin.isatty() else " (no terminal to confirm: pass --yes)"),
+              file=sys.stderr)
+        return EXIT_FAILED if failed else EXIT_OK
+    report = curation.remove_photos(engine, settings, [it.member.row.id for it in items],
+                                    rejects_folder=str(args.move_to) if args.move_to else None, trash=args.trash)
+    for problem in report.failed:
+        print(f"not moved: {_printable(problem)}", file=sys.stderr)
+    print(f"moved {len(report.moved)} files to {where}; `aesthete undo` puts them back", file=sys.stderr)
+    return EXIT_FAILED if (failed or report.failed) else EXIT_OK
+
+
+def cmd_undo(args, settings) -> int:
+    from app import curation
+
+    engine = open_library(args)
+    report = curation.undo_last(engine)
+    if report.removal_id is None:
+        print("nothing to undo", file=sys.stderr)
+        return EXIT_OK
+    for problem in report.failed:
+        print(f"not restored: {_printable(problem)}", file=sys.stderr)
+    print(f"restored {len(report.restored)} files", file=sys.stderr)
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def cmd_export(args, settings) -> int:
+    from app import curation
+
+    engine, failed, code = _scan_and_analyse(args, settings, [args.folder], quiet=True)
+    if code is not None:
+        return code
+    copied = curation.export_picks(engine, settings, args.picks, os.path.abspath(args.folder))
+    print(f"copied {len(copied)} files to {_printable(str(args.picks))}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_mark(args, settings) -> int:
+    from app import curation
+
+    engine = open_library(args)
+    wanted = [os.path.abspath(p) for p in args.paths]
+    photos = repo.list_photos(engine, paths=wanted)
+    missing = set(wanted) - {p.path for p in photos}
+    for m in sorted(missing):
+        print(f"not in the library (scan it first): {_printable(m)}", file=sys.stderr)
+    flag = {"pick": "pick", "reject": "reject", "unmark": ""}.get(args.flag) if args.flag else None
+    problems = curation.set_marks(engine, settings, [p.id for p in photos], stars=args.stars, flag=flag)
+    for problem in problems:
+        print(_printable(problem), file=sys.stderr)
+    print(f"marked {len(photos)} photos", file=sys.stderr)
+    return EXIT_FAILED if missing or problems else EXIT_OK
 
 
 def cmd_list(args, settings) -> int:
@@ -352,7 +510,8 @@ def cmd_gui(args, settings) -> int:
 
 
 COMMANDS = {"score": cmd_score, "scan": cmd_scan, "list": cmd_list, "roots": cmd_roots,
-            "download": cmd_download, "settings": cmd_settings, "gui": cmd_gui}
+            "download": cmd_download, "settings": cmd_settings, "gui": cmd_gui, "best": cmd_best,
+            "cull": cmd_cull, "undo": cmd_undo, "export": cmd_export, "mark": cmd_mark}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Technical quality of a photo (focus, exposure, noise, size) and a perceptual scene hash that survives exposure changes."""
+"""Technical quality of a photo (focus, exposure, noise, size) and a scene hash that survives exposure changes."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def _analysis_grey(image: Image.Image) -> Image.Image:
 
 
 def _tile_halves(values: np.ndarray, interleaved: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Means of `values` over two halves of each tile of a _TILES x _TILES grid: even and odd rows, or upper and lower."""
+    """Means of `values` over two halves of each tile of the grid: even and odd rows, or upper and lower."""
     h, w = values.shape
     ny, nx = max(1, min(_TILES, h // 8)), max(1, min(_TILES, w // 8))
     th, tw = h // ny // 2 * 2, w // nx
@@ -107,7 +107,9 @@ def _ranked_mean(rank_by: np.ndarray, measure: np.ndarray, fraction: float, larg
     return float(measure[order].mean())
 
 
-def _cross_mean(a: np.ndarray, b: np.ndarray, rank_a: np.ndarray, rank_b: np.ndarray, fraction: float, largest: bool) -> float:
+def _cross_mean(
+    a: np.ndarray, b: np.ndarray, rank_a: np.ndarray, rank_b: np.ndarray, fraction: float, largest: bool
+) -> float:
     # Tiles are chosen on one half and measured on the other: choosing the busiest (or quietest)
     # tiles and measuring them on the same pixels would count the noise's own luck.
     return 0.5 * (_ranked_mean(rank_a, b, fraction, largest) + _ranked_mean(rank_b, a, fraction, largest))
@@ -117,7 +119,7 @@ def measure_quality(image: Image.Image, full_size: tuple[int, int]) -> Technical
     grey = _analysis_grey(image)
     hist = np.asarray(grey.histogram(), dtype=np.float64)
     total = hist.sum()
-    brightness = float(hist @ np.arange(256)) / total / 255.0
+    brightness = float(hist @ np.arange(256) / total / 255.0)
     clipped = float(hist[_CLIP_HIGH:].sum() / total)
     crushed = float(hist[: _CLIP_LOW + 1].sum() / total)
     width, height = int(full_size[0]), int(full_size[1])

@@ -199,7 +199,8 @@ def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntr
             for start in range(0, len(wanted), CHUNK):
                 known.update((r.path, r) for r in conn.execute(q.where(photos.c.path.in_(wanted[start:start + CHUNK]))))
     found = {e.path for e in entries}
-    gone = [r for p, r in known.items() if p not in found and r.state != "missing"]
+    # A removed photo (moved to the trash or rejects by Aesthete) stays removed until undone.
+    gone = [r for p, r in known.items() if p not in found and r.state not in ("missing", "removed")]
     new_entries = [e for e in entries if e.path not in known]
     # Moves can come from any root, so missing photos everywhere are candidates.
     with engine.begin() as conn:
@@ -419,7 +420,7 @@ def list_photos(engine: Engine, sort: str = "score", descending: bool | None = N
                 photos.c.companion, errors.c.reason, errors.c.kind, photos.c.content_hash)
          .select_from(photos.outerjoin(errors, errors.c.photo_id == photos.c.id)))
     if not include_missing:
-        q = q.where(photos.c.state != "missing")
+        q = q.where(photos.c.state.not_in(("missing", "removed")))
     if library_only:
         q = q.where(photos.c.root_id.is_not(None))
     if under:
@@ -444,3 +445,51 @@ def list_photos(engine: Engine, sort: str = "score", descending: bool | None = N
         q = q.limit(limit)
     with engine.connect() as conn:
         return [Photo(*row) for row in conn.execute(q)]
+
+
+@dataclass(frozen=True)
+class CurationRow:
+    """What grouping, best-pick and culling need to know about one photo."""
+
+    id: int
+    path: str
+    name: str
+    size: int
+    score: float | None
+    captured_at: float | None  # EXIF capture time, else the file's mtime
+    content_hash: str | None
+    scene_hash: int | None
+    width: int | None
+    height: int | None
+    rating: int
+    flag: str
+    companion: str | None
+    quality: dict | None  # QUALITY_FIELDS plus width/height, or None before analysis v2
+    embedding: np.ndarray | None
+
+
+def curation_rows(engine: Engine, under: str | None = None, with_embeddings: bool = True) -> list[CurationRow]:
+    """Present photos (under a folder) with their score, quality, hashes and marks."""
+    emb = embeddings.alias("e")
+    cols = [photos.c.id, photos.c.path, photos.c.name, photos.c.size, photos.c.score,
+            func.coalesce(photos.c.captured_at, photos.c.mtime_ns / 1e9), photos.c.content_hash,
+            photos.c.scene_hash, photos.c.width, photos.c.height, photos.c.rating, photos.c.flag,
+            photos.c.companion, *[photos.c[f] for f in QUALITY_FIELDS]]
+    q = select(*cols, emb.c.vector if with_embeddings else func.coalesce(None, None)).select_from(
+        photos.outerjoin(emb, and_(emb.c.photo_id == photos.c.id, emb.c.model_key == photos.c.score_model)))
+    q = q.where(photos.c.state == "present")
+    if under:
+        q = q.where(_under(photos.c.path, os.path.abspath(under)))
+    out = []
+    with engine.connect() as conn:
+        for r in conn.execute(q.order_by(photos.c.id)):
+            metrics = r[13:13 + len(QUALITY_FIELDS)]
+            quality = None
+            if metrics[0] is not None and r.width:
+                quality = dict(zip(QUALITY_FIELDS, metrics), width=r.width, height=r.height)
+            vector = r[-1]
+            out.append(CurationRow(
+                r.id, r.path, r.name, r.size, r.score, r[5], r.content_hash, _unsigned64(r.scene_hash),
+                r.width, r.height, r.rating, r.flag, r.companion, quality,
+                None if vector is None else np.frombuffer(vector, dtype=np.float16).astype(np.float32)))
+    return out

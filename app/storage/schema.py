@@ -31,6 +31,7 @@ roots = Table(
 )
 
 # state: present | missing (deleted from an online root) | offline (its root is unreachable)
+#        | removed (moved to the trash or the rejects folder by Aesthete; undo brings it back)
 photos = Table(
     "photos", metadata,
     Column("id", Integer, primary_key=True),

@@ -58,7 +58,7 @@ class PhotoListModel(QAbstractListModel):
         self._flush.timeout.connect(self._refresh_dirty)
         if thumbnails is not None:
             thumbnails.ready.connect(self._thumbnail_arrived)
-            thumbnails.failed.connect(lambda key, _reason: self._thumbnail_arrived(key))
+            thumbnails.failed.connect(self._thumbnail_failed)
         self._by_thumb: dict[ThumbKey, int] = {}
 
     # --- Qt model API ----------------------------------------------------------------------
@@ -165,6 +165,9 @@ class PhotoListModel(QAbstractListModel):
         if row is not None:
             index = self.index(row)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole, int(Roles.Thumbnail)])
+
+    def _thumbnail_failed(self, key: ThumbKey, _reason: str) -> None:
+        self._thumbnail_arrived(key)
 
     def _tooltip(self, photo: Photo) -> str:
         from app.ui.format import tooltip

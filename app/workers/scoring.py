@@ -331,12 +331,18 @@ class ScoringController(QObject):
         self.cancel.set()  # the worker clears it once the running chunk has stopped
         self._reconfigure.emit(settings)
 
-    def stop(self, wait_ms: int = 1500) -> bool:
-        """Cancel the running batch, end the thread's event loop and wait; True when it ended."""
+    def request_stop(self) -> None:
+        """Cancel the running batch and end the thread's event loop once it returns to it."""
         self.worker.stopping.set()
         self.cancel.set()
         self.queue.clear()
-        if not self.thread.isRunning():
-            return True
-        self.thread.quit()
-        return self.thread.wait(wait_ms)
+        if self.thread.isRunning():
+            self.thread.quit()
+
+    def wait(self, wait_ms: int) -> bool:
+        return not self.thread.isRunning() or self.thread.wait(wait_ms)
+
+    def stop(self, wait_ms: int = 1500) -> bool:
+        """Stop scoring and wait for the thread; True when it ended in time."""
+        self.request_stop()
+        return self.wait(wait_ms)

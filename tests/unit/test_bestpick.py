@@ -37,7 +37,7 @@ def test_sharp_well_exposed_frame_beats_higher_scored_flawed_ones(q):
     pick = best_pick([c(1, 7.5, q["blurry"]), c(2, 8.0, q["dark"]), c(3, 5.0, q["sharp"]), c(4, 7.0, q["blown"])])
     assert pick.photo_id == 3
     assert "score 5.0" in pick.reason
-    for fact in ("1 blurry", "1 too dark", "1 blown highlights"):
+    for fact in ("no clipped highlights", "1 blurry", "1 too dark", "1 blown highlights"):
         assert fact in pick.reason
 
 

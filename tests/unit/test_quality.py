@@ -110,7 +110,9 @@ def test_dict_round_trip_through_json(scenes):
     q = measure_quality(scenes[2], BIG)
     again = TechnicalQuality.from_dict(json.loads(json.dumps(q.to_dict())))
     assert again == q
-    assert set(q.to_dict()) == {"sharpness", "clipped_highlights", "crushed_shadows", "brightness", "noise", "width", "height"}
+    assert set(q.to_dict()) == {
+        "sharpness", "clipped_highlights", "crushed_shadows", "brightness", "noise", "width", "height"
+    }
 
 
 def test_thresholds_change_the_verdict(scenes):

@@ -1,0 +1,276 @@
+"""Best shots and culling over the library (no Qt): groups with explained picks, cull candidates,
+safe removal through the journal, undo, marks with XMP sidecars, and export of the picks.
+
+The CLI and the GUI both call these; nothing here deletes a file: removal moves to the system
+trash or the rejects folder, and undo puts files back byte for byte.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from sqlalchemy import Engine
+
+from app.config.settings import Settings
+from app.core import bestpick, cullrules, grouping, ratings, removal, xmp
+from app.core.quality import QualityThresholds, TechnicalQuality, faults
+from app.storage import journal, marks, repo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Member:
+    row: repo.CurationRow
+    quality: TechnicalQuality | None
+    faults: list[str]
+
+
+@dataclass
+class GroupView:
+    id: int  # the smallest member id: stable while the group's members stay
+    kind: str
+    members: list[Member]
+    pick_id: int
+    reason: str
+
+    @property
+    def pick(self) -> Member:
+        return next(m for m in self.members if m.row.id == self.pick_id)
+
+
+@dataclass
+class CullItem:
+    member: Member
+    reasons: tuple[str, ...]
+
+
+def grouping_settings(settings: Settings) -> grouping.GroupingSettings:
+    return grouping.GroupingSettings(burst_window_s=settings.burst_window_s,
+                                     scene_max_distance=settings.scene_max_distance)
+
+
+def _member(row: repo.CurationRow) -> Member:
+    q = TechnicalQuality.from_dict(row.quality) if row.quality else None
+    return Member(row, q, faults(q) if q else [])
+
+
+def load_groups(engine: Engine, settings: Settings, under: str | None = None,
+                rows: Sequence[repo.CurationRow] | None = None) -> list[GroupView]:
+    """Groups of exact copies, bursts and similar shots under a folder, each with its pick."""
+    rows = rows if rows is not None else repo.curation_rows(engine, under)
+    by_id = {r.id: _member(r) for r in rows}
+    facts = [grouping.PhotoFacts(r.id, r.content_hash, r.captured_at, r.scene_hash, r.embedding) for r in rows]
+    out = []
+    for g in grouping.group_photos(facts, grouping_settings(settings)):
+        members = [by_id[i] for i in g.members]
+        pick = bestpick.best_pick([
+            bestpick.Candidate(m.row.id, m.row.score, m.quality, user_pick=m.row.flag == "pick",
+                               user_reject=m.row.flag == "reject", rating=m.row.rating) for m in members])
+        out.append(GroupView(min(g.members), g.kind, members, pick.photo_id, pick.reason))
+    out.sort(key=lambda g: (min((m.row.captured_at or 0) for m in g.members), g.id))
+    return out
+
+
+def cull_list(engine: Engine, settings: Settings, under: str | None = None,
+              below: float | None = None) -> list[CullItem]:
+    """Cull candidates with their reasons; starred or picked photos never are."""
+    rows = repo.curation_rows(engine, under)
+    groups = load_groups(engine, settings, rows=rows)
+    in_group = {m.row.id: g for g in groups for m in g.members}
+    members = {r.id: _member(r) for r in rows}
+    facts = []
+    for r in rows:
+        g = in_group.get(r.id)
+        facts.append(cullrules.CullFacts(
+            r.id, r.score, members[r.id].quality, rating=r.rating, user_pick=r.flag == "pick",
+            user_reject=r.flag == "reject", group_pick_id=g.pick_id if g else None,
+            group_kind=g.kind if g else None))
+    rule = cullrules.CullSettings(below=settings.cull_threshold if below is None else below)
+    return [CullItem(members[c.photo_id], c.reasons) for c in cullrules.cull_candidates(facts, rule)]
+
+
+# --- marks -------------------------------------------------------------------------------------
+
+def set_marks(engine: Engine, settings: Settings, ids: Iterable[int], stars: int | None = None,
+              flag: str | None = None) -> list[str]:
+    """Rate and/or flag photos; with write_xmp, mirror the marks into XMP sidecars.
+    Returns plain-words problems with sidecars (the marks in the library are set regardless)."""
+    ids = list(ids)
+    if stars is not None:
+        marks.set_rating(engine, ids, stars)
+    if flag is not None:
+        marks.set_flag(engine, ids, flag)
+    problems = []
+    if settings.write_xmp:
+        for m in marks.marks_of(engine, ids):
+            try:
+                xmp.write_sidecar(Path(m.path), m.rating or None, m.flag == "reject", m.flag == "pick")
+            except (xmp.SidecarError, OSError, ValueError) as exc:
+                problems.append(f"{m.path}: sidecar not written ({exc})")
+                log.warning("sidecar for %s not written: %s", m.path, exc)
+    return problems
+
+
+def pick_in_group(engine: Engine, settings: Settings, group: GroupView, photo_id: int) -> None:
+    """The user's choice of keeper: kept as a pick mark, so it survives rescans and moves."""
+    others = [m.row.id for m in group.members if m.row.id != photo_id and m.row.flag == "pick"]
+    if others:
+        set_marks(engine, settings, others, flag="")
+    set_marks(engine, settings, [photo_id], flag="pick")
+
+
+# --- removal, undo, repair ---------------------------------------------------------------------
+
+@dataclass
+class RemovalReport:
+    removal_id: int | None = None
+    moved: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # "path: reason"
+
+
+def _files_of(row_path: str, companion: str | None) -> list[str]:
+    """A photo's files that move together: the photo, its RAW companion and their sidecars."""
+    files = [row_path] + ([companion] if companion else [])
+    for f in list(files):
+        for sidecar in {Path(f + ".xmp"), Path(f + ".XMP"), Path(os.path.splitext(f)[0] + ".xmp")}:
+            if sidecar.is_file() and str(sidecar) not in files:
+                files.append(str(sidecar))
+    return files
+
+
+def remove_photos(engine: Engine, settings: Settings, photo_ids: Sequence[int],
+                  rejects_folder: str | None = None, trash: bool | None = None) -> RemovalReport:
+    """Move photos (with their companions and sidecars) to the trash or the rejects folder.
+
+    The journal is written before anything moves; a file that cannot be moved stays where it is."""
+    folder = None if trash else (rejects_folder or settings.rejects_folder or None)
+    report = RemovalReport()
+    rows = {p.id: p for p in repo.list_photos(engine, include_missing=True)
+            if p.id in set(photo_ids)}
+    planned: list[tuple[int | None, str, str]] = []
+    for pid in photo_ids:
+        p = rows.get(pid)
+        if p is None or p.state != "present":
+            continue
+        for i, f in enumerate(_files_of(p.path, p.companion)):
+            try:
+                planned.append((pid if i == 0 else None, f, removal.file_sha256(Path(f))))
+            except OSError as exc:
+                report.failed.append(f"{f}: {exc.strerror or exc}")
+    if not planned:
+        return report
+    rid = journal.plan(engine, folder, planned)
+    report.removal_id = rid
+    roots = repo.list_roots(engine)
+    for jf in journal.get(engine, rid).files:
+        try:
+            if folder is None:
+                moved = removal.move_to_trash(Path(jf.source), jf.sha256)
+            else:
+                root = next((Path(r.path) for r in roots if jf.source.startswith(r.path.rstrip(os.sep) + os.sep)), None)
+                moved = removal.move_to_folder(Path(jf.source), Path(folder), root, jf.sha256)
+            journal.mark_file(engine, jf.id, "moved", str(moved.destination),
+                              photo_state="removed" if jf.photo_id else None)
+            report.moved.append(jf.source)
+        except (removal.RemovalError, OSError) as exc:
+            journal.mark_file(engine, jf.id, "failed", error=str(exc))
+            report.failed.append(f"{jf.source}: {exc}")
+    journal.set_state(engine, rid, "partial" if report.failed else "done")
+    return report
+
+
+@dataclass
+class UndoReport:
+    removal_id: int | None = None
+    restored: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def undo_last(engine: Engine) -> UndoReport:
+    """Put back the files of the last removal; a file whose place is taken is reported, not forced."""
+    op = journal.last_undoable(engine)
+    report = UndoReport(op.id if op else None)
+    if op is None:
+        return report
+    for jf in op.files:
+        if jf.state != "moved" or not jf.destination:
+            continue
+        try:
+            removal.restore(removal.Moved(Path(jf.source), Path(jf.destination), jf.sha256))
+            journal.mark_file(engine, jf.id, "restored", photo_state="present" if jf.photo_id else None)
+            report.restored.append(jf.source)
+        except (removal.RemovalError, OSError) as exc:
+            report.failed.append(f"{jf.source}: {exc}")
+    journal.set_state(engine, op.id, "partial" if report.failed else "undone")
+    return report
+
+
+def repair(engine: Engine) -> int:
+    """Finish the journal of removals a crash interrupted: each file is either still in place
+    (skipped) or found in the trash or rejects folder by its hash (moved). Returns files fixed."""
+    fixed = 0
+    for op in journal.unfinished(engine):
+        for jf in op.files:
+            if jf.state != "planned":
+                continue
+            src = Path(jf.source)
+            if src.is_file() and removal.file_sha256(src) == jf.sha256:
+                journal.mark_file(engine, jf.id, "skipped")
+            else:
+                dest = (removal.find_in_trash(src, jf.sha256) if op.target is None
+                        else _find_in_folder(Path(op.target), src.name, jf.sha256))
+                if dest is not None:
+                    journal.mark_file(engine, jf.id, "moved", str(dest),
+                                      photo_state="removed" if jf.photo_id else None)
+                else:
+                    journal.mark_file(engine, jf.id, "failed", error="not found after an interrupted move")
+            fixed += 1
+        journal.set_state(engine, op.id, "done")
+    return fixed
+
+
+def _find_in_folder(folder: Path, name: str, sha: str) -> Path | None:
+    stem, ext = os.path.splitext(name)
+    for dirpath, _dirs, files in os.walk(folder):
+        for f in files:
+            if f.startswith(stem) and f.endswith(ext):
+                p = Path(dirpath) / f
+                if removal.file_sha256(p) == sha:
+                    return p
+    return None
+
+
+# --- export ------------------------------------------------------------------------------------
+
+def picks(engine: Engine, settings: Settings, under: str | None = None) -> list[repo.CurationRow]:
+    """The keepers: the pick of every group plus every photo the user marked as a pick."""
+    rows = repo.curation_rows(engine, under, with_embeddings=True)
+    chosen = {g.pick_id for g in load_groups(engine, settings, rows=rows)}
+    chosen |= {r.id for r in rows if r.flag == "pick"}
+    return [r for r in rows if r.id in chosen]
+
+
+def export_picks(engine: Engine, settings: Settings, dest: Path, under: str | None = None) -> list[Path]:
+    """Copy the picks (with RAW companions) into dest; never overwrites, originals untouched."""
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for r in picks(engine, settings, under):
+        for f in [r.path] + ([r.companion] if r.companion else []):
+            target = _free_name(dest / os.path.basename(f))
+            shutil.copy2(f, target)
+            out.append(target)
+    return out
+
+
+def _free_name(path: Path) -> Path:
+    n = 1
+    candidate = path
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+        n += 1
+    return candidate

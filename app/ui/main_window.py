@@ -1,0 +1,650 @@
+"""The main window: sidebar, filter bar and grid (or the viewer), the model banner and the status
+bar, wired to the background workers. It owns the staged shutdown: stop the watcher, cancel the
+workers, wait for their threads, then let the caller dispose of the database.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar,
+                               QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+from sqlalchemy import Engine
+
+from app.config import settings as settings_mod
+from app.core.errors import AestheteError
+from app.storage import browse, marks
+from app.ui import art, desktop
+from app.ui.banner import ModelBanner
+from app.ui.delegate import TileDelegate
+from app.ui.dialogs import ErrorsDialog, SettingsDialog
+from app.ui.filterbar import FilterBar
+from app.ui.format import printable
+from app.ui.grid import LibraryGrid
+from app.ui.photo_model import PhotoListModel, Roles
+from app.ui.sidebar import Sidebar
+from app.ui.statusbar import ScoringStatus
+from app.ui.viewer import Viewer
+from app.ui.welcome import WelcomePage
+from app.workers.download import ModelDownload
+from app.workers.library import LibraryService
+from app.workers.scoring import ScoringController
+from app.workers.tasks import make_pool, run_task, running_threads
+from app.workers.thumbnails import ThumbnailLoader
+from app.workers.watcher import FolderWatcher
+
+log = logging.getLogger(__name__)
+
+MODEL_SETTINGS = ("encoder", "head", "device", "precision", "batch_size", "decode_workers")
+RELOAD_ROWS_LIMIT = 2000  # marks on more photos than this reload the view instead of row by row
+
+
+def library_counts(engine: Engine) -> tuple[list[tuple[int, str]], list[browse.FolderCount], browse.StatusCounts]:
+    return browse.root_paths(engine), browse.folder_counts(engine), browse.status_counts(engine)
+
+
+def write_sidecars(engine: Engine, ids: list[int]) -> int:
+    """XMP sidecars for these photos' marks (when the user asked for them in the settings)."""
+    from pathlib import Path
+
+    from app.core import xmp
+
+    written = 0
+    for m in marks.marks_of(engine, ids):
+        try:
+            xmp.write_sidecar(Path(m.path), m.rating or None, m.flag == "reject", m.flag == "pick")
+            written += 1
+        except (OSError, xmp.SidecarError) as exc:
+            log.warning("cannot write the sidecar of %s: %s", m.path, exc)
+    return written
+
+
+class MainWindow(QMainWindow):
+    shutdownFinished = Signal(bool)  # True when every worker thread ended in time
+
+    def __init__(self, engine: Engine, settings: settings_mod.Settings, overrides: dict[str, Any] | None = None,
+                 debounce_ms: int = 750, thumbnail_threads: int = 2):
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Aesthete")
+        self.setWindowIcon(art.icon())
+        self.engine = engine
+        self.settings = settings
+        self.overrides = overrides or {}
+        self.query = browse.PhotoQuery()
+        self._shut_down = False
+        self._counts_token = 0
+        self._failed_count = 0
+        self._why_off = ""
+        self.tile = settings.thumbnail_size
+
+        # --- workers -------------------------------------------------------------------
+        self.io_pool = make_pool("io", 2, self)
+        self.thumbnails = ThumbnailLoader(thumbnail_threads, self)
+        self.library = LibraryService(engine, settings, self)
+        self.scoring = ScoringController(engine, settings, self)
+        self.watcher = FolderWatcher(debounce_ms, self)
+        self.download: ModelDownload | None = None
+
+        # --- views ---------------------------------------------------------------------
+        self.model = PhotoListModel(engine, self.thumbnails, settings.thumbnail_size, self)
+        self.delegate = TileDelegate(self.tile, settings.good_threshold, settings.cull_threshold, self)
+        self.grid = LibraryGrid(self.model, self.delegate, self)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.banner = ModelBanner(self)
+        self.filters = FilterBar(self)
+        self.sidebar = Sidebar(self)
+        self.viewer = Viewer(settings.good_threshold, settings.cull_threshold, self)
+        self.welcome = WelcomePage(self)
+        self.empty = QLabel("No photos match these filters.", self)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setObjectName("emptyLabel")
+
+        grid_page = QWidget(self)
+        grid_layout = QVBoxLayout(grid_page)
+        grid_layout.setContentsMargins(0, 0, 0, 0)
+        grid_layout.setSpacing(0)
+        grid_layout.addWidget(self.filters)
+        self.grid_stack = QStackedWidget(grid_page)
+        self.grid_stack.addWidget(self.grid)
+        self.grid_stack.addWidget(self.empty)
+        grid_layout.addWidget(self.grid_stack, 1)
+        self.pages = QStackedWidget(self)
+        self.pages.setObjectName("pages")
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(grid_page)
+        self.pages.addWidget(self.viewer)
+        self.grid_page = grid_page
+        self.splitter = QSplitter(self)
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(self.pages)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([240, 1000])
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self.summary = QLabel(self)
+        self.summary.setObjectName("librarySummary")
+        self.busy = QLabel(self)
+        self.busy.setObjectName("busyLabel")
+        self.busy_bar = QProgressBar(self)
+        self.busy_bar.setRange(0, 0)
+        self.busy_bar.setFixedWidth(80)
+        self.busy_bar.hide()
+        self.scoring_status = ScoringStatus(self)
+        bar = self.statusBar()
+        bar.addWidget(self.summary)
+        bar.addWidget(self.busy_bar)
+        bar.addWidget(self.busy)
+        bar.addPermanentWidget(self.scoring_status)
+
+        self._make_actions()
+        self._connect()
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setInterval(3000)
+        self._counts_timer.timeout.connect(self.refresh_counts)
+        self.resize(1280, 820)
+
+    # --- start --------------------------------------------------------------------------
+
+    def start(self, folders: list[str] | None = None) -> None:
+        """Show what is cached, then rescan every root (adding `folders`) and start scoring."""
+        folders = [os.path.abspath(os.fspath(f)) for f in (folders or [])]
+        missing = [f for f in folders if not os.path.isdir(f)]
+        for f in missing:
+            self.show_problem(f"{printable(f)} is not a folder; it was not added")
+        folders = [f for f in folders if f not in missing]
+        roots = browse.root_paths(self.engine)
+        self._show_page(bool(roots or folders))
+        self.reload()
+        self.scoring.start()
+        if roots or folders:
+            self.library.rescan(folders + [p for _id, p in roots if p not in folders] if folders else None)
+        self.watcher.watch(roots)
+
+    # --- actions and menus ----------------------------------------------------------------
+
+    def _action(self, text: str, slot, shortcut=None, menu: QMenu | None = None, name: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        if name:
+            action.setObjectName(name)
+        self.addAction(action)
+        if menu is not None:
+            menu.addAction(action)
+        return action
+
+    def _make_actions(self) -> None:
+        menubar = self.menuBar()
+        file_menu = menubar.addMenu("&Library")
+        self._action("&Add folder…", self.choose_folder, None, file_menu, "addFolderAction")
+        self._action("&Rescan folders", lambda: self.library.rescan(None), QKeySequence.StandardKey.Refresh,
+                     file_menu, "rescanAction")
+        file_menu.addSeparator()
+        self._action("&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences, file_menu, "settingsAction")
+        file_menu.addSeparator()
+        self.quit_action = self._action("&Quit", self.close, QKeySequence("Ctrl+Q"), file_menu, "quitAction")
+
+        photo_menu = menubar.addMenu("&Photo")
+        self.photo_menu = photo_menu
+        self._action("&View", self.open_current, None, photo_menu, "viewAction")
+        self._action("&Open in default app", self.open_selected, "Ctrl+O", photo_menu, "openAction")
+        self._action("Show in &folder", self.reveal_selected, "Ctrl+Shift+O", photo_menu, "revealAction")
+        photo_menu.addSeparator()
+        rate = photo_menu.addMenu("&Rating")
+        for n in range(6):
+            self._action("No stars" if n == 0 else "★" * n, lambda _=False, n=n: self.rate_selected(n),
+                         str(n), rate, f"rate{n}Action")
+        self._action("&Pick", lambda: self.flag_selected("pick"), "P", photo_menu, "pickAction")
+        self._action("Re&ject", lambda: self.flag_selected("reject"), "X", photo_menu, "rejectAction")
+        self._action("&Clear pick/reject", lambda: self.flag_selected(""), "U", photo_menu, "unflagAction")
+        photo_menu.addSeparator()
+        self._action("Copy &path", self.copy_paths, "Ctrl+Shift+C", photo_menu, "copyPathAction")
+
+        view_menu = menubar.addMenu("&View")
+        self._action("&Larger tiles", lambda: self.zoom(1.25), QKeySequence.StandardKey.ZoomIn, view_menu)
+        self._action("&Smaller tiles", lambda: self.zoom(0.8), QKeySequence.StandardKey.ZoomOut, view_menu)
+
+        score_menu = menubar.addMenu("&Scoring")
+        self.pause_action = self._action("&Pause", self.toggle_pause, "Ctrl+Shift+P", score_menu, "pauseAction")
+        self._action("&Stop for now", self.cancel_scoring, None, score_menu, "cancelAction")
+        score_menu.addSeparator()
+        self._action("Photos that could not be &scored…", self.show_errors, None, score_menu, "errorsAction")
+        score_menu.addSeparator()
+        self._action("&Download the model", self.start_download, None, score_menu, "downloadAction")
+        self._action("&Choose model files…", self.choose_model, None, score_menu, "chooseModelAction")
+
+        help_menu = menubar.addMenu("&Help")
+        self._action("&About Aesthete", self.about, None, help_menu)
+
+    def _connect(self) -> None:
+        self.grid.openRequested.connect(self.open_viewer)
+        self.grid.visibleChanged.connect(self.scoring.set_visible)
+        self.grid.customContextMenuRequested.connect(self._grid_menu)
+        self.filters.queryChanged.connect(self._filters_changed)
+        self.sidebar.folderSelected.connect(self._folder_changed)
+        self.sidebar.addRequested.connect(self.choose_folder)
+        self.sidebar.rescanRequested.connect(lambda root: self.library.rescan([root]))
+        self.sidebar.removeRequested.connect(self.remove_root)
+        self.sidebar.relocateRequested.connect(self.relocate_root)
+        self.sidebar.revealRequested.connect(lambda path: desktop.reveal([path]))
+        self.welcome.addFolder.connect(lambda path: self.add_folders([path]))
+        self.welcome.chooseFolder.connect(self.choose_folder)
+        self.viewer.closed.connect(self.close_viewer)
+        self.viewer.moveRequested.connect(self.move_viewer)
+        self.viewer.openRequested.connect(self.open_selected)
+        self.viewer.revealRequested.connect(self.reveal_selected)
+        self.model.dataChanged.connect(self._rows_changed)
+
+        self.library.changed.connect(self.reload)
+        self.library.changed.connect(self.scoring.refresh)
+        self.library.rootsChanged.connect(self._roots_changed)
+        self.library.busy.connect(self._busy)
+        self.library.problem.connect(self.show_problem)
+        self.watcher.changed.connect(self.library.sync)
+        self.watcher.problem.connect(self.show_problem)
+
+        w = self.scoring.worker
+        w.modelUnavailable.connect(self._model_unavailable)
+        w.modelLoading.connect(self.scoring_status.set_loading)
+        w.modelReady.connect(self._model_ready)
+        w.progress.connect(self._progress)
+        w.chunkStarted.connect(self.model.set_scoring)
+        w.photoScored.connect(self._photo_scored)
+        w.photoFailed.connect(self._photo_failed)
+        w.idle.connect(self._scoring_idle)
+        w.crashed.connect(self._scoring_crashed)
+
+        self.scoring_status.pauseRequested.connect(self.toggle_pause)
+        self.scoring_status.resumeRequested.connect(self.toggle_pause)
+        self.scoring_status.cancelRequested.connect(self.cancel_scoring)
+        self.scoring_status.errorsRequested.connect(self.show_errors)
+        self.banner.downloadRequested.connect(self.start_download)
+        self.banner.chooseRequested.connect(self.choose_model)
+        self.banner.cancelRequested.connect(self.cancel_download)
+
+    # --- the library ------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Re-run the query, keeping the selection, and refresh the counts."""
+        selected = self.grid.selected_ids() if self.grid.selectionModel().hasSelection() else []
+        current = self.model.id_at(self.grid.currentIndex().row()) if self.grid.currentIndex().isValid() else None
+        self.model.set_query(self.query)
+        if selected or current is not None:
+            self.grid.select_ids(selected, current)
+        self.grid_stack.setCurrentWidget(self.grid if self.model.rowCount() else self.empty)
+        self.refresh_counts()
+
+    def refresh_counts(self) -> None:
+        self._counts_token += 1
+        token = self._counts_token
+        run_task(self.io_pool, library_counts, self.engine,
+                 on_done=lambda result: self._show_counts(token, result))
+
+    def _show_counts(self, token: int, result) -> None:
+        if token != self._counts_token or self._shut_down:
+            return  # a newer count is on its way
+        roots, folders, counts = result
+        self.sidebar.show_counts(roots, folders, counts.total)
+        parts = [f"{counts.total:,} photos", f"{counts.scored:,} scored"]
+        if counts.unscored:
+            parts.append(f"{counts.unscored:,} waiting")
+        if counts.offline:
+            parts.append(f"{counts.offline:,} offline")
+        if counts.picks:
+            parts.append(f"{counts.picks:,} picked")
+        self.summary.setText(" · ".join(parts))
+        self._failed_count = counts.failed + counts.unsupported
+        self.scoring_status.set_errors(self._failed_count)
+
+    def _show_page(self, has_roots: bool) -> None:
+        if not has_roots:
+            self.pages.setCurrentWidget(self.welcome)
+        elif self.pages.currentWidget() is self.welcome:
+            self.pages.setCurrentWidget(self.grid_page)
+
+    def _roots_changed(self) -> None:
+        roots = browse.root_paths(self.engine)
+        self.watcher.watch(roots)
+        self._show_page(bool(roots))
+
+    def _filters_changed(self, query: browse.PhotoQuery) -> None:
+        self.query = query.with_(under=self.query.under)
+        self.reload()
+
+    def _folder_changed(self, folder: str | None) -> None:
+        self.query = self.query.with_(under=folder)
+        self.reload()
+
+    def _busy(self, text: str) -> None:
+        self.busy.setText(text + "…" if text else "")
+        self.busy_bar.setVisible(bool(text))
+
+    def show_problem(self, text: str) -> None:
+        log.warning("%s", text)
+        self.statusBar().showMessage(text, 15_000)
+
+    def choose_folder(self) -> None:
+        start = self.welcome.suggested or os.path.expanduser("~")
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos", start)
+        if folder:
+            self.add_folders([folder])
+
+    def add_folders(self, folders: list[str]) -> None:
+        folders = [os.path.abspath(f) for f in folders if os.path.isdir(f)]
+        if folders:
+            self.pages.setCurrentWidget(self.grid_page)
+            self.library.rescan(folders)
+
+    def remove_root(self, root: str) -> None:
+        answer = QMessageBox.question(
+            self, "Remove folder from the library",
+            f"Forget {printable(root)} and the scores of its photos?\n\nThe files themselves are not touched.")
+        if answer == QMessageBox.StandardButton.Yes:
+            if self.query.under and (self.query.under + os.sep).startswith(root.rstrip(os.sep) + os.sep):
+                self.query = self.query.with_(under=None)
+            self.library.remove_root(root)
+
+    def relocate_root(self, root: str) -> None:
+        new = QFileDialog.getExistingDirectory(self, f"Where is {os.path.basename(root)} now?",
+                                               os.path.dirname(root))
+        if new and os.path.abspath(new) != root:
+            self.library.move_root(root, os.path.abspath(new))
+
+    # --- scoring ----------------------------------------------------------------------------
+
+    def _model_unavailable(self, why: str) -> None:
+        self._why_off = why
+        self.banner.show_problem(why)
+        self.scoring_status.set_off(why)
+        self._counts_timer.stop()
+
+    def _model_ready(self, device: str) -> None:
+        self.banner.hide()
+        self.scoring_status.set_device(device)
+
+    def _progress(self, done: int, total: int) -> None:
+        self.scoring_status.progress(done, total)
+        if total > done and not self._counts_timer.isActive():
+            self._counts_timer.start()
+
+    # Worker signals go to methods of this window (never lambdas), so they run in the GUI thread.
+    def _photo_scored(self, photo_id: int, _score: float) -> None:
+        self.model.photo_changed(photo_id)
+
+    def _photo_failed(self, photo_id: int, _reason: str) -> None:
+        self.model.photo_changed(photo_id)
+        self._failed_count += 1
+        self.scoring_status.set_errors(self._failed_count)
+
+    def _scoring_idle(self) -> None:
+        self._counts_timer.stop()
+        self.model.set_scoring([])
+        self.scoring_status.set_idle("All photos scored")
+        self.refresh_counts()
+
+    def _scoring_crashed(self, what: str) -> None:
+        self.scoring_status.set_off(what)
+        QMessageBox.warning(self, "Scoring stopped",
+                            f"Scoring stopped because of an internal error:\n{what}\n\nDetails are in the log file.")
+
+    def toggle_pause(self) -> None:
+        if self.scoring.paused:
+            self.scoring.resume()
+            self.scoring_status.set_paused(False)
+            self.pause_action.setText("&Pause")
+        else:
+            self.scoring.pause()
+            self.scoring_status.set_paused(True)
+            self.pause_action.setText("&Resume")
+            self.model.set_scoring([])
+
+    def cancel_scoring(self) -> None:
+        self.scoring.cancel_all()
+        self.scoring_status.set_stopped()
+        self.pause_action.setText("&Resume")
+        self.model.set_scoring([])
+
+    def show_errors(self) -> None:
+        dialog = ErrorsDialog(browse.photo_errors(self.engine), self)
+        dialog.showRequested.connect(self.show_photo_id)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+
+    def show_photo_id(self, photo_id: int) -> None:
+        row = self.model.row_of(photo_id)
+        if row is None:  # filtered out: show everything, then find it
+            self.filters.set_status(None)
+            self.sidebar.select_folder(None)
+            row = self.model.row_of(photo_id)
+        if row is not None:
+            self.open_viewer(self.model.index(row))
+
+    # --- the model banner ------------------------------------------------------------------
+
+    def start_download(self) -> None:
+        if self.download is not None and self.download.running:
+            return
+        self.download = ModelDownload(self.settings, self)
+        self.download.progress.connect(self.banner.show_downloading)
+        self.download.finished.connect(self._downloaded)
+        self.download.failed.connect(self._download_failed)
+        self.banner.show_downloading("starting", 0, 0)
+        self.download.start()
+
+    def cancel_download(self) -> None:
+        if self.download is not None:
+            self.download.cancel()
+
+    def _downloaded(self) -> None:
+        self.banner.hide()
+        self.scoring.reconfigure(self.settings)
+
+    def _download_failed(self, why: str) -> None:
+        if why == "cancelled":
+            self.banner.show_problem(self._why_off or "The download was cancelled.")
+        else:
+            self.banner.show_problem(why)
+
+    def choose_model(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Choose the SigLIP encoder folder (config.json and model.safetensors)")
+        if not folder:
+            return
+        head, _ = QFileDialog.getOpenFileName(self, "Choose the aesthetic head (aesthetic_predictor_v2_5.pth)",
+                                              os.path.dirname(folder), "PyTorch weights (*.pth *.pt)")
+        if not head:
+            return
+        self.apply_settings({"encoder": folder, "head": head})
+
+    def apply_settings(self, changes: dict[str, Any], save: bool = True) -> None:
+        """Save these settings and apply them to the running app."""
+        if save and changes:
+            try:
+                settings_mod.save(self.settings.path, changes)
+            except AestheteError as exc:
+                QMessageBox.warning(self, "Settings not saved", str(exc))
+                return
+        fresh = settings_mod.load(self.settings.path, self.overrides)
+        for name, value in changes.items():
+            # What the user just chose applies now, even over a flag given at start.
+            fresh.values[name] = settings_mod.REGISTRY[name].parse(value, name)
+            fresh.sources[name] = "file"
+        old, self.settings = self.settings, fresh
+        self.library.settings = fresh
+        if any(getattr(old, n) != getattr(fresh, n) for n in ("good_threshold", "cull_threshold")):
+            self.delegate.good, self.delegate.cull = fresh.good_threshold, fresh.cull_threshold
+            self.viewer.good, self.viewer.cull = fresh.good_threshold, fresh.cull_threshold
+            self.grid.viewport().update()
+        if old.thumbnail_size != fresh.thumbnail_size:
+            self.tile = fresh.thumbnail_size
+            self.model.set_thumb_pixels(fresh.thumbnail_size)
+            self.thumbnails.clear_memory()
+            self.grid.set_tile(self.tile)
+        if any(getattr(old, n) != getattr(fresh, n) for n in MODEL_SETTINGS):
+            self.scoring_status.set_loading()
+            self.scoring.reconfigure(fresh)
+        if old.exclude != fresh.exclude or old.rejects_folder != fresh.rejects_folder:
+            self.library.rescan(None)
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec() and dialog.changes:
+            self.apply_settings(dialog.changes, save=False)
+
+    # --- selection and batch actions -------------------------------------------------------
+
+    def selected_ids(self) -> list[int]:
+        if self.pages.currentWidget() is self.viewer and self.viewer.photo is not None:
+            return [self.viewer.photo.id]
+        return self.grid.selected_ids()
+
+    def selected_paths(self) -> list[str]:
+        rows = browse.photos_by_id(self.engine, self.selected_ids()[:desktop.MAX_OPEN])
+        return [p.path for p in rows.values()]
+
+    def _marked(self, ids: list[int]) -> None:
+        if len(ids) > RELOAD_ROWS_LIMIT:
+            self.model.reload()
+        else:
+            self.model.photos_changed(ids)
+        self.refresh_counts()
+        if self.settings.write_xmp:
+            run_task(self.io_pool, write_sidecars, self.engine, ids)
+
+    def rate_selected(self, stars: int) -> None:
+        ids = self.selected_ids()
+        if ids:
+            marks.set_rating(self.engine, ids, stars)
+            self._marked(ids)
+            self.statusBar().showMessage(f"{len(ids):,} photos rated {'★' * stars or 'no stars'}", 3000)
+
+    def flag_selected(self, flag: str) -> None:
+        ids = self.selected_ids()
+        if ids:
+            marks.set_flag(self.engine, ids, flag)
+            self._marked(ids)
+            word = {"pick": "picked", "reject": "rejected", "": "unflagged"}[flag]
+            self.statusBar().showMessage(f"{len(ids):,} photos {word}", 3000)
+
+    def open_selected(self) -> None:
+        paths = self.selected_paths()
+        failed = desktop.open_files(paths)
+        if failed:
+            self.show_problem(f"cannot open {printable(failed[0])}" + (f" and {len(failed) - 1} more" if len(failed) > 1 else ""))
+
+    def reveal_selected(self) -> None:
+        if not desktop.reveal(self.selected_paths()):
+            self.show_problem("the file is not reachable (missing or offline)")
+
+    def copy_paths(self) -> None:
+        rows = browse.photos_by_id(self.engine, self.selected_ids())
+        QApplication.clipboard().setText("\n".join(printable(p.path) for p in rows.values()))
+
+    def zoom(self, factor: float) -> None:
+        self.tile = int(max(96, min(self.settings.thumbnail_size * 2, self.tile * factor)))
+        self.grid.set_tile(self.tile)
+
+    def _grid_menu(self, pos) -> None:
+        index = self.grid.indexAt(pos)
+        if index.isValid() and not self.grid.selectionModel().isSelected(index):
+            self.grid.setCurrentIndex(index)
+        if not self.grid.selectionModel().hasSelection():
+            return
+        menu = QMenu(self)
+        for name in ("viewAction", "openAction", "revealAction"):
+            menu.addAction(self.findChild(QAction, name))
+        menu.addSeparator()
+        rating = menu.addMenu("Rating")
+        for n in range(6):
+            rating.addAction(self.findChild(QAction, f"rate{n}Action"))
+        for name in ("pickAction", "rejectAction", "unflagAction", "copyPathAction"):
+            menu.addAction(self.findChild(QAction, name))
+        menu.exec(self.grid.viewport().mapToGlobal(pos))
+
+    # --- the viewer -----------------------------------------------------------------------
+
+    def open_current(self) -> None:
+        if self.grid.currentIndex().isValid():
+            self.open_viewer(self.grid.currentIndex())
+
+    def open_viewer(self, index: QModelIndex) -> None:
+        if not index.isValid():
+            return
+        self.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self._show_in_viewer(index)
+        self.pages.setCurrentWidget(self.viewer)
+        self.viewer.setFocus()
+
+    def _show_in_viewer(self, index: QModelIndex) -> None:
+        photo = index.data(Roles.Photo)
+        if photo is not None:
+            self.viewer.show_photo(photo, index.data(Roles.Status), index.data(Roles.Thumbnail))
+
+    def move_viewer(self, step: int) -> None:
+        row = self.grid.currentIndex().row() + step
+        if 0 <= row < self.model.rowCount():
+            index = self.model.index(row)
+            self.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self._show_in_viewer(index)
+
+    def close_viewer(self) -> None:
+        self.pages.setCurrentWidget(self.grid_page)
+        self.grid.scrollTo(self.grid.currentIndex())
+        self.grid.setFocus()
+
+    def _rows_changed(self, top: QModelIndex, bottom: QModelIndex, _roles=None) -> None:
+        if self.pages.currentWidget() is self.viewer:
+            row = self.grid.currentIndex().row()
+            if top.row() <= row <= bottom.row():
+                self._show_in_viewer(self.model.index(row))
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About Aesthete",
+                          "<h3>Aesthete</h3><p>Scores, sorts and culls your photos by aesthetic quality, "
+                          "with the Aesthetic Predictor V2.5 (SigLIP).</p>")
+
+    # --- shutdown -------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self, budget_s: float = 1.8) -> bool:
+        """Staged: stop watching, ask every worker to stop, then wait for them (within budget_s)."""
+        if self._shut_down:
+            return True
+        self._shut_down = True
+        deadline = time.monotonic() + budget_s
+        self._counts_timer.stop()
+        self.watcher.stop(0.5)
+        self.scoring.request_stop()
+        if self.download is not None:
+            self.download.cancel()
+        self.thumbnails.stop(0)
+        self.library.pool.clear()
+        self.viewer.stop(0)
+        self.io_pool.clear()
+
+        def left() -> int:
+            return max(0, int((deadline - time.monotonic()) * 1000))
+
+        ok = self.scoring.wait(left())
+        for pool in (self.thumbnails.pool, self.library.pool, self.viewer.pool, self.io_pool):
+            ok = pool.waitForDone(left()) and ok
+        if not ok:
+            log.warning("still running at quit: %s", ", ".join(running_threads()))
+        self.shutdownFinished.emit(ok)
+        return ok
