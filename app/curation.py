@@ -23,6 +23,9 @@ from app.storage import journal, marks, repo
 log = logging.getLogger(__name__)
 
 
+EXPOSURE_FAULTS = {"too dark", "too bright", "blown highlights", "crushed shadows"}
+
+
 @dataclass
 class Member:
     row: repo.CurationRow
@@ -64,7 +67,8 @@ def load_groups(engine: Engine, settings: Settings, under: str | None = None,
     """Groups of exact copies, bursts and similar shots under a folder, each with its pick."""
     rows = rows if rows is not None else repo.curation_rows(engine, under)
     by_id = {r.id: _member(r) for r in rows}
-    facts = [grouping.PhotoFacts(r.id, r.content_hash, r.captured_at, r.scene_hash, r.embedding) for r in rows]
+    facts = [grouping.PhotoFacts(r.id, r.content_hash, r.captured_at, r.scene_hash, r.embedding,
+                                 exposure_fault=bool(set(by_id[r.id].faults) & EXPOSURE_FAULTS)) for r in rows]
     out = []
     for g in grouping.group_photos(facts, grouping_settings(settings)):
         members = [by_id[i] for i in g.members]

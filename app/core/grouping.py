@@ -26,6 +26,10 @@ class GroupingSettings:
     # Stricter because nothing but the picture ties two shots taken hours apart together; within 8 the
     # hash index stays exact and groups 100,000 photos in about 3 s.
     similar_max_distance: int = 8
+    # A frame 2.5 EV over the scene measured 16 from it (distinct scenes: >= 24 at the same size in
+    # tests/integration/test_curation.py, >= 16 over 300 generated scenes); only with an exposure
+    # fault and only inside the burst window.
+    exposure_extra_distance: int = 6
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,9 @@ class PhotoFacts:
     captured_at: float | None  # epoch seconds with sub-second fraction
     scene_hash: int | None
     embedding: np.ndarray | None  # L2-normalised, or None
+    # Badly exposed (blown or crushed): clipping wipes out detail the hash sees, so within a burst
+    # such a frame may lie a little further from its scene.
+    exposure_fault: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,10 @@ class _Burst:
         for value, frames in self.by_hash.items():
             d = (h ^ value).bit_count()
             if d > settings.scene_max_distance:
+                if (p.exposure_fault or all(f.exposure_fault for f in frames)) and \
+                        d <= settings.scene_max_distance + settings.exposure_extra_distance:
+                    worst = max(worst, d)
+                    continue
                 # Embeddings only ever widen the match a little: a random-weight encoder must not decide alone.
                 if d > settings.scene_max_distance + settings.embedding_extra_distance:
                     return None
@@ -105,7 +116,8 @@ def _burst_groups(photos: Sequence[PhotoFacts], settings: GroupingSettings) -> l
         t = p.captured_at or 0.0
         active = [b for b in active[-_MAX_ACTIVE_BURSTS:] if t - b.last <= settings.burst_window_s]
         h = _hash64(p)
-        limit = settings.scene_max_distance + settings.embedding_extra_distance
+        limit = settings.scene_max_distance + max(settings.embedding_extra_distance,
+                                                  settings.exposure_extra_distance)
         best: _Burst | None = None
         best_worst = 0
         # Most recent first, so ties go to the burst just extended; the cheap test against each

@@ -102,7 +102,7 @@ class TileDelegate(QStyledItemDelegate):
             painter.setPen(QPen(QColor("white"), 2))
             painter.setBrush(fmt.PICK if flag == "pick" else fmt.REJECT)
             painter.drawEllipse(centre, r, r)
-            painter.setPen(QPen(QColor("white"), max(2.0, r / 4), cap=Qt.PenCapStyle.RoundCap))
+            painter.setPen(QPen(QColor("white"), max(2.0, r / 4), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
             if flag == "pick":
                 path = QPainterPath(centre + QPointF(-r * 0.45, 0))
                 path.lineTo(centre + QPointF(-r * 0.1, r * 0.4))

@@ -65,6 +65,7 @@ def write_sidecars(engine: Engine, ids: list[int]) -> int:
 
 class MainWindow(QMainWindow):
     shutdownFinished = Signal(bool)  # True when every worker thread ended in time
+    countsShown = Signal()
 
     def __init__(self, engine: Engine, settings: settings_mod.Settings, overrides: dict[str, Any] | None = None,
                  debounce_ms: int = 750, thumbnail_threads: int = 2):
@@ -256,7 +257,7 @@ class MainWindow(QMainWindow):
         self.watcher.changed.connect(self.library.sync)
         self.watcher.problem.connect(self.show_problem)
 
-        w = self.scoring.worker
+        w = self.scoring
         w.modelUnavailable.connect(self._model_unavailable)
         w.modelLoading.connect(self.scoring_status.set_loading)
         w.modelReady.connect(self._model_ready)
@@ -279,6 +280,8 @@ class MainWindow(QMainWindow):
 
     def reload(self) -> None:
         """Re-run the query, keeping the selection, and refresh the counts."""
+        if self._shut_down:
+            return  # a late signal from a worker that finished while quitting
         selected = self.grid.selected_ids() if self.grid.selectionModel().hasSelection() else []
         current = self.model.id_at(self.grid.currentIndex().row()) if self.grid.currentIndex().isValid() else None
         self.model.set_query(self.query)
@@ -288,6 +291,8 @@ class MainWindow(QMainWindow):
         self.refresh_counts()
 
     def refresh_counts(self) -> None:
+        if self._shut_down:
+            return
         self._counts_token += 1
         token = self._counts_token
         run_task(self.io_pool, library_counts, self.engine,
@@ -308,6 +313,7 @@ class MainWindow(QMainWindow):
         self.summary.setText(" · ".join(parts))
         self._failed_count = counts.failed + counts.unsupported
         self.scoring_status.set_errors(self._failed_count)
+        self.countsShown.emit()
 
     def _show_page(self, has_roots: bool) -> None:
         if not has_roots:
@@ -417,11 +423,12 @@ class MainWindow(QMainWindow):
         self.pause_action.setText("&Resume")
         self.model.set_scoring([])
 
-    def show_errors(self) -> None:
+    def show_errors(self) -> ErrorsDialog:
         dialog = ErrorsDialog(browse.photo_errors(self.engine), self)
         dialog.showRequested.connect(self.show_photo_id)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
+        return dialog
 
     def show_photo_id(self, photo_id: int) -> None:
         row = self.model.row_of(photo_id)
@@ -634,7 +641,7 @@ class MainWindow(QMainWindow):
         if self.download is not None:
             self.download.cancel()
         self.thumbnails.stop(0)
-        self.library.pool.clear()
+        self.library.stop(0)
         self.viewer.stop(0)
         self.io_pool.clear()
 

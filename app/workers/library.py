@@ -74,8 +74,11 @@ class LibraryService(QObject):
         self.settings = settings
         self.pool = make_pool("library", 1, self)
         self._running = 0
+        self._stopped = False
 
     def _run(self, label: str, fn, *args, on_done=None) -> None:
+        if self._stopped:
+            return
         self._running += 1
         self.busy.emit(label)
 
@@ -143,5 +146,7 @@ class LibraryService(QObject):
         self._run(f"Relocating {os.path.basename(old)}", move, on_done=done)
 
     def stop(self, wait_ms: int = 1000) -> bool:
+        """Drop queued work (a rescan at the next start redoes it) and wait for the running task."""
+        self._stopped = True
         self.pool.clear()
         return self.pool.waitForDone(wait_ms)

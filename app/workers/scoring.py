@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from typing import Iterable
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from sqlalchemy import Engine
 
 from app.config.settings import Settings
@@ -129,7 +129,7 @@ class ScoringWorker(QObject):
         self.stopping = threading.Event()
         self._holder = None
         self._available = False
-        self._stepping = False
+        self._timer: QTimer | None = None  # made in the worker thread: timers belong to their thread
         self._done = 0
         self._total = 0
 
@@ -137,7 +137,13 @@ class ScoringWorker(QObject):
 
     @Slot()
     def setup(self) -> None:
+        threading.current_thread().name = "scorer"
         lower_priority()
+        if self._timer is None:
+            self._timer = QTimer(self)
+            self._timer.setSingleShot(True)
+            self._timer.setInterval(0)
+            self._timer.timeout.connect(self._step)
         self._open_model()
         self.refresh()
 
@@ -192,10 +198,16 @@ class ScoringWorker(QObject):
             return
         self._available = True
 
+    @Slot()
+    def finish(self) -> None:
+        """The thread is ending (runs in it): stop the timer and let the model go."""
+        if self._timer is not None:
+            self._timer.stop()
+        self._holder = None
+
     def _schedule(self) -> None:
-        if not self._stepping and self._can_work():
-            self._stepping = True
-            QTimer.singleShot(0, self._step)
+        if self._timer is not None and not self._timer.isActive() and self._can_work():
+            self._timer.start()
 
     def _can_work(self) -> bool:
         return (self._available and not self.paused.is_set() and not self.stopping.is_set()
@@ -207,7 +219,6 @@ class ScoringWorker(QObject):
 
     @Slot()
     def _step(self) -> None:
-        self._stepping = False
         if not self._can_work():
             if self._available and not len(self.queue) and not self.stopping.is_set():
                 self.idle.emit()
@@ -266,7 +277,9 @@ class ScoringWorker(QObject):
         if unfinished:
             self.queue.put_back(unfinished)
         self.chunkStarted.emit([])
+        log.debug("chunk of %d photos done (%d of %d this session)", len(items), self._done, self._total)
         if len(self.queue) == 0 and not self.cancel.is_set():
+            log.info("scoring done: %d photos this session", self._done)
             self.progress.emit(self._done, self._total)
             self.idle.emit()
             return
@@ -274,7 +287,20 @@ class ScoringWorker(QObject):
 
 
 class ScoringController(QObject):
-    """The GUI side: starts the scorer thread, forwards requests, and stops it in stages."""
+    """The GUI side: starts the scorer thread, forwards requests, and stops it in stages.
+
+    Its signals repeat the worker's in the GUI thread, so a slot of any kind (even a lambda,
+    which PySide would otherwise call in the emitting thread) runs where widgets live."""
+
+    modelUnavailable = Signal(str)
+    modelLoading = Signal()
+    modelReady = Signal(str)
+    progress = Signal(int, int)
+    chunkStarted = Signal(list)
+    photoScored = Signal(int, float)
+    photoFailed = Signal(int, str)
+    idle = Signal()
+    crashed = Signal(str)
 
     _setup = Signal()
     _refresh = Signal()
@@ -293,6 +319,10 @@ class ScoringController(QObject):
         self._refresh.connect(self.worker.refresh)
         self._resume.connect(self.worker.resume)
         self._reconfigure.connect(self.worker.reconfigure)
+        for name in ("modelUnavailable", "modelLoading", "modelReady", "progress", "chunkStarted",
+                     "photoScored", "photoFailed", "idle", "crashed"):
+            getattr(self.worker, name).connect(getattr(self, name))  # queued: receiver lives here
+        self.thread.finished.connect(self.worker.finish, Qt.ConnectionType.DirectConnection)
         self.thread.finished.connect(self.worker.deleteLater)
         self.started_at = 0.0
 

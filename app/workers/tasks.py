@@ -36,9 +36,11 @@ def make_pool(name: str, threads: int, parent: QObject | None = None) -> QThread
 
 def running_threads() -> list[str]:
     """Names of app threads still running: QThreads and busy pool threads."""
-    out = [t.objectName() or "QThread" for t in list(_threads) if t.isRunning()]
+    from shiboken6 import isValid  # a deleted pool waited for its threads in its destructor
+
+    out = [t.objectName() or "QThread" for t in list(_threads) if isValid(t) and t.isRunning()]
     out += [f"{p.objectName()} pool ({p.activeThreadCount()} busy)" for p in list(_pools)
-            if p.activeThreadCount()]
+            if isValid(p) and p.activeThreadCount()]
     return out
 
 

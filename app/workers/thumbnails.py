@@ -94,6 +94,9 @@ class _Worker(QRunnable):
                 image = make_thumbnail(key)
             except PhotoError as exc:
                 self.loader._signals.failed.emit(key, exc.reason)
+            except OSError as exc:  # Pillow's word for a damaged file
+                log.info("no thumbnail for %s: %s", key.path, exc)
+                self.loader._signals.failed.emit(key, f"damaged image data ({exc})")
             except Exception as exc:  # a bug in a decoder: that photo's problem, logged once
                 log.exception("thumbnail of %s failed", key.path)
                 self.loader._signals.failed.emit(key, f"{type(exc).__name__}: {exc}")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-SAMPLE_PHOTOS = Path("/work/shared/photos")
+SAMPLE_PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "photos"  # beside the checkout, when there
 
 
 def scene(seed: int, size: tuple[int, int] = (1200, 800)) -> Image.Image:

@@ -1,0 +1,183 @@
+"""The grid's item model over a library made directly in storage: model checks, sort and filter
+in SQL, marks, folder counts."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QAbstractItemModelTester
+
+from app.core.errors import PhotoError
+from app.core.scanner import ScanEntry
+from app.storage import browse, marks, repo
+from app.ui.photo_model import PhotoListModel, Roles
+
+ROOT = "/library"
+
+
+def _library(engine, n: int = 40):
+    """n photos in three folders; every 7th unscored, one failed, some rated and flagged."""
+    root = repo.add_root(engine, ROOT)
+    entries = []
+    for i in range(n):
+        folder = f"{ROOT}/{2020 + i % 3}" + ("/raw" if i % 5 == 0 else "")
+        entries.append(ScanEntry(f"{folder}/img_{i:03d}.jpg", size=1000 + (i * 37) % 101, mtime_ns=10**18 + i * 10**9))
+    repo.sync_entries(engine, root.id, entries, ROOT)
+    ids = {p.path: p.id for p in repo.list_photos(engine, sort="name", include_missing=True)}
+    for i, e in enumerate(entries):
+        pid = ids[e.path]
+        if i == 3:
+            repo.save_error(engine, pid, PhotoError("truncated file"))
+        elif i % 7:
+            repo.save_score(engine, pid, "test-model", "fp32", (i * 13) % 10 + 0.5, None, None)
+    marks.set_rating(engine, [ids[entries[i].path] for i in (1, 2, 8)], 4)
+    marks.set_rating(engine, [ids[entries[9].path]], 2)
+    marks.set_flag(engine, [ids[entries[1].path]], "pick")
+    marks.set_flag(engine, [ids[entries[2].path], ids[entries[10].path]], "reject")
+    return entries, ids
+
+
+def _scores(engine, ids):
+    rows = browse.photos_by_id(engine, ids)
+    return [rows[i].score for i in ids]
+
+
+def test_model_passes_the_item_model_tester(qtbot, qtmodeltester, engine):
+    _library(engine)
+    model = PhotoListModel(engine, None)
+    tester = QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Warning)
+    model.set_query(browse.PhotoQuery())
+    assert model.rowCount() == 40
+    model.set_query(browse.PhotoQuery(status="unscored"))
+    model.set_scoring([model.id_at(0)])
+    model.photo_changed(model.id_at(1))
+    with qtbot.waitSignal(model.dataChanged, timeout=2000):
+        pass
+    model.set_query(browse.PhotoQuery(sort="name", under=f"{ROOT}/2021"))
+    model.reload()
+    qtmodeltester.check(model)
+    del tester
+
+
+def test_roles_and_states(engine):
+    entries, ids = _library(engine)
+    model = PhotoListModel(engine, None)
+    model.set_query(browse.PhotoQuery(sort="name"))
+    failed = model.index(model.row_of(ids[entries[3].path]))
+    assert failed.data(Roles.Status) == "failed"
+    assert failed.data(Roles.Error) == "truncated file"
+    waiting = model.index(model.row_of(ids[entries[0].path]))
+    assert waiting.data(Roles.Status) == "unscored"
+    model.set_scoring([ids[entries[0].path]])
+    model._refresh_dirty()
+    assert waiting.data(Roles.Status) == "scoring"
+    scored = model.index(model.row_of(ids[entries[1].path]))
+    assert scored.data(Roles.Status) == "scored" and scored.data(Roles.Score) == pytest.approx(3.5)
+    assert scored.data(Roles.Rating) == 4 and scored.data(Roles.Flag) == "pick"
+    assert scored.data(Qt.ItemDataRole.DisplayRole) == "img_001.jpg"
+    assert "img_001.jpg" in scored.data(Qt.ItemDataRole.ToolTipRole)
+
+
+def test_sort_orders(engine):
+    _library(engine)
+    by_score = browse.photo_ids(engine, browse.PhotoQuery(sort="score"))
+    scores = _scores(engine, by_score)
+    known = [s for s in scores if s is not None]
+    assert known == sorted(known, reverse=True)
+    assert scores.index(None) == len(known), "unscored photos come last"
+    worst_first = _scores(engine, browse.photo_ids(engine, browse.PhotoQuery(sort="score", descending=False)))
+    assert [s for s in worst_first if s is not None] == sorted(known)
+
+    rows = browse.photos_by_id(engine, browse.photo_ids(engine, browse.PhotoQuery()))
+    by_name = browse.photo_ids(engine, browse.PhotoQuery(sort="name"))
+    assert [rows[i].name for i in by_name] == sorted(rows[i].name for i in by_name)
+    by_size = browse.photo_ids(engine, browse.PhotoQuery(sort="size"))
+    assert [rows[i].size for i in by_size] == sorted((rows[i].size for i in by_size), reverse=True)
+    by_date = browse.photo_ids(engine, browse.PhotoQuery(sort="date", descending=False))
+    assert [rows[i].mtime_ns for i in by_date] == sorted(rows[i].mtime_ns for i in by_date)
+
+
+def test_filters(engine):
+    entries, ids = _library(engine)
+    q = browse.PhotoQuery()
+    ranged = browse.photos_by_id(engine, browse.photo_ids(engine, q.with_(min_score=3, max_score=6)))
+    assert ranged and all(3 <= p.score <= 6 for p in ranged.values())
+    unscored = browse.photos_by_id(engine, browse.photo_ids(engine, q.with_(status="unscored")))
+    assert unscored and all(p.score is None and p.error is None for p in unscored.values())
+    failed = browse.photo_ids(engine, q.with_(status="failed"))
+    assert failed == [ids[entries[3].path]]
+    rated = set(browse.photo_ids(engine, q.with_(min_rating=3)))
+    assert rated == {ids[entries[i].path] for i in (1, 2, 8)}
+    assert browse.photo_ids(engine, q.with_(flag="pick")) == [ids[entries[1].path]]
+    assert set(browse.photo_ids(engine, q.with_(flag="reject"))) == {ids[entries[i].path] for i in (2, 10)}
+    assert len(browse.photo_ids(engine, q.with_(flag="unrejected"))) == 38
+    in_folder = browse.photos_by_id(engine, browse.photo_ids(engine, q.with_(under=f"{ROOT}/2020")))
+    assert in_folder and all(p.path.startswith(f"{ROOT}/2020/") for p in in_folder.values())
+    assert any("/raw/" in p.path for p in in_folder.values()), "subfolders are included"
+    assert not browse.photo_ids(engine, q.with_(under=f"{ROOT}/202"))  # a prefix is not a folder
+
+
+def test_filter_bar_makes_the_query(qtbot, engine):
+    from app.ui.filterbar import FilterBar
+
+    bar = FilterBar()
+    qtbot.addWidget(bar)
+    with qtbot.waitSignal(bar.queryChanged) as sig:
+        bar.sort.setCurrentIndex(bar.sort.findData("name"))
+    assert sig.args[0].sort == "name" and sig.args[0].descending is False
+    with qtbot.waitSignal(bar.queryChanged) as sig:
+        bar.order.setChecked(True)
+    assert sig.args[0].descending is True
+    with qtbot.waitSignal(bar.queryChanged) as sig:
+        bar.min_score.setValue(4.5)
+    assert sig.args[0].min_score == 4.5 and sig.args[0].max_score is None
+    with qtbot.waitSignal(bar.queryChanged) as sig:
+        bar.show_combo.setCurrentIndex(bar.show_combo.findData("failed"))
+    assert sig.args[0].status == "failed"
+    with qtbot.waitSignal(bar.queryChanged) as sig:
+        bar.rating.setCurrentIndex(3)
+    assert sig.args[0].min_rating == 3
+
+
+def test_counts_and_folders(engine):
+    entries, ids = _library(engine)
+    counts = browse.status_counts(engine)
+    assert counts.total == 40 and counts.failed == 1
+    assert counts.scored == sum(1 for i in range(40) if i != 3 and i % 7)
+    assert counts.unscored == 40 - counts.scored - 1
+    assert counts.picks == 1 and counts.rejects == 2
+    folders = {c.folder: c.count for c in browse.folder_counts(engine)}
+    assert sum(folders.values()) == 40
+    assert folders[f"{ROOT}/2020/raw"] == sum(1 for i in range(40) if i % 3 == 0 and i % 5 == 0)
+
+
+def test_marks_validate(engine):
+    entries, ids = _library(engine, 12)
+    one = [ids[entries[0].path]]
+    with pytest.raises(ValueError):
+        marks.set_rating(engine, one, 6)
+    with pytest.raises(ValueError):
+        marks.set_flag(engine, one, "maybe")
+    assert marks.set_flag(engine, one, "pick") == 1
+    assert marks.set_flag(engine, one, "") == 1
+    assert marks.marks_of(engine, one)[0].flag == ""
+
+
+def test_sidebar_tree_counts(qtbot, engine):
+    from app.ui.sidebar import PATH_ROLE, Sidebar
+
+    _library(engine)
+    bar = Sidebar()
+    qtbot.addWidget(bar)
+    bar.show_counts(browse.root_paths(engine), browse.folder_counts(engine), 40)
+    model = bar.model
+    assert model.item(0).text().startswith("All photos") and "40" in model.item(0).text()
+    root = model.item(1)
+    assert root.data(PATH_ROLE) == ROOT and "(40)" in root.text()
+    children = {root.child(r).data(PATH_ROLE): root.child(r).text() for r in range(root.rowCount())}
+    assert set(children) == {f"{ROOT}/2020", f"{ROOT}/2021", f"{ROOT}/2022"}
+    assert "(14)" in children[f"{ROOT}/2020"]  # its photos plus those in 2020/raw
+    with qtbot.waitSignal(bar.folderSelected) as sig:
+        bar.select_folder(f"{ROOT}/2021")
+    assert sig.args == [f"{ROOT}/2021"]

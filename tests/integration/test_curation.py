@@ -1,0 +1,222 @@
+"""Best shots and culling end to end: generated bursts, explained picks, removal and undo."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from app import curation, library
+from app.config import settings as settings_mod
+from app.library import ModelHolder, analyse, scan_folders
+from app.storage import db, journal, repo
+from tests.unit import imagegen
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def exif_at(seconds: int, subsec: str) -> bytes:
+    exif = Image.Exif()
+    ifd = exif.get_ifd(0x8769)
+    ifd[0x9003] = f"2024:06:01 10:00:{seconds:02d}"
+    ifd[0x9291] = subsec
+    return exif.tobytes()
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def shoot(tmp_path):
+    """A burst of one scene (sharp, shifted, blurred, dark, blown) 0.2 s apart, a second scene
+    an hour later, and the first scene again an hour later (similar, not burst)."""
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    base = imagegen.scene(1, (1280, 960))
+    frames = {
+        "IMG_01.jpg": base,
+        "IMG_02.jpg": imagegen.shifted(base, 8, 4),
+        "IMG_03.jpg": imagegen.blurred(base, 4),
+        "IMG_04.jpg": imagegen.exposed(base, -3),
+        "IMG_05.jpg": imagegen.exposed(base, 2.5),
+    }
+    for i, (name, im) in enumerate(frames.items()):
+        im.save(folder / name, quality=92, exif=exif_at(0, f"{i * 2}0"))
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2024:06:01 11:30:00"
+    imagegen.scene(50, (1280, 960)).save(folder / "OTHER.jpg", quality=92, exif=exif.tobytes())
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2024:06:01 12:00:00"
+    imagegen.shifted(base, -6, 0).save(folder / "LATER.jpg", quality=92, exif=exif.tobytes())
+    return folder
+
+
+@pytest.fixture
+def analysed(shoot, model_settings, tmp_path):
+    engine = db.open_db(tmp_path / "lib.sqlite3")
+    scan_folders(engine, model_settings, [shoot])
+    holder = ModelHolder(model_settings)
+    result = analyse(engine, holder, library.pending(engine, holder))
+    assert result.scored == 7
+    return engine
+
+
+def names(members):
+    return sorted(os.path.basename(m.row.path) for m in members)
+
+
+def test_burst_is_grouped_and_a_sound_frame_is_picked(analysed, model_settings, shoot):
+    groups = curation.load_groups(analysed, model_settings, str(shoot))
+    kinds = {g.kind: g for g in groups}
+    burst = kinds["burst"]
+    assert names(burst.members) == ["IMG_01.jpg", "IMG_02.jpg", "IMG_03.jpg", "IMG_04.jpg", "IMG_05.jpg"]
+    faulted = {os.path.basename(m.row.path): m.faults for m in burst.members}
+    assert "blurry" in faulted["IMG_03.jpg"]
+    assert any(f in faulted["IMG_04.jpg"] for f in ("too dark", "crushed shadows"))
+    assert any(f in faulted["IMG_05.jpg"] for f in ("too bright", "blown highlights"))
+    pick = burst.pick
+    assert os.path.basename(pick.row.path) in ("IMG_01.jpg", "IMG_02.jpg")
+    sound = [m for m in burst.members if not m.faults]
+    assert pick.row.score == max(m.row.score for m in sound)  # among sound frames the score decides
+    assert str(round(pick.row.score, 1)) in burst.reason
+    # the far-apart copy of the scene is not part of the burst
+    all_grouped = {os.path.basename(m.row.path) for g in groups for m in g.members}
+    assert "OTHER.jpg" not in all_grouped
+
+
+def test_user_pick_wins_and_survives_a_rescan(analysed, model_settings, shoot):
+    burst = next(g for g in curation.load_groups(analysed, model_settings, str(shoot)) if g.kind == "burst")
+    other = next(m for m in burst.members if m.row.id != burst.pick_id and not m.faults)
+    curation.pick_in_group(analysed, model_settings, burst, other.row.id)
+    scan_folders(analysed, model_settings, [shoot])
+    again = next(g for g in curation.load_groups(analysed, model_settings, str(shoot)) if g.kind == "burst")
+    assert again.pick_id == other.row.id and "your pick" in again.reason
+
+
+def test_cull_candidates_respect_stars_and_picks(analysed, model_settings, shoot):
+    items = {os.path.basename(i.member.row.path): i.reasons for i in
+             curation.cull_list(analysed, model_settings, str(shoot), below=0)}
+    assert {"IMG_03.jpg", "IMG_04.jpg", "IMG_05.jpg"} <= set(items)
+    assert any("blurry" in r for r in items["IMG_03.jpg"])
+    blurred = next(p for p in repo.list_photos(analysed) if p.path.endswith("IMG_03.jpg"))
+    curation.set_marks(analysed, model_settings, [blurred.id], stars=3)
+    items = curation.cull_list(analysed, model_settings, str(shoot), below=0)
+    assert "IMG_03.jpg" not in {os.path.basename(i.member.row.path) for i in items}
+    # the score rule: a threshold above every score makes every unstarred photo a candidate
+    everything = curation.cull_list(analysed, model_settings, str(shoot), below=10)
+    assert len(everything) == 6 and all(any("below 10.0" in r for r in i.reasons) for i in everything)
+
+
+def test_remove_to_rejects_folder_and_undo_restore_bytes(analysed, model_settings, shoot, tmp_path):
+    raw = shoot / "IMG_03.NEF"
+    raw.write_bytes(b"raw sensor data")
+    scan_folders(analysed, model_settings, [shoot])  # the NEF becomes IMG_03.jpg's companion
+    before = {p: sha(p) for p in shoot.iterdir()}
+    target = next(p for p in repo.list_photos(analysed) if p.path.endswith("IMG_03.jpg"))
+    assert target.companion == str(raw)
+    rejects = tmp_path / "rejects"
+    report = curation.remove_photos(analysed, model_settings, [target.id], rejects_folder=str(rejects))
+    assert sorted(os.path.basename(m) for m in report.moved) == ["IMG_03.NEF", "IMG_03.jpg"]
+    assert not (shoot / "IMG_03.jpg").exists() and not raw.exists()
+    assert sorted(f.name for f in rejects.rglob("*") if f.is_file()) == ["IMG_03.NEF", "IMG_03.jpg"]
+    assert target.id not in {p.id for p in repo.list_photos(analysed)}
+    scan_folders(analysed, model_settings, [shoot])  # a rescan does not call it missing
+    assert target.id not in {p.id for p in repo.list_photos(analysed, include_missing=True)
+                             if p.state == "missing"}
+    undo = curation.undo_last(analysed)
+    assert len(undo.restored) == 2 and not undo.failed
+    assert {p: sha(p) for p in shoot.iterdir()} == before
+    assert target.id in {p.id for p in repo.list_photos(analysed)}
+    assert curation.undo_last(analysed).removal_id is None  # nothing more to undo
+
+
+def test_undo_never_overwrites_a_file_in_the_way(analysed, model_settings, shoot, tmp_path):
+    target = next(p for p in repo.list_photos(analysed) if p.path.endswith("IMG_04.jpg"))
+    original = sha(Path(target.path))
+    curation.remove_photos(analysed, model_settings, [target.id], rejects_folder=str(tmp_path / "r"))
+    Path(target.path).write_bytes(b"a new file took the name")
+    undo = curation.undo_last(analysed)
+    assert undo.failed and not undo.restored
+    assert Path(target.path).read_bytes() == b"a new file took the name"
+    moved = next((tmp_path / "r").rglob("IMG_04.jpg"))
+    assert sha(moved) == original
+
+
+def test_interrupted_removal_is_repaired(analysed, model_settings, shoot, tmp_path):
+    """A kill between writing the journal and moving the files: the next start sorts it out."""
+    a = next(p for p in repo.list_photos(analysed) if p.path.endswith("IMG_04.jpg"))
+    b = next(p for p in repo.list_photos(analysed) if p.path.endswith("IMG_05.jpg"))
+    rejects = tmp_path / "rejects"
+    rid = journal.plan(analysed, str(rejects), [(a.id, a.path, sha(Path(a.path))),
+                                                (b.id, b.path, sha(Path(b.path)))])
+    rejects.mkdir()
+    os.rename(b.path, rejects / "IMG_05.jpg")  # the move of b happened, a's did not
+    assert curation.repair(analysed) == 2
+    op = journal.get(analysed, rid)
+    assert [f.state for f in op.files] == ["skipped", "moved"]
+    undo = curation.undo_last(analysed)
+    assert undo.restored == [b.path] and Path(b.path).exists() and Path(a.path).exists()
+
+
+def test_export_copies_picks_without_touching_originals(analysed, model_settings, shoot, tmp_path):
+    before = {p: sha(p) for p in shoot.iterdir()}
+    dest = tmp_path / "keepers"
+    copied = curation.export_picks(analysed, model_settings, dest, str(shoot))
+    burst = next(g for g in curation.load_groups(analysed, model_settings, str(shoot)) if g.kind == "burst")
+    assert os.path.basename(burst.pick.row.path) in {p.name for p in copied}
+    assert {p: sha(p) for p in shoot.iterdir()} == before
+
+
+def test_quality_is_filled_for_photos_analysed_by_an_older_release(shoot, model_settings, tmp_path):
+    engine = db.open_db(tmp_path / "lib.sqlite3")
+    scan_folders(engine, model_settings, [shoot])
+    holder = ModelHolder(model_settings)
+    analyse(engine, holder, library.pending(engine, holder))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE photos SET analysis_version = 1, sharpness = NULL")
+    fresh = ModelHolder(model_settings)
+    items = library.pending(engine, fresh)
+    assert len(items) == 7 and not any(i.needs_score for i in items)
+    result = analyse(engine, fresh, items)
+    assert result.updated == 7 and result.scored == 0
+    assert fresh.loaded is None  # no model was needed
+    assert all(r.quality for r in repo.curation_rows(engine))
+
+
+def cli(args, home, xdg, **kw):
+    env = dict(os.environ, AESTHETE_HOME=str(home), XDG_DATA_HOME=str(xdg), HF_HUB_OFFLINE="1",
+               PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "app", *map(str, args)], capture_output=True, env=env,
+                          timeout=300, stdin=subprocess.DEVNULL, **kw)
+
+
+def test_cli_best_cull_trash_and_undo(shoot, tiny_encoder, head_file, tmp_path, aesthete_home):
+    xdg = tmp_path / "xdg"
+    model = ["--encoder", tiny_encoder, "--head", head_file]
+    res = cli(["best", "--json", shoot, *model], aesthete_home, xdg)
+    assert res.returncode == 0, res.stderr
+    groups = [json.loads(l) for l in res.stdout.decode().splitlines()]
+    burst = next(g for g in groups if g["kind"] == "burst")
+    assert len(burst["members"]) == 5 and burst["pick"] in [m["path"] for m in burst["members"]]
+    assert burst["reason"] and all("faults" in m for m in burst["members"])
+    before = {p: sha(p) for p in shoot.iterdir()}
+    res = cli(["cull", "--json", "--below", "0", shoot, *model], aesthete_home, xdg)
+    assert res.returncode == 0 and b"no terminal to confirm" in res.stderr  # nothing moved without --yes
+    assert {p: sha(p) for p in shoot.iterdir()} == before
+    candidates = [json.loads(l) for l in res.stdout.decode().splitlines()]
+    assert candidates and all(c["reasons"] for c in candidates)
+    res = cli(["cull", "--yes", "--trash", "--below", "0", shoot, *model], aesthete_home, xdg)
+    assert res.returncode == 0, res.stderr
+    gone = [p for p in before if not p.exists()]
+    assert len(gone) == len(candidates)
+    trashed = list((xdg / "Trash" / "files").iterdir())
+    assert len(trashed) == len(gone)
+    res = cli(["undo"], aesthete_home, xdg)
+    assert res.returncode == 0, res.stderr
+    assert {p: sha(p) for p in shoot.iterdir()} == before
+    assert not list((xdg / "Trash" / "files").iterdir())
+    assert not list((xdg / "Trash" / "info").iterdir())
