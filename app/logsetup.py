@@ -28,7 +28,7 @@ def setup(debug: bool = False) -> None:
         console.setFormatter(fmt)
         root.addHandler(console)
     # Libraries talk a lot at INFO; their warnings still reach the file.
-    for noisy in ("urllib3", "filelock", "PIL", "huggingface_hub", "transformers", "httpx"):
+    for noisy in ("urllib3", "filelock", "PIL", "huggingface_hub", "transformers", "httpx", "watchdog", "torchao"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.captureWarnings(True)
 

@@ -30,8 +30,11 @@ try:  # HEIC/HEIF/AVIF through libheif
 except Exception:  # pragma: no cover - optional at run time, a dependency at install time
     log.warning("pillow-heif is not available; HEIC photos will be reported as unsupported")
 
-# Pillow's own guard: refuse images above twice this many pixels (decompression bombs).
+# Pillow's own guard: refuse images above twice this many pixels (decompression bombs). Large but
+# plausible photos (100 MP medium format, panoramas) between the two limits are decoded, so the
+# warning Pillow gives for them is not news. Set once: catch_warnings is not thread-safe.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 EXIF_IFD = 0x8769
 TAG_ORIENTATION = 0x0112
 TAG_DATETIME = 0x0132
@@ -136,12 +139,12 @@ def _open(data: bytes, path: Path) -> Image.Image:
     if suffix in formats.RAW:
         return _open_raw_preview(data)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
         raise PhotoError(f"image too large to decode safely ({exc})".split(" could be")[0]) from None
-    except UnidentifiedImageError:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as exc:
+        if not isinstance(exc, UnidentifiedImageError):
+            raise PhotoError(f"corrupt {suffix.lstrip('.').upper() or 'image'} file ({exc})") from None
         if suffix in (".heic", ".heif", ".hif", ".avif") and "pillow_heif" not in globals():
             raise PhotoError("HEIC/HEIF support (pillow-heif) is not installed", kind="unsupported") from None
         raise PhotoError(f"not a readable {suffix.lstrip('.').upper() or 'image'} file "

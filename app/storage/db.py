@@ -7,9 +7,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.exc import OperationalError
 
@@ -35,9 +37,22 @@ def _configure(dbapi_conn, _record) -> None:
 
 
 def _begin(conn) -> None:
-    # IMMEDIATE takes the write lock up front, so two writers (CLI and GUI) wait on the busy
-    # timeout instead of failing when a read transaction tries to upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writes take the write lock up front (IMMEDIATE), so two writers (CLI and GUI) wait on the
+    # busy timeout instead of failing when a read transaction tries to upgrade. Reads (see
+    # `reading`) begin deferred: a WAL snapshot that takes no lock and waits for no writer.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection: a consistent snapshot that never queues behind the scorer."""
+    with engine.connect() as conn:
+        conn.info["write"] = False
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+            conn.info.pop("write", None)
 
 
 def _check_file(path: Path) -> int:
@@ -116,5 +131,5 @@ def _migrate(engine: Engine, version: int) -> None:
 
 
 def schema_version(engine: Engine) -> int:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return conn.execute(text("PRAGMA user_version")).scalar_one()

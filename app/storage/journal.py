@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, insert, select, update
 
+from app.storage.db import reading
 from app.storage.schema import photos, removal_files, removals
 
 
@@ -71,12 +72,12 @@ def _load(conn, row) -> Removal:
 
 
 def get(engine: Engine, removal_id: int) -> Removal:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return _load(conn, conn.execute(select(removals).where(removals.c.id == removal_id)).one())
 
 
 def last_undoable(engine: Engine) -> Removal | None:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(select(removals).where(removals.c.state.in_(("done", "partial")))
                            .order_by(removals.c.id.desc()).limit(1)).first()
         return _load(conn, row) if row else None
@@ -84,6 +85,6 @@ def last_undoable(engine: Engine) -> Removal | None:
 
 def unfinished(engine: Engine) -> list[Removal]:
     """Operations a crash interrupted between the journal and the moves."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(select(removals).where(removals.c.state == "planned").order_by(removals.c.id)).all()
         return [_load(conn, r) for r in rows]

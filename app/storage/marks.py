@@ -12,6 +12,7 @@ from typing import Iterable
 from sqlalchemy import Engine, select, update
 
 from app.core import ratings
+from app.storage.db import reading
 from app.storage.schema import photos
 
 CHUNK = 500
@@ -64,7 +65,7 @@ def set_flag(engine: Engine, ids: Iterable[int], flag: str | ratings.Flag) -> in
 def marks_of(engine: Engine, ids: Iterable[int]) -> list[Marks]:
     """Current marks of these photos (for writing sidecars after a batch action)."""
     out: list[Marks] = []
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         for part in _chunks(ids):
             out += [Marks(*r) for r in conn.execute(
                 select(photos.c.id, photos.c.path, photos.c.rating, photos.c.flag).where(photos.c.id.in_(part)))]

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 from app.core import decode
 from app.core.errors import PhotoError
 from app.core.scanner import ScanEntry
+from app.storage.db import reading
 from app.storage.schema import embeddings, errors, photos, roots, scores
 
 CHUNK = 500
@@ -103,7 +104,7 @@ def add_root(engine: Engine, path: Path | str) -> Root:
 
 
 def list_roots(engine: Engine) -> list[Root]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(
             select(roots.c.id, roots.c.path, func.count(photos.c.id))
             .select_from(roots.outerjoin(photos, and_(photos.c.root_id == roots.c.id, photos.c.state != "missing")))
@@ -187,7 +188,7 @@ def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntr
     """
     report = SyncReport()
     now = time.time()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         q = select(photos.c.id, photos.c.path, photos.c.size, photos.c.mtime_ns, photos.c.state,
                    photos.c.content_hash, photos.c.companion)
         if folder is not None:
@@ -305,7 +306,7 @@ def pending(engine: Engine, model_key: str, precision: str | None = None,
     scored = photos.c.id.in_(has)
     if not rescore:
         cond.append(or_(~scored, photos.c.analysis_version < analysis_version))
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(select(photos.c.id, photos.c.path, scored.label("scored"))
                             .where(*cond).order_by(photos.c.path)).all()
     return [Pending(r.id, r.path, rescore or not r.scored) for r in rows]
@@ -372,7 +373,7 @@ def save_error(engine: Engine, photo_id: int, error: PhotoError) -> None:
 
 
 def embedding_of(engine: Engine, photo_id: int, model_key: str | None = None) -> np.ndarray | None:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         q = select(embeddings.c.vector).where(embeddings.c.photo_id == photo_id)
         if model_key:
             q = q.where(embeddings.c.model_key == model_key)
@@ -381,7 +382,7 @@ def embedding_of(engine: Engine, photo_id: int, model_key: str | None = None) ->
 
 
 def score_of(engine: Engine, photo_id: int, model_key: str, precision: str | None = None) -> float | None:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         q = select(scores.c.score).where(scores.c.photo_id == photo_id, scores.c.model_key == model_key)
         if precision:
             q = q.where(scores.c.precision == precision)
@@ -443,7 +444,7 @@ def list_photos(engine: Engine, sort: str = "score", descending: bool | None = N
     q = q.order_by(key.is_(None), order, photos.c.name, photos.c.id)  # unscored last
     if limit:
         q = q.limit(limit)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return [Photo(*row) for row in conn.execute(q)]
 
 
@@ -481,7 +482,7 @@ def curation_rows(engine: Engine, under: str | None = None, with_embeddings: boo
     if under:
         q = q.where(_under(photos.c.path, os.path.abspath(under)))
     out = []
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         for r in conn.execute(q.order_by(photos.c.id)):
             metrics = r[13:13 + len(QUALITY_FIELDS)]
             quality = None

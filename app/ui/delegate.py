@@ -9,7 +9,8 @@ from app.ui import format as fmt
 from app.ui.photo_model import Roles
 
 MARGIN = 6
-LABEL = 18  # the file name line under the thumbnail
+LABEL = 20  # the file name line under the thumbnail
+ASPECT = 0.75  # the picture area is 4:3, the shape of most photos; portraits fit its height
 
 
 class TileDelegate(QStyledItemDelegate):
@@ -22,8 +23,11 @@ class TileDelegate(QStyledItemDelegate):
     def set_tile(self, tile: int) -> None:
         self.tile = tile
 
+    def picture_height(self) -> int:
+        return round(self.tile * ASPECT)
+
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        return QSize(self.tile + 2 * MARGIN, self.tile + 2 * MARGIN + LABEL)
+        return QSize(self.tile + 2 * MARGIN, self.picture_height() + 2 * MARGIN + LABEL)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
@@ -42,7 +46,7 @@ class TileDelegate(QStyledItemDelegate):
             painter.setBrush(palette.color(QPalette.ColorRole.AlternateBase))
             painter.drawRoundedRect(cell, 6, 6)
 
-        area = QRect(rect.x() + MARGIN, rect.y() + MARGIN, self.tile, self.tile)
+        area = QRect(rect.x() + MARGIN, rect.y() + MARGIN, self.tile, self.picture_height())
         status = index.data(Roles.Status) or "unscored"
         pixmap = index.data(Roles.Thumbnail)
         dim = status in ("missing", "offline") or index.data(Roles.Flag) == "reject"

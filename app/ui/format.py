@@ -38,6 +38,19 @@ def score_colour(score: float, good: float, cull: float) -> QColor:
     return FAIR
 
 
+def verdict(score: float, good: float, cull: float) -> str:
+    """What a score means against the user's thresholds, in words."""
+    if score >= good:
+        return f"very good (from {good:g})"
+    if cull and score < cull:
+        return f"cull candidate (below {cull:g})"
+    return "fine"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def badge(status: str, score: float | None, good: float, cull: float) -> tuple[str, QColor]:
     """The text and colour of a tile's score badge."""
     if status == "scored" and score is not None:

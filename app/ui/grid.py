@@ -34,6 +34,9 @@ class LibraryGrid(QListView):
         self.setItemDelegate(delegate)
         self.delegate = delegate
         self.verticalScrollBar().setSingleStep(40)
+        # Always there, so the width the tiles share never changes when it appears.
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.base_tile = delegate.tile
         self.doubleClicked.connect(self.openRequested)
         self._visible_timer = QTimer(self)
         self._visible_timer.setSingleShot(True)
@@ -47,8 +50,20 @@ class LibraryGrid(QListView):
         return self.model()  # type: ignore[return-value]
 
     def set_tile(self, tile: int) -> None:
-        self.delegate.set_tile(tile)
-        self.scheduleDelayedItemsLayout()
+        """The wished tile width; tiles stretch a little so the columns fill the width."""
+        self.base_tile = tile
+        self._fit()
+
+    def _fit(self) -> None:
+        from app.ui.delegate import MARGIN
+
+        width = self.viewport().width() - 2
+        cell = self.base_tile + 2 * MARGIN + 2 * self.spacing()
+        columns = max(1, round(width / cell)) if width > cell else 1
+        tile = max(64, width // columns - 2 * MARGIN - 2 * self.spacing())
+        if tile != self.delegate.tile:
+            self.delegate.set_tile(tile)
+            self.scheduleDelayedItemsLayout()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
@@ -58,6 +73,7 @@ class LibraryGrid(QListView):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        self._fit()
         self._visible_timer.start()
 
     def visible_rows(self) -> range:

@@ -23,7 +23,7 @@ from app.ui.banner import ModelBanner
 from app.ui.delegate import TileDelegate
 from app.ui.dialogs import ErrorsDialog, SettingsDialog
 from app.ui.filterbar import FilterBar
-from app.ui.format import printable
+from app.ui.format import plural, printable
 from app.ui.grid import LibraryGrid
 from app.ui.photo_model import PhotoListModel, Roles
 from app.ui.sidebar import Sidebar
@@ -66,6 +66,7 @@ def write_sidecars(engine: Engine, ids: list[int]) -> int:
 class MainWindow(QMainWindow):
     shutdownFinished = Signal(bool)  # True when every worker thread ended in time
     countsShown = Signal()
+    downloadEnded = Signal(str)  # "" when the weights are in place, else why not
 
     def __init__(self, engine: Engine, settings: settings_mod.Settings, overrides: dict[str, Any] | None = None,
                  debounce_ms: int = 750, thumbnail_threads: int = 2):
@@ -80,6 +81,8 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         self._counts_token = 0
         self._failed_count = 0
+        self._library_total = 0
+        self._tree = None
         self._why_off = ""
         self.tile = settings.thumbnail_size
 
@@ -167,6 +170,7 @@ class MainWindow(QMainWindow):
         roots = browse.root_paths(self.engine)
         self._show_page(bool(roots or folders))
         self.reload()
+        self.refresh_counts()
         self.scoring.start()
         if roots or folders:
             self.library.rescan(folders + [p for _id, p in roots if p not in folders] if folders else None)
@@ -250,6 +254,7 @@ class MainWindow(QMainWindow):
         self.model.dataChanged.connect(self._rows_changed)
 
         self.library.changed.connect(self.reload)
+        self.library.changed.connect(self.refresh_counts)
         self.library.changed.connect(self.scoring.refresh)
         self.library.rootsChanged.connect(self._roots_changed)
         self.library.busy.connect(self._busy)
@@ -265,6 +270,7 @@ class MainWindow(QMainWindow):
         w.chunkStarted.connect(self.model.set_scoring)
         w.photoScored.connect(self._photo_scored)
         w.photoFailed.connect(self._photo_failed)
+        w.photoUpdated.connect(self._photo_scored_again)
         w.idle.connect(self._scoring_idle)
         w.crashed.connect(self._scoring_crashed)
 
@@ -285,10 +291,13 @@ class MainWindow(QMainWindow):
         selected = self.grid.selected_ids() if self.grid.selectionModel().hasSelection() else []
         current = self.model.id_at(self.grid.currentIndex().row()) if self.grid.currentIndex().isValid() else None
         self.model.set_query(self.query)
-        if selected or current is not None:
+        if selected:
             self.grid.select_ids(selected, current)
+        if not self.model.rowCount():
+            filtered = self.query.with_(sort="score", descending=None, under=None) != browse.PhotoQuery()
+            self.empty.setText("No photos match these filters." if filtered else
+                               "No photos here yet. Photos added to this folder appear by themselves.")
         self.grid_stack.setCurrentWidget(self.grid if self.model.rowCount() else self.empty)
-        self.refresh_counts()
 
     def refresh_counts(self) -> None:
         if self._shut_down:
@@ -302,7 +311,10 @@ class MainWindow(QMainWindow):
         if token != self._counts_token or self._shut_down:
             return  # a newer count is on its way
         roots, folders, counts = result
-        self.sidebar.show_counts(roots, folders, counts.total)
+        tree = (roots, [os.path.isdir(p) for _id, p in roots], folders, counts.total)
+        if tree != self._tree:  # rebuilding would reset the sidebar's scrolling for nothing
+            self._tree = tree
+            self.sidebar.show_counts(roots, folders, counts.total)
         parts = [f"{counts.total:,} photos", f"{counts.scored:,} scored"]
         if counts.unscored:
             parts.append(f"{counts.unscored:,} waiting")
@@ -311,11 +323,13 @@ class MainWindow(QMainWindow):
         if counts.picks:
             parts.append(f"{counts.picks:,} picked")
         self.summary.setText(" · ".join(parts))
+        self._library_total = counts.total
         self._failed_count = counts.failed + counts.unsupported
         self.scoring_status.set_errors(self._failed_count)
         self.countsShown.emit()
 
     def _show_page(self, has_roots: bool) -> None:
+        self.sidebar.setVisible(has_roots)
         if not has_roots:
             self.pages.setCurrentWidget(self.welcome)
         elif self.pages.currentWidget() is self.welcome:
@@ -382,12 +396,18 @@ class MainWindow(QMainWindow):
         self.scoring_status.set_device(device)
 
     def _progress(self, done: int, total: int) -> None:
+        if total <= 0 and not (self._library_total or self.model.rowCount()):
+            self.scoring_status.set_idle("")
+            return
         self.scoring_status.progress(done, total)
         if total > done and not self._counts_timer.isActive():
             self._counts_timer.start()
 
     # Worker signals go to methods of this window (never lambdas), so they run in the GUI thread.
     def _photo_scored(self, photo_id: int, _score: float) -> None:
+        self.model.photo_changed(photo_id)
+
+    def _photo_scored_again(self, photo_id: int) -> None:
         self.model.photo_changed(photo_id)
 
     def _photo_failed(self, photo_id: int, _reason: str) -> None:
@@ -398,6 +418,8 @@ class MainWindow(QMainWindow):
     def _scoring_idle(self) -> None:
         self._counts_timer.stop()
         self.model.set_scoring([])
+        if self.pages.currentWidget() is not self.viewer:
+            self.reload()  # scores arrived in place; now the order (and filters) can catch up
         self.scoring_status.set_idle("All photos scored")
         self.refresh_counts()
 
@@ -457,13 +479,16 @@ class MainWindow(QMainWindow):
 
     def _downloaded(self) -> None:
         self.banner.hide()
+        self.scoring_status.set_loading()
         self.scoring.reconfigure(self.settings)
+        self.downloadEnded.emit("")
 
     def _download_failed(self, why: str) -> None:
         if why == "cancelled":
             self.banner.show_problem(self._why_off or "The download was cancelled.")
         else:
-            self.banner.show_problem(why)
+            self.banner.show_problem("The download did not work. " + why)
+        self.downloadEnded.emit(why)
 
     def choose_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(
@@ -536,7 +561,7 @@ class MainWindow(QMainWindow):
         if ids:
             marks.set_rating(self.engine, ids, stars)
             self._marked(ids)
-            self.statusBar().showMessage(f"{len(ids):,} photos rated {'★' * stars or 'no stars'}", 3000)
+            self.statusBar().showMessage(f"{plural(len(ids), 'photo')} rated {'★' * stars or 'no stars'}", 3000)
 
     def flag_selected(self, flag: str) -> None:
         ids = self.selected_ids()
@@ -544,7 +569,7 @@ class MainWindow(QMainWindow):
             marks.set_flag(self.engine, ids, flag)
             self._marked(ids)
             word = {"pick": "picked", "reject": "rejected", "": "unflagged"}[flag]
-            self.statusBar().showMessage(f"{len(ids):,} photos {word}", 3000)
+            self.statusBar().showMessage(f"{plural(len(ids), 'photo')} {word}", 3000)
 
     def open_selected(self) -> None:
         paths = self.selected_paths()
@@ -634,6 +659,7 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             return True
         self._shut_down = True
+        log.info("shutting down")
         deadline = time.monotonic() + budget_s
         self._counts_timer.stop()
         self.watcher.stop(0.5)
@@ -653,5 +679,6 @@ class MainWindow(QMainWindow):
             ok = pool.waitForDone(left()) and ok
         if not ok:
             log.warning("still running at quit: %s", ", ".join(running_threads()))
+        log.info("background work stopped in %.2f s", budget_s - left() / 1000)
         self.shutdownFinished.emit(ok)
         return ok

@@ -110,6 +110,7 @@ class ScoringStatus(QWidget):
 
     def progress(self, done: int, total: int) -> None:
         if total <= 0:
+            self.set_idle("All photos scored")
             return
         self._stopped = False
         now = time.monotonic()

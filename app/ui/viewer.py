@@ -168,6 +168,8 @@ class Viewer(QWidget):
         self.score_label.setText(text)
         self.score_label.setStyleSheet(
             f"background: {colour.name()}; color: white; font-size: 24pt; font-weight: bold; border-radius: 8px;")
+        self.fields["Score"].setText(fmt.verdict(photo.score, self.good, self.cull) if photo.score is not None
+                                     else "not scored yet")
         status_text = fmt.STATUS_TEXT.get(status, status)
         if photo.error:
             status_text += f": {photo.error}"

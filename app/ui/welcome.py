@@ -41,7 +41,8 @@ class WelcomePage(QWidget):
                       "background, keeps watching the folder, and helps you find your best shots.", self)
         text.setWordWrap(True)
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text.setMaximumWidth(520)
+        text.setFixedWidth(520)
+        text.setMinimumHeight(text.heightForWidth(520))  # wrapped text gets the lines it needs
         layout.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addSpacing(16)
         self.suggested = pictures_folder()

@@ -116,6 +116,7 @@ class ScoringWorker(QObject):
     chunkStarted = Signal(list)  # photo ids being scored now
     photoScored = Signal(int, float)
     photoFailed = Signal(int, str)
+    photoUpdated = Signal(int)  # analysed again without the model (a newer analysis version)
     idle = Signal()  # nothing left to score
     crashed = Signal(str)  # a bug stopped scoring (logged with a traceback)
 
@@ -132,6 +133,7 @@ class ScoringWorker(QObject):
         self._timer: QTimer | None = None  # made in the worker thread: timers belong to their thread
         self._done = 0
         self._total = 0
+        self._failed: set[int] = set()
 
     # --- slots, queued from the GUI thread ---------------------------------------------
 
@@ -152,9 +154,16 @@ class ScoringWorker(QObject):
         """Re-read what needs a score (after a scan or a watcher change)."""
         if not self._available or self.stopping.is_set():
             return
+        from app.library import pending as library_pending
+
         roots = [path for _id, path in browse.root_paths(self.engine) if os.path.isdir(path)]
-        pending = repo.pending(self.engine, self._holder.key(), self._holder.wanted_precision(),
-                               under=roots) if roots else []
+        pending = library_pending(self.engine, self._holder, under=roots) if roots else []
+        if self._failed:
+            # A photo that failed this session is tried again at the next start, or as soon as
+            # its file changes (a sync clears its error); not at every refresh.
+            still = browse.failed_ids(self.engine) & self._failed
+            self._failed &= still
+            pending = [p for p in pending if p.id not in still]
         before = len(self.queue)
         added = self.queue.fill(pending)
         if before == 0 and self._done >= self._total:
@@ -177,6 +186,7 @@ class ScoringWorker(QObject):
         self._available = False
         self.queue.clear()
         self._done = self._total = 0
+        self._failed.clear()
         self.setup()
 
     @Slot()
@@ -254,9 +264,12 @@ class ScoringWorker(QObject):
             finished.add(item.id)
             self._done += 1
             if result.error is not None:
+                self._failed.add(item.id)
                 self.photoFailed.emit(item.id, result.error.reason)
-            else:
+            elif result.score is not None:
                 self.photoScored.emit(item.id, float(result.score))
+            else:  # analysed again for a newer release (quality), its score kept
+                self.photoUpdated.emit(item.id)
             self.progress.emit(self._done, self._total)
 
         try:
@@ -299,6 +312,7 @@ class ScoringController(QObject):
     chunkStarted = Signal(list)
     photoScored = Signal(int, float)
     photoFailed = Signal(int, str)
+    photoUpdated = Signal(int)
     idle = Signal()
     crashed = Signal(str)
 
@@ -320,7 +334,7 @@ class ScoringController(QObject):
         self._resume.connect(self.worker.resume)
         self._reconfigure.connect(self.worker.reconfigure)
         for name in ("modelUnavailable", "modelLoading", "modelReady", "progress", "chunkStarted",
-                     "photoScored", "photoFailed", "idle", "crashed"):
+                     "photoScored", "photoFailed", "photoUpdated", "idle", "crashed"):
             getattr(self.worker, name).connect(getattr(self, name))  # queued: receiver lives here
         self.thread.finished.connect(self.worker.finish, Qt.ConnectionType.DirectConnection)
         self.thread.finished.connect(self.worker.deleteLater)

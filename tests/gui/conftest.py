@@ -23,6 +23,12 @@ BENIGN_QT = ("This plugin does not support", "propagateSizeHints", "QFont::setPo
              "offscreen plugin", "QStandardPaths: wrong permissions")
 
 
+def pytest_configure(config):
+    from app.ui.compat import shield_none_refcount
+
+    shield_none_refcount()  # PySide6 6.12 on Python 3.11: see app/ui/compat.py
+
+
 @pytest.fixture(autouse=True)
 def aesthete_home(tmp_path, monkeypatch):
     """Every test gets its own config, data, cache and state folders."""

@@ -142,3 +142,39 @@ def test_settings_dialog_covers_the_registry(qtbot, settings):
     assert dialog.changes == {"thumbnail_size": 192, "exclude": ["*.tmp", "drafts/*"]}
     text = settings.path.read_text()
     assert "thumbnail_size = 192" in text and "drafts/*" in text
+
+
+def test_download_offline_fails_with_a_plain_message(qtbot, make_window, photos, tmp_path, monkeypatch):
+    import huggingface_hub.constants
+    from conftest import make_settings
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    settings = make_settings(tmp_path, encoder="aesthete-tests/no-such-encoder", head=str(tmp_path / "none.pth"))
+    window = make_window(settings)
+    with qtbot.waitSignal(window.scoring.modelUnavailable, timeout=30_000):
+        _start(qtbot, window, [photos])
+    with qtbot.waitSignal(window.downloadEnded, timeout=30_000) as ended:
+        qtbot.mouseClick(window.banner.download, Qt.MouseButton.LeftButton)
+    assert "could not be downloaded" in ended.args[0]
+    assert "Traceback" not in ended.args[0]
+    assert window.banner.isVisible() and window.banner.download.isVisible()
+    assert "could not be downloaded" in window.banner.message.text()
+
+
+def test_unreachable_root_shows_offline(qtbot, make_window, engine, photos, tmp_path, tiny_model):
+    from conftest import make_settings
+
+    from app.library import scan_folders
+
+    settings = make_settings(tmp_path, **tiny_model)
+    scan_folders(engine, settings, [photos])
+    photos.rename(tmp_path / "unplugged")  # the drive is gone
+    window = make_window(settings)
+    with qtbot.waitSignal(window.countsShown, timeout=30_000):
+        _start(qtbot, window, [])
+    window.reload()
+    assert window.model.rowCount() == 9
+    assert {window.model.index(r).data(Roles.Status) for r in range(9)} == {"offline"}
+    assert "offline" in window.sidebar.model.item(1).text()
+    window.open_viewer(window.model.index(0))
+    assert "offline" in window.viewer.image.note
