@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,16 +42,27 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
+def int8_available() -> bool:
+    """Dynamic int8 Linear layers need PyTorch's quantized CPU kernels (fbgemm/x86, or qnnpack on ARM)."""
+    engines = set(getattr(torch.backends.quantized, "supported_engines", ()))
+    return hasattr(torch.ao.quantization, "quantize_dynamic") and bool(engines & {"x86", "fbgemm", "qnnpack"})
+
+
 def pick_precision(requested: str, device: torch.device) -> str:
-    """`auto` is fp32 on the CPU (the exact mode) and bf16 on a GPU."""
+    """`auto`: int8 on the CPU where its kernels exist (about 2x fp32 on the encoder, mean drift
+    about 0.01; see tests/bench/bench_scoring.py), else fp32; bf16 on a GPU."""
     if requested == "auto":
-        return "fp32" if device.type == "cpu" else "bf16"
+        if device.type != "cpu":
+            return "bf16"
+        return "int8" if int8_available() else "fp32"
     if requested not in MODEL_PRECISIONS:
         raise SettingsError(f"unknown precision {requested!r} (auto, fp32, bf16, fp16 or int8)")
     if requested == "fp16" and device.type == "cpu":
         raise SettingsError("fp16 needs a GPU; on the CPU use bf16 or int8")
     if requested == "int8" and device.type != "cpu":
         raise SettingsError("int8 is a CPU mode; on a GPU use bf16 or fp16")
+    if requested == "int8" and not int8_available():
+        raise SettingsError("int8 needs PyTorch's quantized CPU kernels, which this build lacks; use fp32")
     return requested
 
 
@@ -63,7 +75,8 @@ def device_name(device: torch.device) -> str:
 
 
 def default_batch_size(device: torch.device) -> int:
-    return 32 if device.type == "cuda" else 4
+    # On a CPU one image at a time is fastest (measured: 4 per batch was 20% slower per image).
+    return 32 if device.type == "cuda" else 1
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,7 @@ class Scorer:
         self.head = model_files.load_head(files.head.path).to(self.device)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
         self.input_dtype = dtype
+        self.per_image = False
         self.encoder = model_files.load_encoder(files.encoder.path, dtype).to(self.device)
         if self.precision == "int8":
             self._quantize_int8()
@@ -120,13 +134,17 @@ class Scorer:
         log.info("model %s on %s at %s", self.key, self.device_name, self.precision)
 
     def _quantize_int8(self) -> None:
-        with model_files.library_noise_to_log():
-            try:
-                from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
-            except ImportError:
-                raise SettingsError(
-                    "int8 needs torchao: pip install 'aesthete[int8]' (or choose fp32 or bf16)") from None
-            quantize_(self.encoder, Int8DynamicActivationInt8WeightConfig())
+        """int8 weights for every Linear layer of the encoder, activations quantized on the fly.
+
+        PyTorch's dynamic quantization scales activations per tensor, i.e. per batch; the encoder
+        therefore runs one image at a time in this mode, so a photo's score never depends on its
+        batch-mates. (torchao's per-token int8 was 28x slower than fp32 on an AVX2 CPU without
+        VNNI: its CPU int8 matmul has no fast kernel there.)"""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # quantize_dynamic is marked deprecated; it still works
+            torch.ao.quantization.quantize_dynamic(self.encoder, {torch.nn.Linear}, dtype=torch.qint8,
+                                                   inplace=True)
+        self.per_image = True
 
     def compile(self) -> None:
         """torch.compile each encoder layer (the cancellation hooks stay outside the compiled code).
@@ -149,7 +167,11 @@ class Scorer:
     def embed(self, pixels: np.ndarray) -> torch.Tensor:
         """L2-normalised float32 embeddings (N, 1152) for pixel arrays (N, 3, 384, 384)."""
         batch = torch.from_numpy(pixels).to(self.device, dtype=self.input_dtype, non_blocking=True)
-        pooled = self.encoder(pixel_values=batch).pooler_output.float()
+        if self.per_image and len(batch) > 1:
+            pooled = torch.cat([self.encoder(pixel_values=batch[i:i + 1]).pooler_output for i in range(len(batch))])
+        else:
+            pooled = self.encoder(pixel_values=batch).pooler_output
+        pooled = pooled.float()
         return pooled / pooled.norm(dim=-1, keepdim=True)
 
     @torch.inference_mode()

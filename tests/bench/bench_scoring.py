@@ -186,7 +186,7 @@ def main() -> None:
     ap.add_argument("--photos", type=Path, default=SHARED / "photos")
     ap.add_argument("--configs", default=None,
                     help="comma-separated precision:batch[:compile] (default per device: CPU "
-                         "fp32:1,fp32:4,int8:1,int8:4,int8:1:compile; GPU fp32:32,bf16:32,fp16:32,bf16:64)")
+                         "fp32:1,fp32:4,int8:1,int8:4; GPU fp32:32,bf16:32,fp16:32,bf16:64)")
     ap.add_argument("--sizes", default="12,24", help="megapixels of the throughput JPEGs")
     ap.add_argument("--drift-images", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -196,7 +196,7 @@ def main() -> None:
 
     if args.configs is None:
         args.configs = ("fp32:32,bf16:32,fp16:32,bf16:64" if torch.cuda.is_available()
-                        else "fp32:1,fp32:4,int8:1,int8:4,int8:1:compile")
+                        else "fp32:1,fp32:4,int8:1,int8:4")
     if args.threads:
         torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="aesthete-bench-"))
