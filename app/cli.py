@@ -432,12 +432,11 @@ def cmd_list(args, settings) -> int:
     model_key = None
     if settings.explicit("encoder") or settings.explicit("head"):
         model_key = ModelHolder(settings, allow_download=False).key()
-    photos = repo.list_photos(engine, sort=args.sort, descending=None if not args.reverse else None,
+    descending = (args.sort not in ("score", "size", "date")) if args.reverse else None
+    photos = repo.list_photos(engine, sort=args.sort, descending=descending,
                               min_score=args.min_score, max_score=args.max_score,
                               under=os.path.abspath(args.folder) if args.folder else None,
                               model_key=model_key, library_only=args.folder is None)
-    if args.reverse:
-        photos.reverse()
     for p in photos:
         if args.json:
             print(json.dumps({"path": p.path, "score": None if p.score is None else round(p.score, 4),

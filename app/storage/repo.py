@@ -239,6 +239,8 @@ def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntr
                     _record_error(conn, old.id, "error", e.error, now)
     for start in range(0, len(new_entries), CHUNK):
         with engine.begin() as conn:
+            fresh: list[dict] = []
+            problems: list[ScanEntry] = []
             for e in new_entries[start:start + CHUNK]:
                 digest = None
                 candidates = missing_by_size.get(e.size)
@@ -253,15 +255,20 @@ def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntr
                             companion=e.companion, updated_at=now))
                         report.moved += 1
                         continue
-                pid = conn.execute(insert(photos).values(
+                fresh.append(dict(
                     root_id=root_id, path=e.path, folder=os.path.dirname(e.path), name=_display_name(e.path),
                     size=e.size, mtime_ns=e.mtime_ns, content_hash=digest, state="present",
                     companion=e.companion, analysis_version=0, rating=0, flag="", first_seen=now,
-                    updated_at=now)).inserted_primary_key[0]
+                    updated_at=now))
                 if e.error or e.unsupported:
-                    reason = e.error or _unsupported_reason(e.path)
-                    _record_error(conn, pid, "unsupported" if e.unsupported else "error", reason, now)
-                report.new += 1
+                    problems.append(e)
+            if fresh:
+                conn.execute(insert(photos), fresh)  # one executemany for the chunk
+            for e in problems:
+                pid = conn.execute(select(photos.c.id).where(photos.c.path == e.path)).scalar_one()
+                reason = e.error or _unsupported_reason(e.path)
+                _record_error(conn, pid, "unsupported" if e.unsupported else "error", reason, now)
+            report.new += len(fresh)
     return report
 
 

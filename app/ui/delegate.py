@@ -82,49 +82,60 @@ class TileDelegate(QStyledItemDelegate):
         painter.restore()
 
     def _badge(self, painter: QPainter, image: QRect, status: str, score: float | None) -> None:
-        text, colour = fmt.badge(status, score, self.good, self.cull)
-        font = QFont(painter.font())
-        font.setBold(True)
-        font.setPointSizeF(max(8.0, min(14.0, self.tile / 18)))
-        painter.setFont(font)
-        fm = painter.fontMetrics()
-        h = fm.height() + 4
-        w = max(h, fm.horizontalAdvance(text) + 12)
-        box = QRectF(image.left() + 5, image.bottom() - h - 4, w, h)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 90))
-        painter.drawRoundedRect(box.translated(0, 1), h / 2, h / 2)
-        painter.setBrush(colour)
-        painter.drawRoundedRect(box, h / 2, h / 2)
-        painter.setPen(QColor("white"))
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        paint_badge(painter, image, status, score, self.good, self.cull, self.tile)
 
     def _marks(self, painter: QPainter, image: QRect, rating: int, flag: str) -> None:
-        if flag:
-            r = max(9.0, self.tile / 16)
-            centre = QPointF(image.right() - r - 5, image.top() + r + 5)
-            painter.setPen(QPen(QColor("white"), 2))
-            painter.setBrush(fmt.PICK if flag == "pick" else fmt.REJECT)
-            painter.drawEllipse(centre, r, r)
-            painter.setPen(QPen(QColor("white"), max(2.0, r / 4), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-            if flag == "pick":
-                path = QPainterPath(centre + QPointF(-r * 0.45, 0))
-                path.lineTo(centre + QPointF(-r * 0.1, r * 0.4))
-                path.lineTo(centre + QPointF(r * 0.5, -r * 0.4))
-                painter.setBrush(Qt.BrushStyle.NoBrush)
-                painter.drawPath(path)
-            else:
-                d = r * 0.4
-                painter.drawLine(centre + QPointF(-d, -d), centre + QPointF(d, d))
-                painter.drawLine(centre + QPointF(-d, d), centre + QPointF(d, -d))
-        if rating:
-            size = max(8.0, self.tile / 20)
-            x = image.right() - 5 - rating * (size + 2)
-            y = image.bottom() - size - 8
-            painter.setPen(QPen(QColor(0, 0, 0, 120), 1))
-            painter.setBrush(QColor("#facc15"))
-            for i in range(rating):
-                painter.drawPolygon(_star(QPointF(x + i * (size + 2) + size / 2, y + size / 2), size / 2))
+        paint_marks(painter, image, rating, flag, self.tile)
+
+
+def paint_badge(painter: QPainter, image: QRect, status: str, score: float | None, good: float, cull: float,
+                tile: int) -> None:
+    """The coloured score pill in the bottom-left corner of a picture (sized for a tile this wide)."""
+    text, colour = fmt.badge(status, score, good, cull)
+    font = QFont(painter.font())
+    font.setBold(True)
+    font.setPointSizeF(max(8.0, min(14.0, tile / 18)))
+    painter.setFont(font)
+    fm = painter.fontMetrics()
+    h = fm.height() + 4
+    w = max(h, fm.horizontalAdvance(text) + 12)
+    box = QRectF(image.left() + 5, image.bottom() - h - 4, w, h)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(0, 0, 0, 90))
+    painter.drawRoundedRect(box.translated(0, 1), h / 2, h / 2)
+    painter.setBrush(colour)
+    painter.drawRoundedRect(box, h / 2, h / 2)
+    painter.setPen(QColor("white"))
+    painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+
+def paint_marks(painter: QPainter, image: QRect, rating: int, flag: str, tile: int) -> None:
+    """The pick/reject disc in the top-right corner and the stars along the bottom-right."""
+    if flag:
+        r = max(9.0, tile / 16)
+        centre = QPointF(image.right() - r - 5, image.top() + r + 5)
+        painter.setPen(QPen(QColor("white"), 2))
+        painter.setBrush(fmt.PICK if flag == "pick" else fmt.REJECT)
+        painter.drawEllipse(centre, r, r)
+        painter.setPen(QPen(QColor("white"), max(2.0, r / 4), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        if flag == "pick":
+            path = QPainterPath(centre + QPointF(-r * 0.45, 0))
+            path.lineTo(centre + QPointF(-r * 0.1, r * 0.4))
+            path.lineTo(centre + QPointF(r * 0.5, -r * 0.4))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(path)
+        else:
+            d = r * 0.4
+            painter.drawLine(centre + QPointF(-d, -d), centre + QPointF(d, d))
+            painter.drawLine(centre + QPointF(-d, d), centre + QPointF(d, -d))
+    if rating:
+        size = max(8.0, tile / 20)
+        x = image.right() - 5 - rating * (size + 2)
+        y = image.bottom() - size - 8
+        painter.setPen(QPen(QColor(0, 0, 0, 120), 1))
+        painter.setBrush(QColor("#facc15"))
+        for i in range(rating):
+            painter.drawPolygon(_star(QPointF(x + i * (size + 2) + size / 2, y + size / 2), size / 2))
 
 
 def _star(centre: QPointF, radius: float) -> QPolygonF:

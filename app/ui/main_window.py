@@ -1,6 +1,7 @@
-"""The main window: sidebar, filter bar and grid (or the viewer), the model banner and the status
-bar, wired to the background workers. It owns the staged shutdown: stop the watcher, cancel the
-workers, wait for their threads, then let the caller dispose of the database.
+"""The main window: sidebar, the view switcher (Library · Best shots · Cull), filter bar and grid
+(or the viewer), the model banner and the status bar, wired to the background workers. It owns
+the staged shutdown: stop the watcher, cancel the workers, wait for their threads, then let the
+caller dispose of the database.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar,
-                               QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+                               QSplitter, QStackedWidget, QTabBar, QVBoxLayout, QWidget)
 from sqlalchemy import Engine
 
 from app.config import settings as settings_mod
@@ -20,6 +21,8 @@ from app.core.errors import AestheteError
 from app.storage import browse, marks
 from app.ui import art, desktop
 from app.ui.banner import ModelBanner
+from app.ui.best import BestShotsView
+from app.ui.cull import CullView
 from app.ui.delegate import TileDelegate
 from app.ui.dialogs import ErrorsDialog, SettingsDialog
 from app.ui.filterbar import FilterBar
@@ -30,6 +33,7 @@ from app.ui.sidebar import Sidebar
 from app.ui.statusbar import ScoringStatus
 from app.ui.viewer import Viewer
 from app.ui.welcome import WelcomePage
+from app.workers.curation import CurationService, Removal
 from app.workers.download import ModelDownload
 from app.workers.library import LibraryService
 from app.workers.scoring import ScoringController
@@ -40,6 +44,8 @@ from app.workers.watcher import FolderWatcher
 log = logging.getLogger(__name__)
 
 MODEL_SETTINGS = ("encoder", "head", "device", "precision", "batch_size", "decode_workers")
+GROUPING_SETTINGS = ("burst_window_s", "scene_max_distance")
+VIEWS = ("library", "best", "cull")  # the switcher's tabs, in order
 RELOAD_ROWS_LIMIT = 2000  # marks on more photos than this reload the view instead of row by row
 
 
@@ -67,6 +73,7 @@ class MainWindow(QMainWindow):
     shutdownFinished = Signal(bool)  # True when every worker thread ended in time
     countsShown = Signal()
     downloadEnded = Signal(str)  # "" when the weights are in place, else why not
+    curationDone = Signal(str)  # what a removal, undo, export or repair did, in words
 
     def __init__(self, engine: Engine, settings: settings_mod.Settings, overrides: dict[str, Any] | None = None,
                  debounce_ms: int = 750, thumbnail_threads: int = 2):
@@ -92,6 +99,7 @@ class MainWindow(QMainWindow):
         self.library = LibraryService(engine, settings, self)
         self.scoring = ScoringController(engine, settings, self)
         self.watcher = FolderWatcher(debounce_ms, self)
+        self.curation = CurationService(engine, settings, self)
         self.download: ModelDownload | None = None
 
         # --- views ---------------------------------------------------------------------
@@ -103,6 +111,10 @@ class MainWindow(QMainWindow):
         self.filters = FilterBar(self)
         self.sidebar = Sidebar(self)
         self.viewer = Viewer(settings.good_threshold, settings.cull_threshold, self)
+        self.best = BestShotsView(self.curation, self.thumbnails, settings.thumbnail_size,
+                                  settings.good_threshold, settings.cull_threshold, self)
+        self.cull = CullView(self.curation, self.thumbnails, settings.thumbnail_size,
+                             settings.good_threshold, settings.cull_threshold, self)
         self.welcome = WelcomePage(self)
         self.empty = QLabel("No photos match these filters.", self)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -122,10 +134,28 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.welcome)
         self.pages.addWidget(grid_page)
         self.pages.addWidget(self.viewer)
+        self.pages.addWidget(self.best)
+        self.pages.addWidget(self.cull)
         self.grid_page = grid_page
+        self.switcher = QTabBar(self)
+        self.switcher.setObjectName("viewSwitcher")
+        self.switcher.setDocumentMode(True)
+        self.switcher.setExpanding(False)
+        self.switcher.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for i, (text, tip) in enumerate((("Library", "All photos, sorted and filtered (Ctrl+1)"),
+                                         ("Best shots", "The keeper of each burst and set of similar shots (Ctrl+2)"),
+                                         ("Cull", "Photos to clear out, with the reasons (Ctrl+3)"))):
+            self.switcher.addTab(text)
+            self.switcher.setTabToolTip(i, tip)
+        content = QWidget(self)
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(0, 0, 0, 0)
+        content_layout.setSpacing(0)
+        content_layout.addWidget(self.switcher)
+        content_layout.addWidget(self.pages, 1)
         self.splitter = QSplitter(self)
         self.splitter.addWidget(self.sidebar)
-        self.splitter.addWidget(self.pages)
+        self.splitter.addWidget(content)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([240, 1000])
         central = QWidget(self)
@@ -169,6 +199,7 @@ class MainWindow(QMainWindow):
         folders = [f for f in folders if f not in missing]
         roots = browse.root_paths(self.engine)
         self._show_page(bool(roots or folders))
+        self.curation.repair(self._repaired)  # a removal a crash interrupted is finished first
         self.reload()
         self.refresh_counts()
         self.scoring.start()
@@ -221,6 +252,20 @@ class MainWindow(QMainWindow):
         view_menu = menubar.addMenu("&View")
         self._action("&Larger tiles", lambda: self.zoom(1.25), QKeySequence.StandardKey.ZoomIn, view_menu)
         self._action("&Smaller tiles", lambda: self.zoom(0.8), QKeySequence.StandardKey.ZoomOut, view_menu)
+        view_menu.addSeparator()
+        self._action("L&ibrary", lambda: self.show_view("library"), "Ctrl+1", view_menu, "libraryViewAction")
+        self._action("&Best shots", lambda: self.show_view("best"), "Ctrl+2", view_menu, "bestViewAction")
+        self._action("&Cull", lambda: self.show_view("cull"), "Ctrl+3", view_menu, "cullViewAction")
+
+        curate = menubar.addMenu("&Curate")
+        self._action("&Accept all picks", self.accept_all_picks, "Ctrl+Shift+A", curate, "acceptAllAction")
+        self._action("Co&mpare frames", self.compare_frames, "C", curate, "compareAction")
+        curate.addSeparator()
+        self._action("&Remove rejected…", self.remove_rejected, None, curate, "removeRejectedAction")
+        self.undo_action = self._action("&Undo removal", self.undo_removal, QKeySequence.StandardKey.Undo, curate,
+                                        "undoRemovalAction")
+        curate.addSeparator()
+        self._action("&Export picks…", self.export_picks, "Ctrl+E", curate, "exportPicksAction")
 
         score_menu = menubar.addMenu("&Scoring")
         self.pause_action = self._action("&Pause", self.toggle_pause, "Ctrl+Shift+P", score_menu, "pauseAction")
@@ -252,10 +297,19 @@ class MainWindow(QMainWindow):
         self.viewer.openRequested.connect(self.open_selected)
         self.viewer.revealRequested.connect(self.reveal_selected)
         self.model.dataChanged.connect(self._rows_changed)
+        self.switcher.currentChanged.connect(lambda i: self.show_view(VIEWS[i]))
+        self.best.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.cull.markRequested.connect(self.flag_selected)
+        self.cull.rateRequested.connect(self.rate_selected)
+        self.cull.removeRequested.connect(self.remove_rejected)
+        self.cull.undoRequested.connect(self.undo_removal)
+        self.curation.marksChanged.connect(self._marked_by_curation)
+        self.curation.problem.connect(self.show_problem)
 
         self.library.changed.connect(self.reload)
         self.library.changed.connect(self.refresh_counts)
         self.library.changed.connect(self.scoring.refresh)
+        self.library.changed.connect(self._curation_outdated)
         self.library.rootsChanged.connect(self._roots_changed)
         self.library.busy.connect(self._busy)
         self.library.problem.connect(self.show_problem)
@@ -330,6 +384,7 @@ class MainWindow(QMainWindow):
 
     def _show_page(self, has_roots: bool) -> None:
         self.sidebar.setVisible(has_roots)
+        self.switcher.setVisible(has_roots)
         if not has_roots:
             self.pages.setCurrentWidget(self.welcome)
         elif self.pages.currentWidget() is self.welcome:
@@ -347,6 +402,11 @@ class MainWindow(QMainWindow):
     def _folder_changed(self, folder: str | None) -> None:
         self.query = self.query.with_(under=folder)
         self.reload()
+        for view in (self.best, self.cull):
+            view.set_scope(folder)
+        current = self.current_view()
+        if current in ("best", "cull"):
+            (self.best if current == "best" else self.cull).reload_if_stale()
 
     def _busy(self, text: str) -> None:
         self.busy.setText(text + "…" if text else "")
@@ -420,6 +480,7 @@ class MainWindow(QMainWindow):
         self.model.set_scoring([])
         if self.pages.currentWidget() is not self.viewer:
             self.reload()  # scores arrived in place; now the order (and filters) can catch up
+        self._curation_outdated()
         self.scoring_status.set_idle("All photos scored")
         self.refresh_counts()
 
@@ -516,10 +577,15 @@ class MainWindow(QMainWindow):
             fresh.sources[name] = "file"
         old, self.settings = self.settings, fresh
         self.library.settings = fresh
+        self.curation.settings = fresh
         if any(getattr(old, n) != getattr(fresh, n) for n in ("good_threshold", "cull_threshold")):
             self.delegate.good, self.delegate.cull = fresh.good_threshold, fresh.cull_threshold
             self.viewer.good, self.viewer.cull = fresh.good_threshold, fresh.cull_threshold
             self.grid.viewport().update()
+            self.best.set_thresholds(fresh.good_threshold, fresh.cull_threshold)
+            self.cull.set_thresholds(fresh.good_threshold, fresh.cull_threshold)
+        if any(getattr(old, n) != getattr(fresh, n) for n in GROUPING_SETTINGS):
+            self._curation_outdated()
         if old.thumbnail_size != fresh.thumbnail_size:
             self.tile = fresh.thumbnail_size
             self.model.set_thumb_pixels(fresh.thumbnail_size)
@@ -539,8 +605,12 @@ class MainWindow(QMainWindow):
     # --- selection and batch actions -------------------------------------------------------
 
     def selected_ids(self) -> list[int]:
-        if self.pages.currentWidget() is self.viewer and self.viewer.photo is not None:
+        page = self.pages.currentWidget()
+        if page is self.viewer and self.viewer.photo is not None:
             return [self.viewer.photo.id]
+        if page in (self.best, self.cull):
+            pid = page.current_photo_id()
+            return [] if pid is None else [pid]
         return self.grid.selected_ids()
 
     def selected_paths(self) -> list[str]:
@@ -555,6 +625,26 @@ class MainWindow(QMainWindow):
         self.refresh_counts()
         if self.settings.write_xmp:
             run_task(self.io_pool, write_sidecars, self.engine, ids)
+        self._tell_curation_views(ids)
+
+    def _marked_by_curation(self, ids: list[int]) -> None:
+        """Picks chosen in the best-shots view were saved (sidecars included): show them everywhere."""
+        if self._shut_down:
+            return
+        if len(ids) > RELOAD_ROWS_LIMIT:
+            self.model.reload()
+        else:
+            self.model.photos_changed(ids)
+        self.refresh_counts()
+        self._tell_curation_views(ids)
+
+    def _tell_curation_views(self, ids: list[int]) -> None:
+        if len(ids) > RELOAD_ROWS_LIMIT:
+            self._curation_outdated()
+            return
+        fresh = browse.photos_by_id(self.engine, ids)
+        self.best.photos_changed(fresh)
+        self.cull.photos_changed(fresh)
 
     def rate_selected(self, stars: int) -> None:
         ids = self.selected_ids()
@@ -564,6 +654,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{plural(len(ids), 'photo')} rated {'★' * stars or 'no stars'}", 3000)
 
     def flag_selected(self, flag: str) -> None:
+        if flag == "pick" and self.pages.currentWidget() is self.best:
+            self.best.make_pick()  # P in best shots: the focused frame becomes its group's pick
+            return
         ids = self.selected_ids()
         if ids:
             marks.set_flag(self.engine, ids, flag)
@@ -586,6 +679,9 @@ class MainWindow(QMainWindow):
         QApplication.clipboard().setText("\n".join(printable(p.path) for p in rows.values()))
 
     def zoom(self, factor: float) -> None:
+        if self.pages.currentWidget() is self.best:
+            self.best.zoom(factor)
+            return
         self.tile = int(max(96, min(self.settings.thumbnail_size * 2, self.tile * factor)))
         self.grid.set_tile(self.tile)
 
@@ -643,6 +739,165 @@ class MainWindow(QMainWindow):
             if top.row() <= row <= bottom.row():
                 self._show_in_viewer(self.model.index(row))
 
+    # --- best shots and cull --------------------------------------------------------------
+
+    def current_view(self) -> str:
+        page = self.pages.currentWidget()
+        return "best" if page is self.best else "cull" if page is self.cull else "library"
+
+    def show_view(self, name: str) -> None:
+        """Switch between the library (grid or viewer), best shots and cull."""
+        if self.pages.currentWidget() is self.welcome:
+            self._sync_switcher()
+            return
+        if name == "library":
+            if self.pages.currentWidget() in (self.best, self.cull):
+                self.pages.setCurrentWidget(self.grid_page)
+            self.grid.setFocus()
+        else:
+            view = self.best if name == "best" else self.cull
+            view.set_scope(self.query.under)
+            self.pages.setCurrentWidget(view)
+            view.reload_if_stale()
+            view.focus_view()
+        self._sync_switcher()
+
+    def _sync_switcher(self) -> None:
+        index = VIEWS.index(self.current_view())
+        if self.switcher.currentIndex() != index:
+            self.switcher.blockSignals(True)
+            self.switcher.setCurrentIndex(index)
+            self.switcher.blockSignals(False)
+
+    def _curation_outdated(self) -> None:
+        """Photos, scores or settings changed: groups and candidates load again when next shown."""
+        if self._shut_down:
+            return
+        for view in (self.best, self.cull):
+            view.mark_stale()
+        current = self.current_view()
+        if current != "library":
+            (self.best if current == "best" else self.cull).reload()
+
+    def accept_all_picks(self) -> None:
+        if self.current_view() != "best":
+            self.show_view("best")
+            self.statusBar().showMessage("These are the picks; Ctrl+Shift+A again accepts them all", 8000)
+            return
+        self.best.accept_all()
+
+    def compare_frames(self) -> None:
+        if self.current_view() == "best":
+            self.best.compare()
+
+    def confirm(self, title: str, text: str, action: str) -> bool:
+        """Ask before moving files (the tests answer for the user)."""
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.Cancel, self)
+        go = box.addButton(action, QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is go
+
+    def remove_rejected(self) -> None:
+        """Move the photos marked rejected (in the folder shown) to the trash or the rejects folder."""
+        self.statusBar().showMessage("Looking for rejected photos…")
+        self.curation.find_rejected(self.query.under, self._confirm_removal)
+
+    def _removal_target(self) -> str:
+        folder = self.settings.rejects_folder
+        return f"the rejects folder {printable(folder)}" if folder else "the system trash"
+
+    def _confirm_removal(self, removal: Removal) -> None:
+        if self._shut_down or removal.under != self.query.under:
+            return
+        scope = f"in {printable(removal.under)}" if removal.under else "in the library"
+        if not removal.photos:
+            self._tell(f"No photos are marked rejected {scope}. Mark photos with X first.")
+            return
+        n = plural(len(removal.photos), "photo")
+        text = (f"Move {n} marked rejected {scope} to {self._removal_target()}?\n\n"
+                "Their RAW files and XMP sidecars go with them. Nothing is deleted: "
+                "Undo removal (Ctrl+Z) puts them back.")
+        action = "Move to the trash" if not self.settings.rejects_folder else "Move to the rejects folder"
+        if not self.confirm("Remove rejected photos", text, action):
+            self.statusBar().clearMessage()
+            return
+        self.statusBar().showMessage(f"Moving {n} to {self._removal_target()}…")
+        self.curation.remove(removal, self._removed)
+
+    def _removed(self, removal: Removal) -> None:
+        if self._shut_down:
+            return
+        report = removal.report
+        self.model.hide(removal.removed_ids)
+        self._after_files_moved()
+        moved = plural(len(removal.removed_ids), "photo")
+        files = len(report.moved) if report else 0
+        extra = f" ({plural(files, 'file')} with RAW files and sidecars)" if files > len(removal.removed_ids) else ""
+        message = f"Moved {moved}{extra} to {self._removal_target()}. Undo removal (Ctrl+Z) puts them back."
+        if report and report.failed:
+            message = f"Moved {moved}; {plural(len(report.failed), 'file')} could not be moved and stayed in place."
+            self._report_problems("Some photos were not moved", report.failed)
+        self._tell(message)
+
+    def undo_removal(self) -> None:
+        self.statusBar().showMessage("Putting the last removed photos back…")
+        self.curation.undo(self._undone)
+
+    def _undone(self, result) -> None:
+        if self._shut_down:
+            return
+        report, ids = result
+        if report.removal_id is None:
+            self._tell("Nothing to undo: no removal is waiting to be put back.")
+            return
+        self.model.unhide(ids)
+        self._after_files_moved()
+        files = len(report.restored)
+        message = f"Restored {plural(len(ids), 'photo')}" + (
+            f" ({plural(files, 'file')} with RAW files and sidecars)" if files > len(ids) else "") + "."
+        if report.failed:
+            message += f" {plural(len(report.failed), 'file')} could not be put back; nothing was overwritten."
+            self._report_problems("Some files could not be put back", report.failed)
+        self._tell(message)
+
+    def _tell(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15_000)
+        self.curationDone.emit(message)
+
+    def _report_problems(self, title: str, problems: list[str]) -> None:
+        lines = []
+        for text in problems[:12]:
+            path, _, why = text.partition(": ")
+            lines.append(f"{printable(os.path.basename(path))}: {why or text}")
+        if len(problems) > 12:
+            lines.append(f"and {len(problems) - 12} more (details in the log file)")
+        for text in problems:
+            log.warning("%s: %s", title, text)
+        QMessageBox.warning(self, title, "\n".join(lines))
+
+    def _after_files_moved(self) -> None:
+        self.reload()
+        self.refresh_counts()
+        self._curation_outdated()
+
+    def _repaired(self, fixed: int) -> None:
+        if fixed and not self._shut_down:
+            self._after_files_moved()
+            self._tell(f"Finished a removal that was interrupted ({plural(fixed, 'file')} accounted for).")
+
+    def export_picks(self) -> None:
+        dest = QFileDialog.getExistingDirectory(self, "Copy the picks to a folder")
+        if not dest:
+            return
+        self.statusBar().showMessage(f"Copying the picks to {printable(dest)}…")
+
+        def done(copied) -> None:
+            if not self._shut_down:
+                self._tell(f"Copied {plural(len(copied), 'file')} to {printable(dest)}.")
+
+        self.curation.export(dest, self.query.under, done)
+
     def about(self) -> None:
         QMessageBox.about(self, "About Aesthete",
                           "<h3>Aesthete</h3><p>Scores, sorts and culls your photos by aesthetic quality, "
@@ -669,13 +924,18 @@ class MainWindow(QMainWindow):
         self.thumbnails.stop(0)
         self.library.stop(0)
         self.viewer.stop(0)
+        self.best.stop(0)
+        self.cull.stop(0)
+        self.curation.stop(0)
         self.io_pool.clear()
 
         def left() -> int:
             return max(0, int((deadline - time.monotonic()) * 1000))
 
         ok = self.scoring.wait(left())
-        for pool in (self.thumbnails.pool, self.library.pool, self.viewer.pool, self.io_pool):
+        pools = (self.thumbnails.pool, self.library.pool, self.viewer.pool, self.io_pool, *self.curation.pools,
+                 *self.best.pools, *self.cull.pools)
+        for pool in pools:
             ok = pool.waitForDone(left()) and ok
         if not ok:
             log.warning("still running at quit: %s", ", ".join(running_threads()))
