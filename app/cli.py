@@ -15,7 +15,7 @@ from typing import Sequence
 from app import logsetup
 from app.config import paths, settings as settings_mod
 from app.core import formats, scanner
-from app.core.errors import AestheteError, PhotoError
+from app.core.errors import AestheteError, ModelMissingError, PhotoError
 from app import library
 from app.library import ModelHolder, analyse, scan_folders
 from app.storage import db, repo
@@ -122,7 +122,13 @@ def load_settings(args: argparse.Namespace) -> settings_mod.Settings:
 
 
 def open_library(args: argparse.Namespace):
-    return db.open_db(getattr(args, "db", None) or paths.default_db_path())
+    from app import curation
+
+    engine = db.open_db(getattr(args, "db", None) or paths.default_db_path())
+    fixed = curation.repair(engine)  # a removal interrupted by a crash is finished first
+    if fixed:
+        print(f"finished the record of an interrupted removal ({fixed} files)", file=sys.stderr)
+    return engine
 
 
 class Interrupts:
@@ -198,7 +204,8 @@ def _entries_for_paths(targets: Sequence[Path], settings) -> tuple[list[scanner.
             entries.append(scanner._entry(path, os.path.basename(path)))
         else:
             raise AestheteError(f"{target}: no such file or folder")
-    return entries, folders, skipped
+    unique = list({e.path: e for e in entries}.values())  # a file named twice is answered once
+    return unique, folders, skipped
 
 
 def cmd_score(args, settings) -> int:
@@ -264,6 +271,9 @@ def _print_table(rows) -> None:
 def _scan_and_analyse(args, settings, folders, quiet: bool = False):
     """Scan folders (adding them as roots) and analyse what is new; returns (engine, failed, code).
     code is None when the work finished, else the exit status to return."""
+    for folder in folders or []:
+        if not os.path.isdir(folder):
+            raise AestheteError(f"{folder} is not a folder")
     engine = open_library(args)
     summary = scan_folders(engine, settings, folders or None)
     if not summary.roots:
@@ -283,7 +293,14 @@ def _scan_and_analyse(args, settings, folders, quiet: bool = False):
     if folders:  # only the folders asked for, even when they lie inside a larger root
         online = [os.path.abspath(f) for f in folders]
     holder = ModelHolder(settings)
-    items = library.pending(engine, holder, under=online, rescore=getattr(args, "rescore", False))
+    try:
+        items = library.pending(engine, holder, under=online, rescore=getattr(args, "rescore", False))
+    except ModelMissingError:
+        # Without model files, commands that only read results still work on a scored library.
+        if args.command == "scan" or any(p.score is None and not p.error for f in online
+                                          for p in repo.list_photos(engine, under=f)):
+            raise
+        items = []
     result = _run_analysis(engine, holder, items, "analysing")
     if holder.cancel.is_set():
         print("interrupted: results so far are saved; run again to resume", file=sys.stderr)
@@ -535,8 +552,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except Exception as exc:  # a bug: the traceback goes to the log file, one line here
+    except Exception as exc:  # a bug, or the database failing under us: one line here, the rest in the log
         log.exception("unexpected error")
-        print(f"aesthete: internal error: {type(exc).__name__}: {exc} (details in {paths.log_path()})",
-              file=sys.stderr)
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:300]
+        if "database is locked" in first:
+            print("aesthete: the library database is busy (another Aesthete is writing); try again",
+                  file=sys.stderr)
+        elif "malformed" in first or "not a database" in first:
+            print(f"aesthete: the library database is damaged ({first}); restore a backup or pass --db",
+                  file=sys.stderr)
+        else:
+            print(f"aesthete: internal error: {type(exc).__name__}: {first} (details in {paths.log_path()})",
+                  file=sys.stderr)
         return EXIT_SETUP

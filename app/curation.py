@@ -140,10 +140,13 @@ class RemovalReport:
 def _files_of(row_path: str, companion: str | None) -> list[str]:
     """A photo's files that move together: the photo, its RAW companion and their sidecars."""
     files = [row_path] + ([companion] if companion else [])
+    seen = {os.path.normcase(os.path.realpath(f)) for f in files}
     for f in list(files):
-        for sidecar in {Path(f + ".xmp"), Path(f + ".XMP"), Path(os.path.splitext(f)[0] + ".xmp")}:
-            if sidecar.is_file() and str(sidecar) not in files:
-                files.append(str(sidecar))
+        for sidecar in (f + ".xmp", f + ".XMP", os.path.splitext(f)[0] + ".xmp", os.path.splitext(f)[0] + ".XMP"):
+            key = os.path.normcase(os.path.realpath(sidecar))
+            if os.path.isfile(sidecar) and key not in seen:  # x.xmp and x.XMP may be one file
+                seen.add(key)
+                files.append(sidecar)
     return files
 
 
@@ -154,8 +157,8 @@ def remove_photos(engine: Engine, settings: Settings, photo_ids: Sequence[int],
     The journal is written before anything moves; a file that cannot be moved stays where it is."""
     folder = None if trash else (rejects_folder or settings.rejects_folder or None)
     report = RemovalReport()
-    rows = {p.id: p for p in repo.list_photos(engine, include_missing=True)
-            if p.id in set(photo_ids)}
+    wanted = set(photo_ids)
+    rows = {p.id: p for p in repo.list_photos(engine, include_missing=True) if p.id in wanted}
     planned: list[tuple[int | None, str, str]] = []
     for pid in photo_ids:
         p = rows.get(pid)
@@ -219,6 +222,7 @@ def repair(engine: Engine) -> int:
     (skipped) or found in the trash or rejects folder by its hash (moved). Returns files fixed."""
     fixed = 0
     for op in journal.unfinished(engine):
+        moved = False
         for jf in op.files:
             if jf.state != "planned":
                 continue
@@ -231,10 +235,13 @@ def repair(engine: Engine) -> int:
                 if dest is not None:
                     journal.mark_file(engine, jf.id, "moved", str(dest),
                                       photo_state="removed" if jf.photo_id else None)
+                    moved = True
                 else:
                     journal.mark_file(engine, jf.id, "failed", error="not found after an interrupted move")
             fixed += 1
-        journal.set_state(engine, op.id, "done")
+        moved = moved or any(jf.state == "moved" for jf in op.files)
+        # Nothing moved: there is nothing to undo either.
+        journal.set_state(engine, op.id, "done" if moved else "undone")
     return fixed
 
 

@@ -21,7 +21,7 @@ from app.core import quality, ratings, scanner, xmp
 from app.core.decode import DecodedPhoto
 from app.core.errors import Cancelled
 from app.core.pipeline import PhotoResult, StageTimes, default_workers, score_stream
-from app.storage import repo
+from app.storage import journal, repo
 
 if TYPE_CHECKING:  # torch loads in a couple of seconds: only commands that score pay for it
     from app.core.scorer import ModelFiles, Scorer
@@ -41,15 +41,23 @@ def photo_extras(decoded: DecodedPhoto) -> dict:
     return extras
 
 
-def read_marks(path: Path) -> tuple[int | None, bool] | None:
-    """Ratings and rejects other tools left: an XMP sidecar first, then the file's own rating."""
-    info = xmp.read_sidecar(path)
-    rating = info.rating if info is not None else None
-    if rating is None:
-        rating = xmp.read_embedded_rating(path)
+def read_marks(path: Path, companion: Path | None = None, embedded: bool = True) -> tuple[int | None, bool, bool] | None:
+    """Marks other tools left, as (stars, rejected, picked): the photo's XMP sidecar, else its RAW
+    companion's (darktable writes IMG.CR2.xmp), else (when embedded) the file's own rating."""
+    for photo in [path] + ([companion] if companion else []):
+        info = xmp.read_sidecar(photo)
+        if info is not None and (info.rating is not None or info.pick is not None):
+            stars, rejected = ratings.from_xmp_rating(info.rating)
+            return stars, rejected, bool(info.pick)
+    rating = xmp.read_embedded_rating(path) if embedded else None
     if rating is None:
         return None
-    return ratings.from_xmp_rating(rating)
+    stars, rejected = ratings.from_xmp_rating(rating)
+    return stars, rejected, False
+
+
+def _sidecar_marks(entry: scanner.ScanEntry) -> tuple[int | None, bool, bool] | None:
+    return read_marks(Path(entry.path), Path(entry.companion) if entry.companion else None, embedded=False)
 
 
 @dataclass
@@ -68,7 +76,8 @@ def scan_folders(engine: Engine, settings: Settings, folders: Iterable[Path | st
         targets = repo.list_roots(engine)
     else:
         targets = [repo.add_root(engine, f) if add else _root_for(engine, f) for f in folders]
-    rejects = [settings.rejects_folder] if settings.rejects_folder else []
+    # Where Aesthete moved rejected photos must not be scanned back in.
+    rejects = ([settings.rejects_folder] if settings.rejects_folder else []) + journal.targets(engine)
     seen: set[int] = set()
     for root in targets:
         if root.id in seen:
@@ -83,7 +92,13 @@ def scan_folders(engine: Engine, settings: Settings, folders: Iterable[Path | st
         result = scanner.scan(root.path, settings.exclude, rejects)
         summary.skipped_other += result.skipped_other
         summary.folder_errors += result.folder_errors
-        summary.reports[root.path] = repo.sync_root(engine, root, result.entries)
+        if root.path in result.unreadable or (not result.entries and root.photo_count):
+            # An unreadable root, or an empty mount point where photos were: unplugged, not deleted.
+            repo.mark_offline(engine, root.id)
+            summary.reports[root.path] = repo.SyncReport(offline=True)
+            log.warning("library root %s is unreadable or empty; its photos are offline", root.path)
+            continue
+        summary.reports[root.path] = repo.sync_root(engine, root, result.entries, result.unreadable, _sidecar_marks)
     return summary
 
 
@@ -176,7 +191,9 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
                 repo.save_error(engine, result.key, result.error)
                 summary.failed += 1
             else:
-                result.extras["marks"] = read_marks(result.path)
+                pending_item = by_id[result.key]
+                result.extras["marks"] = read_marks(result.path, Path(pending_item.companion)
+                                                    if getattr(pending_item, "companion", None) else None)
                 if result.score is not None:
                     scorer = holder.get()
                     repo.save_score(engine, result.key, str(scorer.key), scorer.precision, result.score,

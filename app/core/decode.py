@@ -9,6 +9,7 @@ import hashlib
 import io
 import logging
 import os
+import stat
 import struct
 import warnings
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL.JpegImagePlugin import JpegImageFile
 
 from app.core import formats
 from app.core.errors import PhotoError
@@ -69,7 +71,11 @@ def hash_file(path: Path, chunk: int = 1 << 20) -> str:
 def read_bytes(path: Path) -> bytes:
     """The file's bytes, or a PhotoError that says in plain words why they cannot be read."""
     try:
-        with open(path, "rb") as fh:
+        # O_NONBLOCK: a FIFO named like a photo must not hang the run; fstat then refuses it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise PhotoError("not a regular file (a pipe, device or socket)")
             data = fh.read()
     except FileNotFoundError:
         if os.path.islink(path):
@@ -159,12 +165,21 @@ def _open_raw_preview(data: bytes) -> Image.Image:
     try:
         with rawpy.imread(io.BytesIO(data)) as raw:
             thumb = raw.extract_thumb()
+            flip = raw.sizes.flip
     except Exception as exc:  # rawpy raises many LibRaw* types for unknown or damaged files
         raise PhotoError(f"camera RAW file without a usable preview ({type(exc).__name__})",
                          kind="unsupported") from None
     if thumb.format == rawpy.ThumbFormat.JPEG:
-        return Image.open(io.BytesIO(thumb.data))
-    return Image.fromarray(thumb.data)
+        preview = Image.open(io.BytesIO(thumb.data))
+        preview.load()
+    else:
+        preview = Image.fromarray(thumb.data)
+    # The preview rarely carries an orientation tag of its own; LibRaw's flip says how the
+    # camera was held (3: 180 degrees, 5: 90 counter-clockwise, 6: 90 clockwise).
+    turn = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90, 6: Image.Transpose.ROTATE_270}
+    if flip in turn and int(preview.getexif().get(TAG_ORIENTATION, 1) or 1) == 1:
+        preview = preview.transpose(turn[flip])
+    return preview
 
 
 def decode(path: Path, min_side: int | None = 768, data: bytes | None = None) -> DecodedPhoto:
@@ -183,7 +198,7 @@ def decode(path: Path, min_side: int | None = 768, data: bytes | None = None) ->
         if orientation not in range(1, 9):
             orientation = 1
         captured_at = _exif_time(exif)
-        if min_side and im.format == "JPEG":
+        if min_side and isinstance(im, JpegImageFile):  # MPO (many camera JPEGs) included
             scale = min(width, height) / min_side
             if scale >= 2:
                 im.draft("RGB", (max(1, int(width / scale) + 1), max(1, int(height / scale) + 1)))

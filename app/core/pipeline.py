@@ -37,9 +37,10 @@ class StageTimes:
     images: int = 0
     failed: int = 0
     wall: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, float]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "lock"}
 
 
 @dataclass
@@ -87,8 +88,9 @@ def prepare(key: K, path: Path, min_side: int | None, extra: Extra | None, times
         log.exception("unexpected error reading %s", path)
         return Prepared(key, path, error=PhotoError(f"could not read the image ({type(exc).__name__}: {exc})"))
     if times is not None:
-        times.decode += t1 - t0
-        times.preprocess += t2 - t1
+        with times.lock:  # several decoder threads add to the same counters
+            times.decode += t1 - t0
+            times.preprocess += t2 - t1
     decoded.image = None  # the pixels are preprocessed; keep memory flat
     return Prepared(key, path, decoded, pixels, extras=extras)
 

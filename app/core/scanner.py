@@ -31,6 +31,7 @@ class ScanEntry:
     companion: str | None = None  # the RAW shot together with this file
     error: str | None = None  # why the entry cannot be read at all (broken link, loop)
     unsupported: bool = False
+    sidecar_mtime_ns: int = 0  # newest XMP sidecar of the photo or its companion (0: none)
 
 
 @dataclass
@@ -38,6 +39,7 @@ class ScanResult:
     entries: list[ScanEntry] = field(default_factory=list)
     skipped_other: int = 0  # files without a photo extension, passed over quietly
     folder_errors: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # folders whose contents are unknown
 
 
 def is_excluded(name: str, rel: str, globs: Iterable[str]) -> bool:
@@ -46,6 +48,12 @@ def is_excluded(name: str, rel: str, globs: Iterable[str]) -> bool:
     if name in TRASH_NAMES or name.lower() in ("trash", ".trashes"):
         return True
     return any(fnmatch.fnmatch(name, g) or fnmatch.fnmatch(rel, g) for g in globs)
+
+
+def _inside(link: str, root: str) -> bool:
+    target = os.path.realpath(link)
+    real_root = os.path.realpath(root)
+    return target.startswith(real_root.rstrip(os.sep) + os.sep) and os.path.exists(target)
 
 
 def _entry(path: str, name: str) -> ScanEntry:
@@ -89,9 +97,11 @@ def scan(root: Path | str, exclude: Iterable[str] = (), skip_dirs: Iterable[Path
                 children = list(it)
         except OSError as exc:
             result.folder_errors.append(f"{folder}: {exc.strerror or exc}")
+            result.unreadable.append(folder)
             log.warning("cannot read folder %s: %s", folder, exc)
             continue
         files: dict[str, list[tuple[str, str]]] = {}
+        sidecars: dict[str, int] = {}  # lower-case sidecar name -> mtime
         for child in children:
             rel = os.path.relpath(child.path, root)
             if is_excluded(child.name, rel, globs):
@@ -107,9 +117,17 @@ def scan(root: Path | str, exclude: Iterable[str] = (), skip_dirs: Iterable[Path
             stem, ext = os.path.splitext(child.name)
             kind = formats.kind_of(ext)
             if kind == "other":
-                if ext.lower() not in formats.SIDECARS:
+                if ext.lower() == ".xmp":
+                    try:
+                        sidecars[child.name.lower()] = child.stat().st_mtime_ns
+                    except OSError:
+                        pass
+                elif ext.lower() not in formats.SIDECARS:
                     result.skipped_other += 1
                 continue
+            if child.is_symlink() and _inside(child.path, root):
+                continue  # a link to a photo of this library: the photo itself is listed
+
             files.setdefault(stem.lower(), []).append((child.name, kind))
         for group in files.values():
             raws = [n for n, k in group if k == "raw"]
@@ -118,9 +136,12 @@ def scan(root: Path | str, exclude: Iterable[str] = (), skip_dirs: Iterable[Path
                 if kind == "raw" and partners:
                     continue  # listed as the partner's companion
                 entry = _entry(os.path.join(folder, name), name)
-                if name in partners and raws:
-                    entry = ScanEntry(entry.path, entry.size, entry.mtime_ns,
-                                      os.path.join(folder, raws[0]), entry.error, entry.unsupported)
+                companion = raws[0] if name in partners and raws else None
+                stamps = [sidecars.get(f"{n}.xmp".lower(), 0) for n in (name, companion) if n]
+                stamps.append(sidecars.get(f"{os.path.splitext(name)[0]}.xmp".lower(), 0))
+                entry = ScanEntry(entry.path, entry.size, entry.mtime_ns,
+                                  os.path.join(folder, companion) if companion else None,
+                                  entry.error, entry.unsupported, max(stamps))
                 result.entries.append(entry)
     result.entries.sort(key=lambda e: e.path)
     return result

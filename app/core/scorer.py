@@ -52,8 +52,10 @@ def pick_precision(requested: str, device: torch.device) -> str:
     """`auto`: int8 on the CPU where its kernels exist (about 2x fp32 on the encoder, mean drift
     about 0.01; see tests/bench/bench_scoring.py), else fp32; bf16 on a GPU."""
     if requested == "auto":
-        if device.type != "cpu":
-            return "bf16"
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"  # pre-Ampere cards: fp16
+        if device.type == "mps":
+            return "fp16"
         return "int8" if int8_available() else "fp32"
     if requested not in MODEL_PRECISIONS:
         raise SettingsError(f"unknown precision {requested!r} (auto, fp32, bf16, fp16 or int8)")

@@ -88,3 +88,10 @@ def unfinished(engine: Engine) -> list[Removal]:
     with reading(engine) as conn:
         rows = conn.execute(select(removals).where(removals.c.state == "planned").order_by(removals.c.id)).all()
         return [_load(conn, r) for r in rows]
+
+
+def targets(engine: Engine) -> list[str]:
+    """Every rejects folder removals went to (scans must not pick those photos up again)."""
+    with reading(engine) as conn:
+        return [r[0] for r in conn.execute(select(removals.c.target).where(removals.c.target.is_not(None))
+                                           .distinct())]

@@ -79,6 +79,7 @@ ALTER TABLE photos ADD COLUMN crushed_shadows FLOAT;
 ALTER TABLE photos ADD COLUMN brightness FLOAT;
 ALTER TABLE photos ADD COLUMN noise FLOAT;
 ALTER TABLE photos ADD COLUMN scene_hash INTEGER;
+ALTER TABLE photos ADD COLUMN sidecar_mtime_ns INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE removals (
 	id INTEGER NOT NULL,
 	created_at FLOAT NOT NULL,
@@ -114,5 +115,5 @@ def _run(script: str) -> Callable[[Connection], None]:
 
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _run(V1),  # 1: roots, photos, scores, embeddings, errors
-    _run(V2),  # 2: technical quality, scene hash, removal journal
+    _run(V2),  # 2: technical quality, scene hash, sidecar stamp, removal journal
 ]

@@ -8,16 +8,17 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.core import decode
 from app.core.errors import PhotoError
 from app.core.scanner import ScanEntry
 from app.storage.db import reading
-from app.storage.schema import embeddings, errors, photos, roots, scores
+from app.storage.schema import embeddings, errors, photos, removal_files, roots, scores
 
 CHUNK = 500
 
@@ -142,14 +143,20 @@ def move_root(engine: Engine, old: Path | str, new: Path | str) -> int:
             raise ValueError(f"{new} is already a library root")
         conn.execute(update(roots).where(roots.c.id == row.id).values(path=new))
         moved = 0
-        for p in conn.execute(select(photos.c.id, photos.c.path, photos.c.folder, photos.c.companion)
+
+        def swap(value: str | None) -> str | None:
+            return None if value is None else new + value[len(old):]
+
+        for p in conn.execute(select(photos.c.id, photos.c.path, photos.c.folder, photos.c.companion, photos.c.state)
                               .where(photos.c.root_id == row.id)).all():
-            def swap(value: str | None) -> str | None:
-                return None if value is None else new + value[len(old):]
-            conn.execute(update(photos).where(photos.c.id == p.id).values(
-                path=swap(p.path), folder=swap(p.folder), companion=swap(p.companion),
-                state="present" if os.path.isdir(new) else "offline"))
+            values = dict(path=swap(p.path), folder=swap(p.folder), companion=swap(p.companion))
+            if p.state in ("present", "offline"):  # missing and removed photos stay so
+                values["state"] = "present" if os.path.isdir(new) else "offline"
+            conn.execute(update(photos).where(photos.c.id == p.id).values(**values))
             moved += 1
+        for f in conn.execute(select(removal_files.c.id, removal_files.c.source)
+                              .where(_under(removal_files.c.source, old))).all():
+            conn.execute(update(removal_files).where(removal_files.c.id == f.id).values(source=swap(f.source)))
     return moved
 
 
@@ -174,48 +181,73 @@ def _safe_hash(path: str) -> str | None:
         return None
 
 
-def sync_root(engine: Engine, root: Root, entries: Sequence[ScanEntry]) -> SyncReport:
-    return sync_entries(engine, root.id, entries, root.path)
+Marks = Callable[[ScanEntry], "tuple[int | None, bool, bool] | None"]  # (stars, rejected, picked)
+
+
+def sync_root(engine: Engine, root: Root, entries: Sequence[ScanEntry], unreadable: Sequence[str] = (),
+              read_marks: Marks | None = None) -> SyncReport:
+    return sync_entries(engine, root.id, entries, root.path, unreadable, read_marks)
 
 
 def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntry],
-                 folder: str | None = None) -> SyncReport:
+                 folder: str | None = None, unreadable: Sequence[str] = (),
+                 read_marks: Marks | None = None) -> SyncReport:
     """Bring the database in line with what a scan of `folder` found (or, without a folder,
     with these files only: nothing else is marked missing). root_id None: not in a library root.
 
     Unchanged files (same size and mtime) cost nothing; a changed one is hashed only when its
     size is the same; a new file whose size matches a missing photo is hashed to find a move.
+    Hashing happens before the write transactions, so another process never waits on it.
+    Photos under `unreadable` folders are left as they were (their folder could not be listed).
+    When an entry's XMP sidecar changed, read_marks gives the marks another tool left there.
     """
     report = SyncReport()
     now = time.time()
+    entries = list({e.path: e for e in entries}.values())  # a file named twice is one photo
     with reading(engine) as conn:
         q = select(photos.c.id, photos.c.path, photos.c.size, photos.c.mtime_ns, photos.c.state,
-                   photos.c.content_hash, photos.c.companion)
+                   photos.c.content_hash, photos.c.companion, photos.c.sidecar_mtime_ns)
         if folder is not None:
-            q = q.where(_under(photos.c.path, folder))
-            known = {r.path: r for r in conn.execute(q)}
+            known = {r.path: r for r in conn.execute(q.where(_under(photos.c.path, folder)))}
         else:
             known = {}
             wanted = [e.path for e in entries]
             for start in range(0, len(wanted), CHUNK):
                 known.update((r.path, r) for r in conn.execute(q.where(photos.c.path.in_(wanted[start:start + CHUNK]))))
-    found = {e.path for e in entries}
-    # A removed photo (moved to the trash or rejects by Aesthete) stays removed until undone.
-    gone = [r for p, r in known.items() if p not in found and r.state not in ("missing", "removed")]
-    new_entries = [e for e in entries if e.path not in known]
-    # Moves can come from any root, so missing photos everywhere are candidates.
-    with engine.begin() as conn:
-        for r in gone:
-            conn.execute(update(photos).where(photos.c.id == r.id).values(state="missing", updated_at=now))
-        report.missing = len(gone)
+        new_entries = [e for e in entries if e.path not in known]
         missing_by_size: dict[int, list] = {}
         if new_entries:
-            for r in conn.execute(select(photos.c.id, photos.c.size, photos.c.content_hash)
-                                  .where(photos.c.state == "missing")):
+            for r in conn.execute(select(photos.c.id, photos.c.size, photos.c.content_hash, photos.c.state)
+                                  .where(photos.c.state.in_(("missing", "present")))):
                 missing_by_size.setdefault(r.size, []).append(r)
+    found = {e.path for e in entries}
+    blind = [u.rstrip(os.sep) + os.sep for u in unreadable]
+    # A removed photo (moved to the trash or rejects by Aesthete) stays removed until undone.
+    gone = [r for p, r in known.items() if p not in found and r.state not in ("missing", "removed")
+            and not any(p.startswith(b) for b in blind)]
+    gone_ids = {r.id for r in gone}
     changed = [e for e in entries if e.path in known and
                (known[e.path].size != e.size or known[e.path].mtime_ns != e.mtime_ns
                 or known[e.path].state != "present" or known[e.path].companion != e.companion)]
+    # Hash outside any transaction: same-size changed files, and new files that may be moves.
+    digests: dict[str, str | None] = {}
+    for e in changed:
+        old = known[e.path]
+        if (old.size, old.mtime_ns) != (e.size, e.mtime_ns) and old.size == e.size and not e.error:
+            digests[e.path] = _safe_hash(e.path)
+    for e in new_entries:
+        candidates = missing_by_size.get(e.size)
+        if candidates and not e.error and any(c.id in gone_ids or c.state == "missing" for c in candidates):
+            digests[e.path] = _safe_hash(e.path)
+    with engine.begin() as conn:
+        for r in gone:
+            conn.execute(update(photos).where(photos.c.id == r.id, photos.c.state == r.state)
+                         .values(state="missing", updated_at=now))
+        report.missing = len(gone)
+    # Only photos missing now can be the source of a move.
+    missing_now = {r.id for r in gone}
+    with reading(engine) as conn:
+        missing_now |= {r[0] for r in conn.execute(select(photos.c.id).where(photos.c.state == "missing"))}
     report.unchanged = len(entries) - len(new_entries) - len(changed)
     for start in range(0, len(changed), CHUNK):
         with engine.begin() as conn:
@@ -224,7 +256,7 @@ def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntr
                 values = dict(size=e.size, mtime_ns=e.mtime_ns, state="present", companion=e.companion,
                               updated_at=now)
                 if old.size != e.size or old.mtime_ns != e.mtime_ns:
-                    digest = _safe_hash(e.path) if old.size == e.size and not e.error else None
+                    digest = digests.get(e.path)
                     if digest is None or digest != old.content_hash:
                         _reset_analysis(conn, old.id)
                         values.update(content_hash=digest, analysis_version=0, score=None,
@@ -242,34 +274,49 @@ def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntr
             fresh: list[dict] = []
             problems: list[ScanEntry] = []
             for e in new_entries[start:start + CHUNK]:
-                digest = None
-                candidates = missing_by_size.get(e.size)
-                if candidates and not e.error:
-                    digest = _safe_hash(e.path)
-                    match = next((c for c in candidates if c.content_hash and c.content_hash == digest), None)
-                    if match:
-                        candidates.remove(match)
-                        conn.execute(update(photos).where(photos.c.id == match.id).values(
-                            root_id=root_id, path=e.path, folder=os.path.dirname(e.path),
-                            name=_display_name(e.path), mtime_ns=e.mtime_ns, state="present",
-                            companion=e.companion, updated_at=now))
-                        report.moved += 1
-                        continue
+                digest = digests.get(e.path)
+                candidates = [c for c in missing_by_size.get(e.size, ()) if c.id in missing_now]
+                match = next((c for c in candidates if digest and c.content_hash == digest), None)
+                if match:
+                    missing_by_size[e.size].remove(match)
+                    conn.execute(update(photos).where(photos.c.id == match.id).values(
+                        root_id=root_id, path=e.path, folder=os.path.dirname(e.path),
+                        name=_display_name(e.path), mtime_ns=e.mtime_ns, state="present",
+                        companion=e.companion, updated_at=now))
+                    report.moved += 1
+                    continue
                 fresh.append(dict(
                     root_id=root_id, path=e.path, folder=os.path.dirname(e.path), name=_display_name(e.path),
                     size=e.size, mtime_ns=e.mtime_ns, content_hash=digest, state="present",
                     companion=e.companion, analysis_version=0, rating=0, flag="", first_seen=now,
-                    updated_at=now))
+                    updated_at=now, sidecar_mtime_ns=0))
                 if e.error or e.unsupported:
                     problems.append(e)
             if fresh:
-                conn.execute(insert(photos), fresh)  # one executemany for the chunk
+                # Another process (the GUI's watcher, a second CLI) may have added some meanwhile.
+                conn.execute(sqlite_insert(photos).on_conflict_do_nothing(index_elements=["path"]), fresh)
             for e in problems:
                 pid = conn.execute(select(photos.c.id).where(photos.c.path == e.path)).scalar_one()
                 reason = e.error or _unsupported_reason(e.path)
                 _record_error(conn, pid, "unsupported" if e.unsupported else "error", reason, now)
             report.new += len(fresh)
+    if read_marks is not None:
+        _import_marks(engine, [e for e in entries if e.sidecar_mtime_ns and
+                               (e.path not in known or known[e.path].sidecar_mtime_ns != e.sidecar_mtime_ns)],
+                      read_marks)
     return report
+
+
+def _import_marks(engine: Engine, entries: Sequence[ScanEntry], read_marks: Marks) -> None:
+    """Marks from sidecars that changed since we last read them: the newer word wins."""
+    found = [(e, read_marks(e)) for e in entries]
+    with engine.begin() as conn:
+        for e, marks in found:
+            values: dict = {"sidecar_mtime_ns": e.sidecar_mtime_ns}
+            if marks is not None:
+                stars, rejected, picked = marks
+                values.update(rating=stars or 0, flag="reject" if rejected else ("pick" if picked else ""))
+            conn.execute(update(photos).where(photos.c.path == e.path).values(**values))
 
 
 def _display_name(path: str) -> str:
@@ -289,6 +336,7 @@ class Pending:
     id: int
     path: str
     needs_score: bool = True  # False: scored already, only newer analysis (quality) is missing
+    companion: str | None = None
 
 
 def pending(engine: Engine, model_key: str, precision: str | None = None,
@@ -303,8 +351,9 @@ def pending(engine: Engine, model_key: str, precision: str | None = None,
     folders = list(under)
     if folders:
         cond.append(or_(*[_under(photos.c.path, f) for f in folders]))
-    if paths is not None:
-        cond.append(photos.c.path.in_(list(paths)))
+    wanted = None if paths is None else set(paths)
+    if wanted is not None and len(wanted) <= CHUNK:
+        cond.append(photos.c.path.in_(list(wanted)))
     unsupported = select(errors.c.photo_id).where(errors.c.kind == "unsupported")
     cond.append(photos.c.id.not_in(unsupported))
     has = select(scores.c.photo_id).where(scores.c.model_key == model_key)
@@ -314,9 +363,10 @@ def pending(engine: Engine, model_key: str, precision: str | None = None,
     if not rescore:
         cond.append(or_(~scored, photos.c.analysis_version < analysis_version))
     with reading(engine) as conn:
-        rows = conn.execute(select(photos.c.id, photos.c.path, scored.label("scored"))
+        rows = conn.execute(select(photos.c.id, photos.c.path, scored.label("scored"), photos.c.companion)
                             .where(*cond).order_by(photos.c.path)).all()
-    return [Pending(r.id, r.path, rescore or not r.scored) for r in rows]
+    return [Pending(r.id, r.path, rescore or not r.scored, r.companion) for r in rows
+            if wanted is None or r.path in wanted]  # long path lists are filtered here, not in SQL
 
 
 QUALITY_FIELDS = ("sharpness", "clipped_highlights", "crushed_shadows", "brightness", "noise")
@@ -339,6 +389,8 @@ def save_score(engine: Engine, photo_id: int, model_key: str | None, precision: 
     now = time.time()
     extras = extras or {}
     with engine.begin() as conn:
+        if conn.execute(select(photos.c.id).where(photos.c.id == photo_id)).first() is None:
+            return  # forgotten meanwhile (its root was removed): nothing to save
         values: dict = dict(updated_at=now, analysis_version=analysis_version)
         if model_key is not None and score is not None:
             conn.execute(delete(scores).where(scores.c.photo_id == photo_id, scores.c.model_key == model_key,
@@ -361,12 +413,12 @@ def save_score(engine: Engine, photo_id: int, model_key: str | None, precision: 
         if "scene_hash" in extras:
             values["scene_hash"] = _signed64(extras["scene_hash"])
         conn.execute(update(photos).where(photos.c.id == photo_id).values(**values))
-        marks = extras.get("marks")  # (stars, rejected) from a sidecar or the file itself
+        marks = extras.get("marks")  # (stars, rejected, picked) from a sidecar or the file itself
         if marks is not None:
-            stars, rejected = marks
+            stars, rejected, picked = marks
             # The user's marks in Aesthete win; marks from other tools only fill blanks.
             conn.execute(update(photos).where(photos.c.id == photo_id, photos.c.rating == 0, photos.c.flag == "")
-                         .values(rating=stars or 0, flag="reject" if rejected else ""))
+                         .values(rating=stars or 0, flag="reject" if rejected else ("pick" if picked else "")))
 
 
 def _record_error(conn, photo_id: int, kind: str, reason: str, now: float) -> None:
@@ -376,6 +428,8 @@ def _record_error(conn, photo_id: int, kind: str, reason: str, now: float) -> No
 
 def save_error(engine: Engine, photo_id: int, error: PhotoError) -> None:
     with engine.begin() as conn:
+        if conn.execute(select(photos.c.id).where(photos.c.id == photo_id)).first() is None:
+            return
         _record_error(conn, photo_id, error.kind, error.reason, time.time())
 
 
@@ -423,7 +477,8 @@ def list_photos(engine: Engine, sort: str = "score", descending: bool | None = N
         score_col = sub.order_by(scores.c.scored_at.desc()).limit(1).scalar_subquery()
     q = (select(photos.c.id, photos.c.path, photos.c.name, photos.c.folder, photos.c.size,
                 photos.c.mtime_ns, photos.c.state, score_col.label("score"),
-                (photos.c.score_model if not model_key else func.coalesce(None, model_key)).label("score_model"),
+                (photos.c.score_model if not model_key else
+                 case((score_col.is_not(None), model_key), else_=None)).label("score_model"),
                 photos.c.captured_at, photos.c.width, photos.c.height, photos.c.rating, photos.c.flag,
                 photos.c.companion, errors.c.reason, errors.c.kind, photos.c.content_hash)
          .select_from(photos.outerjoin(errors, errors.c.photo_id == photos.c.id)))
@@ -433,8 +488,9 @@ def list_photos(engine: Engine, sort: str = "score", descending: bool | None = N
         q = q.where(photos.c.root_id.is_not(None))
     if under:
         q = q.where(_under(photos.c.path, os.path.abspath(under)))
-    if paths is not None:
-        q = q.where(photos.c.path.in_(list(paths)))
+    wanted = None if paths is None else set(paths)
+    if wanted is not None and len(wanted) <= CHUNK:
+        q = q.where(photos.c.path.in_(list(wanted)))
     if min_score is not None:
         q = q.where(score_col >= min_score)
     if max_score is not None:
@@ -452,7 +508,7 @@ def list_photos(engine: Engine, sort: str = "score", descending: bool | None = N
     if limit:
         q = q.limit(limit)
     with reading(engine) as conn:
-        return [Photo(*row) for row in conn.execute(q)]
+        return [Photo(*row) for row in conn.execute(q) if wanted is None or row.path in wanted]
 
 
 @dataclass(frozen=True)

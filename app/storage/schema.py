@@ -62,6 +62,7 @@ photos = Table(
     Column("brightness", Float),
     Column("noise", Float),
     Column("scene_hash", Integer),  # 64-bit perceptual hash, stored signed
+    Column("sidecar_mtime_ns", Integer, nullable=False, default=0),  # XMP marks read at this stamp
     Index("ix_photos_folder", "folder"),
     Index("ix_photos_hash", "content_hash"),
     Index("ix_photos_score", "score"),

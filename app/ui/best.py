@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 PAD = 10  # inside a group's panel
 GAP = 10  # between frames
-DIM = 0.42  # opacity of the frames that are not the pick
+DIM = 0.5  # opacity of the frames that are not the pick: dimmed, still judged at a glance
 ASPECT = 0.75
 
 
@@ -606,7 +606,7 @@ class BestShotsView(QWidget):
                 words.append("<span style='color:#16a34a'><b>the pick</b></span>")
             if member.faults:
                 words.append(f"<span style='color:#c8553d'>{', '.join(member.faults)}</span>")
-            out.append(Side(photo, fmt.printable(member.row.name), " · ".join(words)))
+            out.append(Side(photo, fmt.printable(member.row.name), " · ".join(words), pid == group.pick_id))
         return out[0], out[1]
 
     def _refresh_compare(self) -> None:

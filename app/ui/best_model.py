@@ -15,6 +15,7 @@ from app.curation import GroupView, Member
 from app.storage.repo import Photo
 from app.workers.thumbnails import ThumbKey, ThumbnailLoader
 
+MAX_WAITING = 1024
 KIND_TEXT = {"burst": "Burst", "similar": "Similar shots", "exact": "Exact copies"}
 
 
@@ -107,6 +108,8 @@ class GroupListModel(QAbstractListModel):
         pixmap = self.thumbnails.get(key)
         if pixmap is None:
             self._by_thumb[key] = photo_id
+            while len(self._by_thumb) > MAX_WAITING:  # frames long scrolled away
+                del self._by_thumb[next(iter(self._by_thumb))]
         return pixmap
 
     def thumbnail_failed(self, photo_id: int) -> bool:
@@ -126,6 +129,8 @@ class GroupListModel(QAbstractListModel):
     # --- changes --------------------------------------------------------------------------
 
     def set_groups(self, groups: list[GroupView], photos: dict[int, Photo]) -> None:
+        for g in groups:  # frames in the order they were taken, as the photographer shot them
+            g.members.sort(key=lambda m: (m.row.captured_at or 0.0, m.row.name))
         self.beginResetModel()
         self.groups = groups
         self.photos = photos

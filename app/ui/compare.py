@@ -53,7 +53,8 @@ class ZoomState(QObject):
 class Side:
     photo: Photo
     title: str
-    detail: str  # faults or "pick", shown under the title
+    detail: str  # score, faults, "the pick", shown beside the title
+    is_pick: bool = False
 
 
 class ZoomPane(QWidget):
@@ -252,16 +253,19 @@ class CompareView(QWidget):
         hint.setStyleSheet("color: palette(placeholder-text);")
         for b in (back, self.fit_button, self.one_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        top.setSpacing(6)
         top.addWidget(back)
-        top.addSpacing(12)
+        top.addSpacing(16)
         top.addWidget(self.fit_button)
         top.addWidget(self.one_button)
+        top.addSpacing(6)
         top.addWidget(self.zoom_label)
         top.addStretch(1)
         top.addWidget(hint)
 
         panes = QHBoxLayout()
-        panes.setSpacing(4)
+        panes.setContentsMargins(4, 0, 4, 4)
+        panes.setSpacing(6)
         for i in range(2):
             col = QVBoxLayout()
             col.setSpacing(4)
@@ -306,6 +310,7 @@ class CompareView(QWidget):
             return
         self.titles[i].setText(f"<b>{side.title}</b> &nbsp; {side.detail}")
         self.titles[i].setToolTip(fmt.printable(side.photo.path))
+        self.keep[i].setEnabled(not side.is_pick)
 
     def _show_side(self, i: int, side: Side, stand_in: QPixmap | None) -> None:
         self.sides[i] = side

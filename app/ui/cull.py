@@ -95,6 +95,8 @@ class CullListModel(QAbstractListModel):
         pixmap = self.thumbnails.get(key)
         if pixmap is None:
             self._by_thumb[key] = pid
+            while len(self._by_thumb) > 1024:  # rows long scrolled away
+                del self._by_thumb[next(iter(self._by_thumb))]
         return pixmap
 
     def _thumbnail_arrived(self, key: ThumbKey, _reason: str = "") -> None:
@@ -105,6 +107,8 @@ class CullListModel(QAbstractListModel):
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole, int(CullRoles.Thumbnail)])
 
     def set_items(self, items: list[CullItem], photos: dict[int, Photo]) -> None:
+        # In the order they were taken, so the frames of a burst are reviewed together.
+        items = sorted(items, key=lambda it: (it.member.row.captured_at or 0.0, it.member.row.path))
         self.beginResetModel()
         self.items = items
         self.photos = photos
@@ -198,17 +202,37 @@ class CullDelegate(QStyledItemDelegate):
         if rating:
             mark = (mark + " · " if mark else "") + "★" * rating
         y = text.y() + line + 4
-        reasons = list(item.reasons)
         painter.setPen(colour if selected else palette.color(QPalette.ColorRole.PlaceholderText))
         fm = painter.fontMetrics()
-        for reason in reasons[:3 if not mark else 2]:
-            painter.drawText(QRect(text.x(), y, text.width(), line), Qt.AlignmentFlag.AlignLeft,
-                             fm.elidedText(reason, Qt.TextElideMode.ElideRight, text.width()))
+        for text_line in wrap(fm, "; ".join(item.reasons), text.width(), 3 if not mark else 2):
+            painter.drawText(QRect(text.x(), y, text.width(), line), Qt.AlignmentFlag.AlignLeft, text_line)
             y += line
         if mark:
-            painter.setPen(colour if selected else (fmt.REJECT if flag == "reject" else fmt.PICK.darker(130)))
+            tint = fmt.REJECT if flag == "reject" else fmt.PICK.darker(130) if flag == "pick" else QColor("#b7791f")
+            painter.setPen(colour if selected else tint)
             painter.drawText(QRect(text.x(), y, text.width(), line), Qt.AlignmentFlag.AlignLeft, mark)
         painter.restore()
+
+
+def wrap(fm, text: str, width: int, lines: int) -> list[str]:
+    """Text broken at spaces into at most `lines` lines of `width` pixels, the last one elided."""
+    out: list[str] = []
+    words = text.split(" ")
+    current = ""
+    while words and len(out) < lines:
+        word = words[0]
+        attempt = f"{current} {word}" if current else word
+        if fm.horizontalAdvance(attempt) <= width or not current:
+            current = attempt
+            words.pop(0)
+        else:
+            out.append(current)
+            current = ""
+    if current and len(out) < lines:
+        out.append(current)
+    if words and out:
+        out[-1] = fm.elidedText(out[-1] + " " + " ".join(words), Qt.TextElideMode.ElideRight, width)
+    return [fm.elidedText(t, Qt.TextElideMode.ElideRight, width) for t in out]
 
 
 class CullList(QListView):

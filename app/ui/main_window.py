@@ -805,7 +805,7 @@ class MainWindow(QMainWindow):
 
     def _removal_target(self) -> str:
         folder = self.settings.rejects_folder
-        return f"the rejects folder {printable(folder)}" if folder else "the system trash"
+        return f"the rejects folder ({printable(folder)})" if folder else "the system trash"
 
     def _confirm_removal(self, removal: Removal) -> None:
         if self._shut_down or removal.under != self.query.under:
@@ -815,7 +815,8 @@ class MainWindow(QMainWindow):
             self._tell(f"No photos are marked rejected {scope}. Mark photos with X first.")
             return
         n = plural(len(removal.photos), "photo")
-        text = (f"Move {n} marked rejected {scope} to {self._removal_target()}?\n\n"
+        names = ", ".join(printable(p.name) for p in removal.photos[:5]) + (" …" if len(removal.photos) > 5 else "")
+        text = (f"Move {n} marked rejected {scope} to {self._removal_target()}?\n\n{names}\n\n"
                 "Their RAW files and XMP sidecars go with them. Nothing is deleted: "
                 "Undo removal (Ctrl+Z) puts them back.")
         action = "Move to the trash" if not self.settings.rejects_folder else "Move to the rejects folder"

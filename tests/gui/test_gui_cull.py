@@ -38,6 +38,8 @@ def test_keyboard_review_changes_marks(qtbot, make_window, settings, analysed):
     candidates = _names(cull)
     assert {"IMG_03.jpg", "IMG_04.jpg", "IMG_05.jpg"} <= set(candidates)
     assert any("blurry" in r for r in candidates["IMG_03.jpg"])
+    # The pick of the burst is named by its file, not by a database id.
+    assert any(r.startswith("not the pick of its burst of 5 (IMG_0") for r in candidates["IMG_03.jpg"])
     QAbstractItemModelTester(cull.model, QAbstractItemModelTester.FailureReportingMode.Warning)
     assert cull.list.currentIndex().row() == 0
     assert cull.info.text() and os.path.basename(cull.model.items[0].member.row.path) in cull.info.text()
