@@ -90,7 +90,7 @@ _COLUMNS = (photos.c.id, photos.c.path, photos.c.name, photos.c.folder, photos.c
 
 
 def _conditions(q: PhotoQuery) -> list:
-    cond = [photos.c.state != "missing", IN_LIBRARY]
+    cond = [photos.c.state != "missing", photos.c.state != "removed", IN_LIBRARY]
     if q.under:
         cond.append(_under(photos.c.path, os.path.abspath(q.under)))
     if q.min_score is not None:
@@ -160,7 +160,7 @@ def photos_by_id(engine: Engine, ids: Iterable[int]) -> dict[int, Photo]:
 def folder_counts(engine: Engine) -> list[FolderCount]:
     """Photos per folder (direct children only) for every library folder that holds any."""
     stmt = (select(photos.c.root_id, photos.c.folder, func.count())
-            .where(photos.c.state != "missing", IN_LIBRARY)
+            .where(photos.c.state != "missing", photos.c.state != "removed", IN_LIBRARY)
             .group_by(literal_column("+photos.folder")))
     with reading(engine) as conn:
         return [FolderCount(r[0], r[1], r[2]) for r in conn.execute(stmt)]
@@ -173,7 +173,7 @@ def root_paths(engine: Engine) -> list[tuple[int, str]]:
 
 def status_counts(engine: Engine, under: str | None = None) -> StatusCounts:
     """How many library photos are scored, waiting, failed, offline, picked and rejected."""
-    cond = [photos.c.state != "missing", IN_LIBRARY]
+    cond = [photos.c.state != "missing", photos.c.state != "removed", IN_LIBRARY]
     if under:
         cond.append(_under(photos.c.path, os.path.abspath(under)))
     totals = select(

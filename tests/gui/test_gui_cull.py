@@ -199,8 +199,6 @@ def test_interrupted_removal_is_finished_at_start(qtbot, make_window, settings, 
     assert a.id not in {p.id for p in repo.list_photos(engine)}
 
 
-@pytest.mark.xfail(strict=True, reason="app/storage/browse.py still lists photos whose state is 'removed' "
-                                       "(its queries exclude only 'missing')")
 def test_photos_removed_before_the_app_started_stay_out_of_the_grid(qtbot, make_window, settings, engine,
                                                                      analysed, tmp_path):
     from app import curation
