@@ -13,7 +13,7 @@ import math
 from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QMouseEvent, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QPushButton,
-                               QStackedWidget, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QVBoxLayout,
+                               QStackedWidget, QStyledItemDelegate, QStyleOptionViewItem, QToolTip, QVBoxLayout,
                                QWidget)
 
 from app.curation import GroupView
@@ -379,8 +379,6 @@ class GroupStrip(QListView):
                     lines.append(f"The pick: {reason_text(group)}")
                 if m.faults:
                     lines.append(", ".join(m.faults))
-                from PySide6.QtWidgets import QToolTip
-
                 QToolTip.showText(event.globalPos(), "<br>".join(lines), self)
                 return True
         return super().viewportEvent(event)

@@ -314,7 +314,8 @@ class CullView(QWidget):
         self.threshold.valueChanged.connect(lambda _v: self._threshold_timer.start())
         self.remove_button = QPushButton("Remove rejected…", self)
         self.remove_button.setObjectName("removeRejectedButton")
-        self.remove_button.setToolTip("Move the photos marked rejected in this folder to the trash or the rejects folder")
+        self.remove_button.setToolTip("Move the photos marked rejected in this folder to the trash or the "
+                                      "rejects folder")
         self.remove_button.clicked.connect(self.removeRequested)
         self.undo_button = QPushButton("Undo removal", self)
         self.undo_button.setObjectName("undoRemovalButton")

@@ -816,7 +816,9 @@ class MainWindow(QMainWindow):
             return
         n = plural(len(removal.photos), "photo")
         names = ", ".join(printable(p.name) for p in removal.photos[:5]) + (" …" if len(removal.photos) > 5 else "")
-        text = (f"Move {n} marked rejected {scope} to {self._removal_target()}?\n\n{names}\n\n"
+        folder = self.settings.rejects_folder
+        where = f"the rejects folder:\n{printable(folder)}" if folder else "the system trash?"
+        text = (f"Move {n} marked rejected {scope} to {where}\n\n{names}\n\n"
                 "Their RAW files and XMP sidecars go with them. Nothing is deleted: "
                 "Undo removal (Ctrl+Z) puts them back.")
         action = "Move to the trash" if not self.settings.rejects_folder else "Move to the rejects folder"
@@ -830,7 +832,6 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             return
         report = removal.report
-        self.model.hide(removal.removed_ids)
         self._after_files_moved()
         moved = plural(len(removal.removed_ids), "photo")
         files = len(report.moved) if report else 0
@@ -852,7 +853,6 @@ class MainWindow(QMainWindow):
         if report.removal_id is None:
             self._tell("Nothing to undo: no removal is waiting to be put back.")
             return
-        self.model.unhide(ids)
         self._after_files_moved()
         files = len(report.restored)
         message = f"Restored {plural(len(ids), 'photo')}" + (

@@ -60,9 +60,6 @@ class PhotoListModel(QAbstractListModel):
             thumbnails.ready.connect(self._thumbnail_arrived)
             thumbnails.failed.connect(self._thumbnail_failed)
         self._by_thumb: dict[ThumbKey, int] = {}
-        # Photos this session moved to the trash or the rejects folder. The browse queries still
-        # count a removed photo (its state is "removed", not "missing"), so the grid leaves them out.
-        self._removed: set[int] = set()
 
     # --- Qt model API ----------------------------------------------------------------------
 
@@ -188,8 +185,6 @@ class PhotoListModel(QAbstractListModel):
         """Re-run the current query (after a scan or a watcher change)."""
         t0 = time.perf_counter()
         ids = browse.photo_ids(self.engine, self.query)
-        if self._removed:
-            ids = [pid for pid in ids if pid not in self._removed]
         if ids == self._ids:
             self._cache.clear()
             if ids:
@@ -202,14 +197,6 @@ class PhotoListModel(QAbstractListModel):
             self._by_thumb.clear()
             self.endResetModel()
         self.reloaded.emit((time.perf_counter() - t0) * 1000)
-
-    def hide(self, ids) -> None:
-        """These photos were moved away (Remove rejected): leave them out from the next reload."""
-        self._removed.update(ids)
-
-    def unhide(self, ids) -> None:
-        """These photos are back in place (undo)."""
-        self._removed.difference_update(ids)
 
     def set_thumb_pixels(self, pixels: int) -> None:
         self.thumb_pixels = pixels
