@@ -16,8 +16,8 @@ from typing import Iterable, Sequence
 from sqlalchemy import Engine
 
 from app.config.settings import Settings
-from app.core import bestpick, cullrules, grouping, ratings, removal, xmp
-from app.core.quality import QualityThresholds, TechnicalQuality, faults
+from app.core import bestpick, cullrules, grouping, removal, xmp
+from app.core.quality import TechnicalQuality, faults
 from app.storage import journal, marks, repo
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def cull_list(engine: Engine, settings: Settings, under: str | None = None,
         facts.append(cullrules.CullFacts(
             r.id, r.score, members[r.id].quality, rating=r.rating, user_pick=r.flag == "pick",
             user_reject=r.flag == "reject", group_pick_id=g.pick_id if g else None,
-            group_kind=g.kind if g else None))
+            group_kind=g.kind if g else None, group_pick_name=g.pick.row.name if g else None))
     rule = cullrules.CullSettings(below=settings.cull_threshold if below is None else below)
     return [CullItem(members[c.photo_id], c.reasons) for c in cullrules.cull_candidates(facts, rule)]
 

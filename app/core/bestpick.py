@@ -91,11 +91,9 @@ def best_pick(members: Sequence[Candidate], thresholds: QualityThresholds = Qual
 def _explain(
     winner: Candidate, members: Sequence[Candidate], found: dict[int, list[str]], scored: bool, best_focus: float
 ) -> str:
-    if winner.user_pick:
-        return "your pick"
     n = len(members)
     if n == 1:
-        return "the only photo"
+        return "your pick" if winner.user_pick else "the only photo"
     others = [c for c in members if c.photo_id != winner.photo_id]
     parts: list[str] = []
     if winner.rating > max(c.rating for c in others):
@@ -130,4 +128,7 @@ def _explain(
     tally.update("rejected by you" for c in others if c.user_reject)
     if tally:
         parts.append("others: " + ", ".join(f"{count} {fault}" for fault, count in tally.items()))
+    # The user's choice leads, and the measurements still say what the frame has going for it.
+    if winner.user_pick:
+        parts.insert(0, "your pick")
     return "; ".join(parts) if parts else f"best of {n}"

@@ -26,6 +26,7 @@ class CullFacts:
     user_reject: bool = False
     group_pick_id: int | None = None  # the pick of the photo's group; None when in no group
     group_kind: str | None = None  # "exact" | "burst" | "similar"
+    group_pick_name: str | None = None  # the pick's file name, for the reason a user reads
 
 
 @dataclass(frozen=True)
@@ -41,16 +42,17 @@ def _score_reason(score: float, below: float) -> str:
     return f"score {shown}, below {below:.1f}"
 
 
-def _group_reason(kind: str | None, pick: int, size: int) -> str:
+def _group_reason(kind: str | None, pick: int, size: int, name: str | None = None) -> str:
+    shown = name or f"photo {pick}"
     if kind == "exact":
-        return f"exact copy of photo {pick}"
+        return f"exact copy of {shown}"
     if kind == "burst":
         where = f"its burst of {size}" if size else "its burst"
     elif kind == "similar":
         where = f"its {size} similar shots" if size else "its similar shots"
     else:
         where = "its group"
-    return f"not the pick of {where} (photo {pick} is)"
+    return f"not the pick of {where} ({shown} is)"
 
 
 def cull_candidates(
@@ -76,7 +78,7 @@ def cull_candidates(
         if settings.use_non_picks and p.group_pick_id is not None and p.group_pick_id != p.photo_id:
             # The size is only known when the caller passed the whole group, which includes its pick.
             size = group_sizes[p.group_pick_id] if p.group_pick_id in picks_present else 0
-            reasons.append(_group_reason(p.group_kind, p.group_pick_id, size))
+            reasons.append(_group_reason(p.group_kind, p.group_pick_id, size, p.group_pick_name))
         if reasons:
             found.append(CullCandidate(p.photo_id, tuple(reasons)))
     return found

@@ -7,7 +7,6 @@ Reads (groups, candidates) run on their own thread so a long load never holds up
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -24,7 +23,6 @@ from app.workers.tasks import make_pool, run_task
 
 log = logging.getLogger(__name__)
 
-PHOTO_REF = re.compile(r"\bphoto (\d+)\b")  # how app.core.cullrules names a group's pick
 
 
 @dataclass
@@ -65,22 +63,9 @@ def load_groups(engine: Engine, settings: Settings, under: str | None) -> Groups
 
 
 def load_cull(engine: Engine, settings: Settings, under: str | None, below: float) -> CullResult:
-    items = _named(engine, curation.cull_list(engine, settings, under, below))
+    items = curation.cull_list(engine, settings, under, below)
     photos = browse.photos_by_id(engine, [i.member.row.id for i in items])
     return CullResult(under, below, items, photos, _waiting(engine, under))
-
-
-def _named(engine: Engine, items: list[curation.CullItem]) -> list[curation.CullItem]:
-    """Reasons that name a group's pick by its database id ("photo 15 is") name its file instead."""
-    refs = {int(n) for it in items for r in it.reasons for n in PHOTO_REF.findall(r)}
-    if not refs:
-        return items
-    names = {pid: p.name for pid, p in browse.photos_by_id(engine, refs).items()}
-
-    def words(reason: str) -> str:
-        return PHOTO_REF.sub(lambda m: names.get(int(m.group(1)), m.group(0)), reason)
-
-    return [curation.CullItem(it.member, tuple(words(r) for r in it.reasons)) for it in items]
 
 
 def with_current_marks(engine: Engine, group: curation.GroupView) -> curation.GroupView:
