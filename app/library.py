@@ -76,8 +76,7 @@ def scan_folders(engine: Engine, settings: Settings, folders: Iterable[Path | st
         targets = repo.list_roots(engine)
     else:
         targets = [repo.add_root(engine, f) if add else _root_for(engine, f) for f in folders]
-    # Where Aesthete moved rejected photos must not be scanned back in.
-    rejects = ([settings.rejects_folder] if settings.rejects_folder else []) + journal.targets(engine)
+    rejects = excluded_folders(engine, settings)
     seen: set[int] = set()
     for root in targets:
         if root.id in seen:
@@ -100,6 +99,27 @@ def scan_folders(engine: Engine, settings: Settings, folders: Iterable[Path | st
             continue
         summary.reports[root.path] = repo.sync_root(engine, root, result.entries, result.unreadable, _sidecar_marks)
     return summary
+
+
+def excluded_folders(engine: Engine, settings: Settings) -> list[str]:
+    """Folders scans skip: the rejects folder and every folder removals went to."""
+    return ([settings.rejects_folder] if settings.rejects_folder else []) + journal.targets(engine)
+
+
+def sync_folder(engine: Engine, settings: Settings, root_id: int, folder: str,
+                skip: Iterable[str] = (), extra: Iterable[scanner.ScanEntry] = ()) -> tuple[repo.SyncReport, list[str]]:
+    """Rescan one folder of a root (the watcher's unit of work): entries in `skip` are left out,
+    `extra` entries are taken as found. Returns the report and the folders that could not be read."""
+    skip = set(skip)
+    entries: list[scanner.ScanEntry] = list(extra)
+    unreadable: list[str] = []
+    problems: list[str] = []
+    if os.path.isdir(folder):
+        result = scanner.scan(folder, settings.exclude, excluded_folders(engine, settings))
+        entries += [e for e in result.entries if e.path not in skip]
+        unreadable, problems = result.unreadable, result.folder_errors
+    report = repo.sync_entries(engine, root_id, entries, folder, unreadable, _sidecar_marks)
+    return report, problems
 
 
 def _root_for(engine: Engine, folder: Path | str) -> repo.Root:

@@ -34,31 +34,21 @@ def scan_folders(engine: Engine, settings: Settings, folders: list[str] | None):
 
 def sync_changes(engine: Engine, settings: Settings, changes: list[FolderChange]) -> SyncResult:
     """Bring the database in line with the changed folders (run in the library thread)."""
+    from app.library import sync_folder
+
     result = SyncResult()
-    rejects = [settings.rejects_folder] if settings.rejects_folder else []
     for change in changes:
         if not os.path.isdir(change.root):
             repo.mark_offline(engine, change.root_id)
             continue
-        if os.path.isdir(change.folder):
-            scan = scanner.scan(change.folder, settings.exclude, rejects)
-            entries = [e for e in scan.entries if e.path not in change.skip]
-            result.problems += scan.folder_errors
-        else:
-            entries = []  # the folder itself went away: everything below it is missing
         # Files still being written are neither added nor, when already known, marked missing.
         keep = [p for p in change.skip if os.path.exists(p)]
-        report = repo.sync_entries(engine, change.root_id, entries, change.folder) if not keep else \
-            _sync_keeping(engine, change, entries, keep)
+        known = [scanner.ScanEntry(p.path, p.size, p.mtime_ns, p.companion)
+                 for p in repo.list_photos(engine, paths=keep)] if keep else []
+        report, problems = sync_folder(engine, settings, change.root_id, change.folder, change.skip, known)
+        result.problems += problems
         result.reports.append((change.folder, report))
     return result
-
-
-def _sync_keeping(engine: Engine, change: FolderChange, entries, keep: list[str]) -> repo.SyncReport:
-    # Known photos still being rewritten stay as they are until they settle.
-    known = repo.list_photos(engine, paths=keep)
-    entries = entries + [scanner.ScanEntry(p.path, p.size, p.mtime_ns, p.companion) for p in known]
-    return repo.sync_entries(engine, change.root_id, entries, change.folder)
 
 
 class LibraryService(QObject):
