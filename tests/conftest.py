@@ -90,3 +90,23 @@ def make_photo(tmp_path):
         return path
 
     return _make
+
+
+@pytest.fixture
+def trash(tmp_path, monkeypatch):
+    """A private home and XDG trash under tmp_path, so the real trash is never touched."""
+    import send2trash
+    from send2trash import plat_other
+
+    home = tmp_path / "home"
+    data = home / ".local" / "share"
+    data.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    # send2trash reads XDG_DATA_HOME once, at import; point its copy at ours too.
+    monkeypatch.setattr(plat_other, "XDG_DATA_HOME", os.fsencode(data))
+    monkeypatch.setattr(plat_other, "HOMETRASH_B", os.fsencode(data / "Trash"))
+    monkeypatch.setattr(plat_other, "HOMETRASH", str(data / "Trash"))
+    # Never the gio backend in tests: it would use the real trash.
+    monkeypatch.setattr(send2trash, "send2trash", plat_other.send2trash)
+    return data / "Trash"

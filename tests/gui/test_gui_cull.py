@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from burst import analysed, burst_files, sha, shoot, start  # noqa: F401 (fixtures)
 from conftest import make_settings
 from PySide6.QtCore import Qt
@@ -113,24 +112,6 @@ def test_remove_rejected_to_rejects_folder_and_undo(qtbot, make_window, engine, 
     with qtbot.waitSignal(window.curationDone, timeout=30_000) as done:
         window.undo_removal()
     assert done.args[0].startswith("Nothing to undo")
-
-
-@pytest.fixture
-def trash(tmp_path, monkeypatch):
-    """A private XDG trash (send2trash reads XDG_DATA_HOME at import: point its copy here too)."""
-    import send2trash
-    from send2trash import plat_other
-
-    home = tmp_path / "home"
-    data = home / ".local" / "share"
-    data.mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(data))
-    monkeypatch.setattr(plat_other, "XDG_DATA_HOME", os.fsencode(data))
-    monkeypatch.setattr(plat_other, "HOMETRASH_B", os.fsencode(data / "Trash"))
-    monkeypatch.setattr(plat_other, "HOMETRASH", str(data / "Trash"))
-    monkeypatch.setattr(send2trash, "send2trash", plat_other.send2trash)
-    return data / "Trash"
 
 
 def test_remove_rejected_to_trash_from_the_menu_and_undo(qtbot, make_window, settings, analysed, trash):
