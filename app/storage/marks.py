@@ -35,14 +35,7 @@ def _chunks(ids: Iterable[int]):
 
 def set_rating(engine: Engine, ids: Iterable[int], stars: int) -> int:
     """Give these photos 0-5 stars; returns how many rows changed."""
-    stars = ratings.check_stars(stars)
-    changed = 0
-    now = time.time()
-    with engine.begin() as conn:
-        for part in _chunks(ids):
-            changed += conn.execute(update(photos).where(photos.c.id.in_(part))
-                                    .values(rating=stars, updated_at=now)).rowcount
-    return changed
+    return _set(engine, ids, rating=ratings.check_stars(stars))
 
 
 def set_flag(engine: Engine, ids: Iterable[int], flag: str | ratings.Flag) -> int:
@@ -53,12 +46,17 @@ def set_flag(engine: Engine, ids: Iterable[int], flag: str | ratings.Flag) -> in
         flag = ""
     if flag not in FLAGS:
         raise ValueError(f"flag must be pick, reject or empty, got {flag!r}")
+    return _set(engine, ids, flag=flag)
+
+
+def _set(engine: Engine, ids: Iterable[int], **values) -> int:
+    """One transaction setting these columns on these photos; returns how many rows changed."""
     changed = 0
     now = time.time()
     with engine.begin() as conn:
         for part in _chunks(ids):
             changed += conn.execute(update(photos).where(photos.c.id.in_(part))
-                                    .values(flag=flag, updated_at=now)).rowcount
+                                    .values(**values, updated_at=now)).rowcount
     return changed
 
 

@@ -29,6 +29,14 @@ def _name(member) -> str:
     return os.path.basename(member.row.path)
 
 
+def _focus_burst(qtbot, window):
+    """The best-shots view opened with the burst's row current: (view, strip, row, group)."""
+    best = _open_best(qtbot, window)
+    row = _burst_row(best)
+    best.strip.setCurrentIndex(best.model.index(row))
+    return best, best.strip, row, best.model.groups[row]
+
+
 def test_burst_group_with_the_sound_pick(qtbot, make_window, settings, analysed):
     window = make_window(settings)
     start(qtbot, window)
@@ -55,11 +63,7 @@ def test_burst_group_with_the_sound_pick(qtbot, make_window, settings, analysed)
 def test_change_the_pick_with_keys_and_it_stays(qtbot, make_window, settings, analysed):
     window = make_window(settings)
     start(qtbot, window)
-    best = _open_best(qtbot, window)
-    strip = best.strip
-    row = _burst_row(best)
-    strip.setCurrentIndex(best.model.index(row))
-    group = best.model.groups[row]
+    best, strip, row, group = _focus_burst(qtbot, window)
     ids = [m.row.id for m in group.members]
     other = next(m for m in group.members if m.row.id != group.pick_id and not m.faults)
     strip.setFocus()
@@ -107,12 +111,8 @@ def test_accept_all_marks_every_pick(qtbot, make_window, settings, analysed):
 def test_compare_two_frames_with_synchronised_zoom(qtbot, make_window, settings, analysed):
     window = make_window(settings)
     start(qtbot, window)
-    best = _open_best(qtbot, window)
-    strip = best.strip
-    row = _burst_row(best)
-    strip.setCurrentIndex(best.model.index(row))
+    best, strip, row, group = _focus_burst(qtbot, window)
     strip.setFocus()
-    group = best.model.groups[row]
     blurred = next(i for i, m in enumerate(group.members) if _name(m) == "IMG_03.jpg")
     qtbot.keyClick(strip, Qt.Key.Key_Space)  # mark the pick
     assert strip.marked == group.pick_id

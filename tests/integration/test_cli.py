@@ -120,33 +120,44 @@ def test_non_utf8_names_survive_json(tmp_path, model_args, aesthete_home):
     assert os.path.exists(obj["path"])
 
 
-def test_kill_9_during_scan_then_resume_scores_each_photo_once(tmp_path, model_args, aesthete_home):
+def start_scan(tmp_path, count, model_args, home, stderr=subprocess.DEVNULL):
+    """A folder of `count` small photos and a background `aesthete scan` of it, one photo a batch."""
     folder = tmp_path / "many"
     folder.mkdir()
-    for i in range(40):
+    for i in range(count):
         scene(i, size=(320, 240)).save(folder / f"{i:03d}.jpg")
-    env = dict(os.environ, AESTHETE_HOME=str(aesthete_home), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, AESTHETE_HOME=str(home), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
     db_path = tmp_path / "lib.sqlite3"
     proc = subprocess.Popen([sys.executable, "-m", "app", "--db", str(db_path), "scan", str(folder),
                              "--batch-size", "1", *map(str, model_args)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=stderr)
+    return proc, db_path
 
-    def scored() -> int:
+
+def scores_in(db_path) -> int:
+    """Score rows in the database right now (0 while it does not exist yet)."""
+    try:
+        con = sqlite3.connect(db_path, timeout=10)
         try:
-            con = sqlite3.connect(db_path, timeout=10)
-            try:
-                return con.execute("SELECT count(*) FROM scores").fetchone()[0]
-            finally:
-                con.close()
-        except sqlite3.Error:
-            return 0
+            return con.execute("SELECT count(*) FROM scores").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
 
+
+def wait_for_scores(proc, db_path, n: int) -> None:
     deadline = time.time() + 120
-    while scored() < 3 and time.time() < deadline and proc.poll() is None:
+    while scores_in(db_path) < n and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
+
+
+def test_kill_9_during_scan_then_resume_scores_each_photo_once(tmp_path, model_args, aesthete_home):
+    proc, db_path = start_scan(tmp_path, 40, model_args, aesthete_home)
+    wait_for_scores(proc, db_path, 3)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    partial = scored()
+    partial = scores_in(db_path)
     assert 3 <= partial < 40
     con = sqlite3.connect(db_path)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -164,26 +175,8 @@ def test_kill_9_during_scan_then_resume_scores_each_photo_once(tmp_path, model_a
 
 
 def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, model_args, aesthete_home):
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(30):
-        scene(i, size=(320, 240)).save(folder / f"{i:03d}.jpg")
-    env = dict(os.environ, AESTHETE_HOME=str(aesthete_home), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
-    db_path = tmp_path / "lib.sqlite3"
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--db", str(db_path), "scan", str(folder),
-                             "--batch-size", "1", *map(str, model_args)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            con = sqlite3.connect(db_path, timeout=10)
-            n = con.execute("SELECT count(*) FROM scores").fetchone()[0]
-            con.close()
-        except sqlite3.Error:
-            n = 0
-        if n >= 2:
-            break
-        time.sleep(0.1)
+    proc, db_path = start_scan(tmp_path, 30, model_args, aesthete_home, stderr=subprocess.PIPE)
+    wait_for_scores(proc, db_path, 2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
