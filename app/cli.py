@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def _say(message: str) -> None:
+    """A one-time step the user should know about (it takes minutes), on stderr."""
+    print(f"{message}…", file=sys.stderr, flush=True)
+
+
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     d = {"default": argparse.SUPPRESS} if suppress else {}
     g = parser.add_argument_group("global options")
@@ -33,6 +38,8 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--head", help="aesthetic head: local .pth file or URL", **d)
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], **d)
     g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16", "int8"], **d)
+    g.add_argument("--runtime", choices=["auto", "torch", "onnx"],
+                   help="what runs the encoder (auto: ONNX Runtime for int8 on the CPU when installed)", **d)
     g.add_argument("--batch-size", type=int, metavar="N", **d)
     g.add_argument("--debug", action="store_true", help="log to the terminal, with tracebacks", **d)
 
@@ -116,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_settings(args: argparse.Namespace) -> settings_mod.Settings:
-    overrides = {name: getattr(args, name, None) for name in ("encoder", "head", "device", "precision", "batch_size")}
+    overrides = {name: getattr(args, name, None) for name in ("encoder", "head", "device", "precision", "runtime", "batch_size")}
     return settings_mod.load(getattr(args, "config", None), overrides)
 
 
@@ -221,7 +228,7 @@ def cmd_score(args, settings) -> int:
     for root_id, group in by_root.items():
         repo.sync_entries(engine, root_id, group)
     wanted = [e.path for e in entries]
-    holder = ModelHolder(settings)
+    holder = ModelHolder(settings, on_status=_say)
     precision = holder.wanted_precision()
     items = library.pending(engine, holder, rescore=args.rescore, paths=wanted) if wanted else []
     _run_analysis(engine, holder, items, "scoring")
@@ -291,7 +298,7 @@ def _scan_and_analyse(args, settings, folders, quiet: bool = False):
         return engine, 0, EXIT_FAILED
     if folders:  # only the folders asked for, even when they lie inside a larger root
         online = [os.path.abspath(f) for f in folders]
-    holder = ModelHolder(settings)
+    holder = ModelHolder(settings, on_status=_say)
     try:
         items = library.pending(engine, holder, under=online, rescore=getattr(args, "rescore", False))
     except ModelMissingError:

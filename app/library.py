@@ -134,8 +134,10 @@ class ModelHolder:
     """Loads the Scorer on first use, once per process, so cached runs never load it."""
 
     def __init__(self, settings: Settings, cancel: threading.Event | None = None,
-                 allow_download: bool = True, on_load: Callable[[Scorer], None] | None = None):
+                 allow_download: bool = True, on_load: Callable[[Scorer], None] | None = None,
+                 on_status: Callable[[str], None] | None = None):
         self.settings = settings
+        self.on_status = on_status  # long one-time steps while loading (preparing the ONNX encoder)
         self.cancel = cancel or threading.Event()
         self.allow_download = allow_download
         self.on_load = on_load
@@ -162,15 +164,19 @@ class ModelHolder:
             from app.core.scorer import Scorer
 
             s = self.settings
-            self._scorer = Scorer(self.files(), s.device, s.precision, self.cancel)
+            self._scorer = Scorer(self.files(), s.device, s.precision, self.cancel, s.runtime, self.on_status)
             if self.on_load:
                 self.on_load(self._scorer)
         return self._scorer
 
     def wanted_precision(self) -> str | None:
         """The precision a scan must have: only an explicit choice narrows 'already scored'."""
-        return self.settings.precision if self.settings.explicit("precision") and \
-            self.settings.precision != "auto" else None
+        s = self.settings
+        if not s.explicit("precision") or s.precision == "auto":
+            return None
+        from app.core.scorer import precision_label
+
+        return precision_label(s.device, s.precision, s.runtime)
 
 
 def pending(engine: Engine, holder: ModelHolder, **kw) -> list[repo.Pending]:
@@ -216,7 +222,7 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
                                                     if getattr(pending_item, "companion", None) else None)
                 if result.score is not None:
                     scorer = holder.get()
-                    repo.save_score(engine, result.key, str(scorer.key), scorer.precision, result.score,
+                    repo.save_score(engine, result.key, str(scorer.key), scorer.label, result.score,
                                     result.embedding, result.decoded, ANALYSIS_VERSION, result.extras)
                     summary.scored += 1
                 else:

@@ -12,10 +12,19 @@ REAL_HEAD = SHARED / "models" / "aesthetic_predictor_v2_5.pth"
 SHARED_PHOTOS = SHARED / "photos"
 
 
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory) -> Path:
+    """One folder of ONNX-converted encoders for the whole session: the default CPU path converts
+    the tiny encoder once per precision, not once per test."""
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
 @pytest.fixture(autouse=True)
-def aesthete_home(tmp_path_factory, monkeypatch):
+def aesthete_home(tmp_path_factory, monkeypatch, onnx_cache):
     """Keep settings, database, caches and logs of every test out of the real home."""
     home = tmp_path_factory.mktemp("home")
+    (home / "cache").mkdir()
+    (home / "cache" / "onnx").symlink_to(onnx_cache, target_is_directory=True)
     monkeypatch.setenv("AESTHETE_HOME", str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     for var in [v for v in os.environ if v.startswith("AESTHETE_") and v != "AESTHETE_HOME"]:

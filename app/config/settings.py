@@ -75,6 +75,9 @@ REGISTRY: dict[str, Setting] = {
                 choices=("auto", "cpu", "cuda", "mps")),
         Setting("precision", str, "auto", "Numeric precision; fp32 is exact, auto picks per device.",
                 choices=("auto", "fp32", "bf16", "fp16", "int8")),
+        Setting("runtime", str, "auto",
+                "What runs the encoder: auto (ONNX Runtime for int8 on the CPU when installed, else PyTorch), "
+                "torch or onnx.", choices=("auto", "torch", "onnx")),
         Setting("batch_size", int, 0, "Images per model batch (0: chosen per device).", minimum=0, maximum=512),
         Setting("decode_workers", int, 0, "Threads decoding photos ahead of the model (0: automatic).",
                 minimum=0, maximum=64),

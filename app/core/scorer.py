@@ -11,11 +11,13 @@ import os
 import threading
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
 from app.core import model as model_files
+from app.core import onnx_engine
 from app.core.errors import Cancelled, SettingsError
 
 log = logging.getLogger(__name__)
@@ -49,23 +51,51 @@ def int8_available() -> bool:
 
 
 def pick_precision(requested: str, device: torch.device) -> str:
-    """`auto`: int8 on the CPU where its kernels exist (measured 1.26x fp32 on the encoder, mean
-    drift 0.014 on 100 images; tests/bench/bench_scoring.py), else fp32; bf16 (or fp16) on a GPU."""
+    """`auto`: int8 on the CPU where its kernels exist (ONNX Runtime's when installed, else
+    PyTorch's; figures in tests/bench/bench_scoring.py), else fp32; bf16 (or fp16) on a GPU."""
     if requested == "auto":
         if device.type == "cuda":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"  # pre-Ampere cards: fp16
         if device.type == "mps":
             return "fp16"
-        return "int8" if int8_available() else "fp32"
+        return "int8" if int8_available() or onnx_engine.available() else "fp32"
     if requested not in MODEL_PRECISIONS:
         raise SettingsError(f"unknown precision {requested!r} (auto, fp32, bf16, fp16 or int8)")
     if requested == "fp16" and device.type == "cpu":
         raise SettingsError("fp16 needs a GPU; on the CPU use bf16 or int8")
     if requested == "int8" and device.type != "cpu":
         raise SettingsError("int8 is a CPU mode; on a GPU use bf16 or fp16")
-    if requested == "int8" and not int8_available():
-        raise SettingsError("int8 needs PyTorch's quantized CPU kernels, which this build lacks; use fp32")
+    if requested == "int8" and not (int8_available() or onnx_engine.available()):
+        raise SettingsError("int8 needs ONNX Runtime (pip install 'aesthete[onnx]') or PyTorch's quantized "
+                            "CPU kernels, which this build lacks; use fp32")
     return requested
+
+
+def pick_runtime(requested: str, device: torch.device, precision: str) -> str:
+    """`auto`: ONNX Runtime for int8 on the CPU when it is installed (the fastest CPU path
+    measured), PyTorch for everything else (fp32 stays PyTorch's exact mode)."""
+    if requested == "auto":
+        if device.type == "cpu" and precision == "int8" and onnx_engine.available():
+            return "onnx"
+        return "torch"
+    if requested == "torch":
+        if precision == "int8" and not int8_available():
+            raise SettingsError("PyTorch's int8 kernels are missing from this build; use --runtime onnx or fp32")
+        return "torch"
+    if requested != "onnx":
+        raise SettingsError(f"unknown runtime {requested!r} (auto, torch or onnx)")
+    if not onnx_engine.available():
+        raise SettingsError("--runtime onnx needs ONNX Runtime: pip install 'aesthete[onnx]'")
+    if device.type != "cpu" or precision not in onnx_engine.PRECISIONS:
+        raise SettingsError("the ONNX Runtime path runs on the CPU at fp32 or int8")
+    return "onnx"
+
+
+def precision_label(device: str, precision: str, runtime: str) -> str:
+    """What a score records as its precision: ONNX Runtime's int8 is named apart from PyTorch's."""
+    dev = pick_device(device)
+    prec = pick_precision(precision, dev)
+    return onnx_engine.label(prec) if pick_runtime(runtime, dev, prec) == "onnx" else prec
 
 
 def device_name(device: torch.device) -> str:
@@ -117,23 +147,35 @@ class Scorer:
     """Loads the model once; call it from the thread that owns it."""
 
     def __init__(self, files: ModelFiles, device: str = "auto", precision: str = "auto",
-                 cancel: threading.Event | None = None):
+                 cancel: threading.Event | None = None, runtime: str = "auto",
+                 on_status: Callable[[str], None] | None = None):
         self.device = pick_device(device)
         self.precision = pick_precision(precision, self.device)
+        self.runtime = pick_runtime(runtime, self.device, self.precision)
         self.cancel_event = cancel or threading.Event()
         self.key = files.key
         self.head = model_files.load_head(files.head.path).to(self.device)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
         self.input_dtype = dtype
         self.per_image = False
-        self.encoder = model_files.load_encoder(files.encoder.path, dtype).to(self.device)
-        if self.precision == "int8":
-            self._quantize_int8()
-        for layer in encoder_layers(self.encoder):
-            layer.register_forward_pre_hook(self._check_cancel)
+        self.encoder: torch.nn.Module | None = None
+        self.onnx: onnx_engine.OrtEncoder | None = None
+        if self.runtime == "onnx":
+            from app.config import paths
+
+            self.label = onnx_engine.label(self.precision)
+            self.onnx = onnx_engine.load(files.encoder.path, files.encoder.key, self.precision, paths.cache_dir(),
+                                         torch.get_num_threads(), self.cancel_event, on_status)
+        else:
+            self.label = self.precision
+            self.encoder = model_files.load_encoder(files.encoder.path, dtype).to(self.device)
+            if self.precision == "int8":
+                self._quantize_int8()
+            for layer in encoder_layers(self.encoder):
+                layer.register_forward_pre_hook(self._check_cancel)
         self.compiled = False
         self.device_name = device_name(self.device)
-        log.info("model %s on %s at %s", self.key, self.device_name, self.precision)
+        log.info("model %s on %s at %s (%s)", self.key, self.device_name, self.precision, self.runtime)
 
     def _quantize_int8(self) -> None:
         """int8 weights for every Linear layer of the encoder, activations quantized on the fly.
@@ -156,6 +198,8 @@ class Scorer:
         from app.config import paths
 
         os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(paths.cache_dir() / "torchinductor"))
+        if self.encoder is None:
+            return  # ONNX Runtime optimises its graph itself
         with model_files.library_noise_to_log():
             for layer in encoder_layers(self.encoder):
                 layer.forward = torch.compile(layer.forward, dynamic=False)
@@ -168,6 +212,9 @@ class Scorer:
     @torch.inference_mode()
     def embed(self, pixels: np.ndarray) -> torch.Tensor:
         """L2-normalised float32 embeddings (N, 1152) for pixel arrays (N, 3, 384, 384)."""
+        if self.onnx is not None:
+            pooled = torch.from_numpy(self.onnx(pixels))
+            return pooled / pooled.norm(dim=-1, keepdim=True)
         batch = torch.from_numpy(pixels).to(self.device, dtype=self.input_dtype, non_blocking=True)
         if self.per_image and len(batch) > 1:
             pooled = torch.cat([self.encoder(pixel_values=batch[i:i + 1]).pooler_output for i in range(len(batch))])

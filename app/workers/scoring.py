@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from sqlalchemy import Engine
 
 from app.config.settings import Settings
-from app.core.errors import AestheteError
+from app.core.errors import AestheteError, Cancelled
 from app.storage import browse, repo
 from app.workers.tasks import register_thread
 
@@ -111,6 +111,7 @@ class ScoringWorker(QObject):
 
     modelUnavailable = Signal(str)  # scoring is off, and why (plain words)
     modelLoading = Signal()
+    modelStatus = Signal(str)  # a long one-time step while loading (preparing the fast CPU engine)
     modelReady = Signal(str)  # the device in use
     progress = Signal(int, int)  # done this session, total this session
     chunkStarted = Signal(list)  # photo ids being scored now
@@ -198,7 +199,8 @@ class ScoringWorker(QObject):
     def _open_model(self) -> None:
         from app.library import ModelHolder  # torch loads in this thread, not the GUI's
 
-        self._holder = ModelHolder(self.settings, self.cancel, allow_download=False)
+        self._holder = ModelHolder(self.settings, self.cancel, allow_download=False,
+                                   on_status=self.modelStatus.emit)
         try:
             self._holder.files()
         except AestheteError as exc:
@@ -239,6 +241,8 @@ class ScoringWorker(QObject):
             self.modelLoading.emit()
             try:
                 scorer = self._holder.get()
+            except Cancelled:
+                return  # paused or quitting while loading: the next step loads again
             except AestheteError as exc:
                 self._available = False
                 log.warning("scoring is off: %s", exc)
@@ -307,6 +311,7 @@ class ScoringController(QObject):
 
     modelUnavailable = Signal(str)
     modelLoading = Signal()
+    modelStatus = Signal(str)
     modelReady = Signal(str)
     progress = Signal(int, int)
     chunkStarted = Signal(list)
@@ -333,7 +338,7 @@ class ScoringController(QObject):
         self._refresh.connect(self.worker.refresh)
         self._resume.connect(self.worker.resume)
         self._reconfigure.connect(self.worker.reconfigure)
-        for name in ("modelUnavailable", "modelLoading", "modelReady", "progress", "chunkStarted",
+        for name in ("modelUnavailable", "modelLoading", "modelStatus", "modelReady", "progress", "chunkStarted",
                      "photoScored", "photoFailed", "photoUpdated", "idle", "crashed"):
             getattr(self.worker, name).connect(getattr(self, name))  # queued: receiver lives here
         self.thread.finished.connect(self.worker.finish, Qt.ConnectionType.DirectConnection)

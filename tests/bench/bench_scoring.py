@@ -129,7 +129,7 @@ def upstream_loop(files, encoder_dir, head_path):
     return np.array(scores), t, wall
 
 
-def ours(files, encoder_dir, head_path, precision, batch_size, compile_model, db_dir):
+def ours(files, encoder_dir, head_path, precision, batch_size, compile_model, db_dir, runtime="auto"):
     """Aesthete's pipeline: decode pool, reduced-size JPEG decode, batches, store to SQLite."""
     import torch
 
@@ -139,7 +139,7 @@ def ours(files, encoder_dir, head_path, precision, batch_size, compile_model, db
     from app.storage import db, repo
 
     s = settings_mod.load(overrides={"encoder": str(encoder_dir), "head": str(head_path), "device": "auto",
-                                     "precision": precision, "batch_size": batch_size})
+                                     "precision": precision, "runtime": runtime, "batch_size": batch_size})
     holder = ModelHolder(s)
     t_load = time.perf_counter()
     scorer = holder.get()
@@ -160,11 +160,11 @@ def ours(files, encoder_dir, head_path, precision, batch_size, compile_model, db
     order = {str(f): i for i, f in enumerate(files)}
     items.sort(key=lambda p: order[p.path])
     summary = analyse(engine, holder, items, batch_size=batch_size)
-    rows = {p.path: p.score for p in repo.list_photos(engine, model_key=holder.key(), precision=scorer.precision)}
+    rows = {p.path: p.score for p in repo.list_photos(engine, model_key=holder.key(), precision=scorer.label)}
     scores = np.array([rows[str(f)] for f in files])
     t = summary.times
     engine.dispose()
-    device = scorer.device_name
+    device = f"{scorer.device_name} {scorer.runtime}"
     del scorer, holder
     gc.collect()
     if torch.cuda.is_available():
@@ -185,8 +185,9 @@ def main() -> None:
     ap.add_argument("--head", type=Path, default=SHARED / "models" / "aesthetic_predictor_v2_5.pth")
     ap.add_argument("--photos", type=Path, default=SHARED / "photos")
     ap.add_argument("--configs", default=None,
-                    help="comma-separated precision:batch[:compile] (default per device: CPU "
-                         "fp32:1,fp32:4,int8:1,int8:4; GPU fp32:32,bf16:32,fp16:32,bf16:64)")
+                    help="comma-separated precision[@runtime]:batch[:compile], runtime torch or onnx "
+                         "(default per device: CPU fp32:1,int8@torch:1,int8@onnx:1; "
+                         "GPU fp32:32,bf16:32,fp16:32,bf16:64)")
     ap.add_argument("--sizes", default="12,24", help="megapixels of the throughput JPEGs")
     ap.add_argument("--drift-images", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -196,7 +197,7 @@ def main() -> None:
 
     if args.configs is None:
         args.configs = ("fp32:32,bf16:32,fp16:32,bf16:64" if torch.cuda.is_available()
-                        else "fp32:1,fp32:4,int8:1,int8:4")
+                        else "fp32:1,int8@torch:1,int8@onnx:1")
     if args.threads:
         torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="aesthete-bench-"))
@@ -229,20 +230,29 @@ def main() -> None:
     drift_by_kind: dict = {}
     for spec in args.configs.split(","):
         parts = spec.split(":")
-        precision, batch = parts[0], int(parts[1])
+        precision, _, runtime = parts[0].partition("@")
+        runtime = runtime or "auto"
+        batch = int(parts[1])
         comp = len(parts) > 2 and parts[2] == "compile"
-        name = f"aesthete {precision} b{batch}" + (" compiled" if comp else "")
+        name = f"aesthete {parts[0]} b{batch}" + (" compiled" if comp else "")
         try:
+            if runtime == "onnx":  # the one-time conversion is model loading: done (and timed) first
+                t0 = time.perf_counter()
+                ours(files[:1], encoder, args.head, precision, batch, comp, work, runtime)
+                print(f"# {name}: one-time ONNX conversion and first load {time.perf_counter() - t0:.0f} s",
+                      flush=True)
             with PeakMemory() as mem:
-                scores, t, wall, load_s, device = ours(files, encoder, args.head, precision, batch, comp, work)
+                scores, t, wall, load_s, device = ours(files, encoder, args.head, precision, batch, comp, work,
+                                                       runtime)
             rate = len(files) / wall
             rows.append((name, rate, rate / base_rate, t, len(files), mem.peak - mem.start, load_s, scores, device))
             print(f"# {name}: {rate:.3f} img/s ({rate / base_rate:.2f}x); model load {load_s:.1f}s", flush=True)
             # A photo's score does not depend on its batch, so drift is measured once per
             # precision and compile setting.
-            kind = (precision, comp)
+            kind = (precision, runtime, comp)
             if kind not in drift_by_kind:
-                drift_by_kind[kind], _, _, _, _ = ours(variants, encoder, args.head, precision, batch, comp, work)
+                drift_by_kind[kind], _, _, _, _ = ours(variants, encoder, args.head, precision, batch, comp, work,
+                                                       runtime)
                 if ref_variant_scores is None and precision == "fp32":
                     ref_variant_scores = drift_by_kind[kind]
             drift[name] = drift_by_kind[kind]

@@ -117,13 +117,13 @@ def test_cancel_stops_between_encoder_layers(scorer, make_photo):
     assert scorer.score_batch(pixels)[0].shape == (1,)
 
 
-@pytest.mark.skipif(not __import__("app.core.scorer", fromlist=["x"]).int8_available(),
-                    reason="this PyTorch build has no quantized CPU kernels")
-def test_int8_scores_stay_close_and_ignore_batch_mates(tiny_encoder, head_file, scorer, make_photo):
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+def test_int8_scores_stay_close_and_ignore_batch_mates(tiny_encoder, head_file, scorer, make_photo, runtime):
     from app.core.scorer import pick_precision
 
     assert pick_precision("auto", torch.device("cpu")) == "int8"
-    int8 = Scorer(locate(str(tiny_encoder), str(head_file)), device="cpu", precision="int8")
+    int8 = Scorer(locate(str(tiny_encoder), str(head_file)), device="cpu", precision="int8", runtime=runtime)
+    assert int8.runtime == runtime
     pixels = np.stack([preprocess.pixel_values(decode.decode(make_photo(f"q{i}.jpg", seed=40 + i)).image)
                        for i in range(4)])
     alone = np.array([int8.score_batch(pixels[i:i + 1])[0][0] for i in range(4)])

@@ -1,0 +1,113 @@
+"""The ONNX Runtime encoder: exact at fp32, close at int8, cached once, cancellable, optional."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from app.config import paths
+from app.core import decode, onnx_engine, preprocess
+from app.core.errors import Cancelled, SettingsError
+from app.core.scorer import Scorer, locate, pick_runtime, precision_label
+
+
+@pytest.fixture(scope="module")
+def pixels(tmp_path_factory):
+    from tests.conftest import scene
+
+    folder = tmp_path_factory.mktemp("onnx-photos")
+    out = []
+    for i in range(4):
+        path = folder / f"p{i}.jpg"
+        scene(seed=60 + i).save(path, quality=90)
+        out.append(preprocess.pixel_values(decode.decode(path).image))
+    return np.stack(out)
+
+
+def make(tiny_encoder, head_file, precision, runtime="onnx", **kw) -> Scorer:
+    return Scorer(locate(str(tiny_encoder), str(head_file)), device="cpu", precision=precision, runtime=runtime, **kw)
+
+
+def test_fp32_under_onnx_runtime_matches_pytorch(tiny_encoder, head_file, pixels):
+    torch_scores, torch_emb = make(tiny_encoder, head_file, "fp32", "torch").score_batch(pixels)
+    ort = make(tiny_encoder, head_file, "fp32")
+    assert (ort.runtime, ort.label, ort.encoder) == ("onnx", "fp32", None)  # no PyTorch encoder resident
+    scores, emb = ort.score_batch(pixels)
+    assert np.abs(scores - torch_scores).max() < 1e-3
+    assert np.abs(emb.astype(np.float32) - torch_emb.astype(np.float32)).max() < 2e-3
+
+
+def test_int8_is_the_cpu_default_and_is_named_apart(tiny_encoder, head_file, pixels):
+    ort = make(tiny_encoder, head_file, "auto", "auto")
+    assert (ort.precision, ort.runtime, ort.label) == ("int8", "onnx", "int8-onnx")
+    assert precision_label("cpu", "int8", "auto") == "int8-onnx"
+    assert precision_label("cpu", "int8", "torch") == "int8"
+    assert precision_label("cpu", "fp32", "auto") == "fp32"
+    exact = make(tiny_encoder, head_file, "fp32", "torch").score_batch(pixels)[0]
+    alone = np.array([ort.score_batch(pixels[i:i + 1])[0][0] for i in range(len(pixels))])
+    together = ort.score_batch(pixels)[0]
+    assert np.abs(alone - together).max() < 1e-5  # one image at a time: batch-mates never matter
+    assert 0 < np.abs(alone - exact).max() < 0.1  # really quantised, and close to fp32
+
+
+def test_conversion_is_cached_and_an_unusable_cache_file_is_rebuilt(tiny_encoder, head_file, pixels):
+    said: list[str] = []
+    first = make(tiny_encoder, head_file, "int8", on_status=said.append).score_batch(pixels)[0]
+    cached = list((paths.cache_dir() / "onnx").glob("siglip-int8-*.onnx"))
+    assert len(cached) == 1
+    said.clear()
+    make(tiny_encoder, head_file, "int8", on_status=said.append)
+    assert said == []  # loaded from the cache, nothing converted
+    cached[0].write_bytes(b"not an onnx file")
+    again = make(tiny_encoder, head_file, "int8", on_status=said.append).score_batch(pixels)[0]
+    assert said and "Preparing" in said[0]
+    assert np.abs(again - first).max() < 1e-5
+    assert not list(cached[0].parent.glob("*.part*"))
+
+
+def test_cancelling_the_conversion_stops_it_at_once_and_leaves_nothing(tiny_encoder, head_file, monkeypatch,
+                                                                       tmp_path):
+    monkeypatch.setattr(paths, "cache_dir", lambda: tmp_path)  # nothing cached: it must convert
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    t0 = time.monotonic()
+    with pytest.raises(Cancelled):
+        make(tiny_encoder, head_file, "int8", cancel=cancel)
+    assert time.monotonic() - t0 < 5
+    assert not list((tmp_path / "onnx").iterdir())
+
+
+def test_cancel_stops_a_run(tiny_encoder, head_file, pixels):
+    cancel = threading.Event()
+    ort = make(tiny_encoder, head_file, "int8", cancel=cancel)
+    cancel.set()
+    with pytest.raises(Cancelled):
+        ort.score_batch(pixels)
+    cancel.clear()
+    assert ort.score_batch(pixels[:1])[0].shape == (1,)
+
+
+def test_runtime_choice_and_clear_errors(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert pick_runtime("auto", cpu, "int8") == "onnx"
+    assert pick_runtime("auto", cpu, "fp32") == "torch"  # PyTorch stays the exact mode
+    assert pick_runtime("auto", cuda, "bf16") == "torch"
+    with pytest.raises(SettingsError, match="on the CPU at fp32 or int8"):
+        pick_runtime("onnx", cuda, "bf16")
+    monkeypatch.setattr(onnx_engine, "available", lambda: False)
+    assert pick_runtime("auto", cpu, "int8") == "torch"  # without the extra: PyTorch's int8
+    with pytest.raises(SettingsError, match=r"pip install 'aesthete\[onnx\]'"):
+        pick_runtime("onnx", cpu, "int8")
+
+
+def test_a_failed_conversion_says_why(tiny_encoder, head_file, tmp_path, monkeypatch):
+    from app.core.errors import ModelInvalidError
+
+    monkeypatch.setattr(paths, "cache_dir", lambda: tmp_path)
+    bad = tmp_path / "not-siglip"
+    bad.mkdir()
+    with pytest.raises(ModelInvalidError, match="could not prepare the ONNX Runtime encoder"):
+        onnx_engine.convert(bad, tmp_path / "x.onnx", "int8")
