@@ -65,7 +65,11 @@ def convert(encoder_dir: Path, out: Path, precision: str, wait: Callable[[float]
     out.parent.mkdir(parents=True, exist_ok=True)
     if on_status:
         on_status("Preparing the fast CPU engine (once per model; about 2 minutes)")
-    cmd = [sys.executable, "-m", "app.core.onnx_engine", str(encoder_dir), str(out), "--precision", precision]
+    args = [str(encoder_dir), str(out), "--precision", precision]
+    if getattr(sys, "frozen", False):  # a PyInstaller bundle: its executable is the app itself
+        cmd = [sys.executable, "--convert-onnx-encoder", *args]
+    else:
+        cmd = [sys.executable, "-m", "app.core.onnx_engine", *args]
     log.info("converting the encoder for ONNX Runtime: %s", " ".join(cmd))
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))

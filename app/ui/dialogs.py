@@ -61,14 +61,14 @@ class ErrorsDialog(QDialog):
 
 # Settings shown in the dialog, grouped as a photographer thinks of them.
 GROUPS = [
-    ("Model", ["encoder", "head", "device", "precision", "batch_size", "decode_workers"]),
+    ("Model", ["encoder", "head", "device", "precision", "runtime", "batch_size", "decode_workers"]),
     ("Scores", ["good_threshold", "cull_threshold"]),
     ("Library", ["thumbnail_size", "exclude", "rejects_folder", "write_xmp"]),
     ("Grouping", ["burst_window_s", "scene_max_distance"]),
 ]
 LABELS = {
     "encoder": "Encoder", "head": "Aesthetic head", "device": "Device", "precision": "Precision",
-    "batch_size": "Batch size", "decode_workers": "Decode threads", "good_threshold": "Very good from",
+    "runtime": "Runtime", "batch_size": "Batch size", "decode_workers": "Decode threads", "good_threshold": "Very good from",
     "cull_threshold": "Cull below", "thumbnail_size": "Thumbnail size", "exclude": "Skip files matching",
     "rejects_folder": "Rejects folder", "write_xmp": "Write XMP sidecars", "burst_window_s": "Burst gap (s)",
     "scene_max_distance": "Same scene within",

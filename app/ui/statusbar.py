@@ -75,8 +75,9 @@ class ScoringStatus(QWidget):
         self.errors.setText(f"{count:,} could not be scored" if count != 1 else "1 could not be scored")
         self.errors.setVisible(count > 0)
 
-    def set_loading(self) -> None:
-        self.label.setText("Loading the model…")
+    def set_loading(self, message: str = "") -> None:
+        """The model is loading; `message` names a long one-time step (converting the encoder)."""
+        self.label.setText(f"{message}…" if message else "Loading the model…")
         self.bar.setRange(0, 0)
         self.bar.show()
         self._buttons(True)
