@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -36,6 +37,7 @@ PRECISIONS = ("fp32", "int8")
 # Agreement between the converted encoder and PyTorch's fp32 on a fixed input, checked once after
 # every conversion (measured on the full-size encoder: fp32 1.0000, int8 0.9994).
 MIN_COSINE = {"fp32": 0.9999, "int8": 0.99}
+STALE_PART_S = 3600  # an unfinished conversion file untouched this long belongs to no one
 
 
 def available() -> bool:
@@ -63,6 +65,12 @@ def convert(encoder_dir: Path, out: Path, precision: str, wait: Callable[[float]
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(out.name + ".part*"):  # a conversion that died with its machine
+        try:
+            if time.time() - stale.stat().st_mtime > STALE_PART_S:
+                stale.unlink()
+        except OSError:
+            pass
     if on_status:
         on_status("Preparing the fast CPU engine (once per model; about 2 minutes)")
     args = [str(encoder_dir), str(out), "--precision", precision]
@@ -215,9 +223,23 @@ def _verify(encoder_dir: Path, path: Path, precision: str) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def _main(argv: list[str] | None = None) -> int:
-    import time
+def _exit_with_parent(leftovers: list[Path]) -> None:
+    """A parent killed outright (kill -9) cannot stop its child: the child notices, removes its
+    unfinished files and stops."""
+    parent = os.getppid()
 
+    def watch() -> None:
+        while True:
+            time.sleep(1)
+            if os.getppid() != parent:
+                for path in leftovers:
+                    path.unlink(missing_ok=True)
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Convert a SigLIP vision encoder for ONNX Runtime.")
     p.add_argument("encoder_dir", type=Path)
     p.add_argument("out", type=Path)
@@ -226,6 +248,7 @@ def _main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     part = a.out.with_name(a.out.name + f".part{os.getpid()}")
     fp32 = part.with_name(part.name + ".fp32.onnx")
+    _exit_with_parent([fp32, part])
     try:
         t0 = time.perf_counter()
         _export(a.encoder_dir, fp32)

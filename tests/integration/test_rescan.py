@@ -131,4 +131,11 @@ def test_precision_rules_for_already_scored(library, model_settings):
     assert len(repo.pending(engine, holder.key(), holder.wanted_precision())) == 4
     implicit = ModelHolder(model_settings)
     assert repo.pending(engine, implicit.key(), implicit.wanted_precision()) == []
+    # The CPU default is ONNX Runtime's int8, recorded as such: asking for int8 explicitly finds
+    # those scores, asking for PyTorch's int8 does not.
+    for runtime, waiting in (("auto", 0), ("torch", 4)):
+        s = settings_mod.load(overrides={"encoder": model_settings.encoder, "head": model_settings.head,
+                                         "device": "cpu", "precision": "int8", "runtime": runtime})
+        h = ModelHolder(s)
+        assert len(repo.pending(engine, h.key(), h.wanted_precision())) == waiting
     assert len(repo.pending(engine, "another-model")) == 4

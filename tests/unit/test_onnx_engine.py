@@ -1,8 +1,11 @@
 """The ONNX Runtime encoder: exact at fp32, close at int8, cached once, cancellable, optional."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +15,8 @@ from app.config import paths
 from app.core import decode, onnx_engine, preprocess
 from app.core.errors import Cancelled, SettingsError
 from app.core.scorer import Scorer, locate, pick_runtime, precision_label
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +116,31 @@ def test_a_failed_conversion_says_why(tiny_encoder, head_file, tmp_path, monkeyp
     bad.mkdir()
     with pytest.raises(ModelInvalidError, match="could not prepare the ONNX Runtime encoder"):
         onnx_engine.convert(bad, tmp_path / "x.onnx", "int8")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] in "ZX"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_conversion_whose_parent_is_killed_stops_and_cleans_up(tiny_encoder, tmp_path):
+    out = tmp_path / "enc.onnx"
+    code = ("import subprocess, sys, time\n"
+            f"p = subprocess.Popen([sys.executable, '-m', 'app.core.onnx_engine', {str(tiny_encoder)!r}, {str(out)!r}])\n"
+            "print(p.pid, flush=True)\n"
+            "time.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=ROOT)
+    child = int(parent.stdout.readline())
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("enc.onnx.part*")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the export has begun writing
+    parent.kill()
+    parent.wait()
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(child)
+    assert not out.exists() and not list(tmp_path.glob("enc.onnx.part*"))
