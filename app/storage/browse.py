@@ -7,9 +7,10 @@ the watcher's write lock.
 from __future__ import annotations
 
 import os
+import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import Engine, case, func, literal_column, select
 
@@ -18,6 +19,7 @@ from app.storage.repo import SORTS, Photo, _under
 from app.storage.schema import errors, photos, roots
 
 CHUNK = 500
+PROGRESS_STEPS = 100_000  # SQLite steps between two "is this query still wanted?" checks (a few ms)
 
 # Unary plus keeps SQLite from walking an index row by row where a table scan is faster.
 IN_LIBRARY = literal_column("+photos.root_id").is_not(None)
@@ -115,8 +117,11 @@ def _conditions(q: PhotoQuery) -> list:
     return cond
 
 
-def photo_ids(engine: Engine, q: PhotoQuery) -> list[int]:
-    """Ids of the photos the query selects, in its order (unscored last when sorting by score)."""
+def photo_ids(engine: Engine, q: PhotoQuery, cancelled: Callable[[], bool] | None = None) -> list[int] | None:
+    """Ids of the photos the query selects, in its order (unscored last when sorting by score).
+
+    With `cancelled`, SQLite asks it every few milliseconds and stops when it says True: then the
+    answer is None (a view that asked again no longer wants this one)."""
     if q.sort not in SORTS:
         raise ValueError(f"unknown sort {q.sort!r} (score, date, name, size)")
     # "+" keeps SQLite from walking the score index row by row, which is slower than sorting.
@@ -127,22 +132,33 @@ def photo_ids(engine: Engine, q: PhotoQuery) -> list[int]:
         order = [key.is_(None), key.asc(), photos.c.name, photos.c.id]
     stmt = select(photos.c.id).where(*_conditions(q)).order_by(*order)
     with reading(engine) as conn:
-        return _first_column(conn, stmt)
+        return _first_column(conn, stmt, cancelled)
 
 
-def _first_column(conn, stmt) -> list:
+def _first_column(conn, stmt, cancelled: Callable[[], bool] | None = None) -> list | None:
     """Run stmt on the DBAPI cursor and return its first column: 100,000 ids without building a
     Row object each (which costs more than the query). Parameters here are numbers, strings and
-    path bytes, which sqlite3 takes as they are."""
+    path bytes, which sqlite3 takes as they are. None when `cancelled` stopped it."""
     compiled = stmt.compile(dialect=conn.dialect)
     params = compiled.params
     args = [params[name] for name in (compiled.positiontup or ())]
-    cursor = conn.connection.driver_connection.cursor()
+    raw = conn.connection.driver_connection
+    cursor = raw.cursor()
+    if cancelled is not None:
+        # Called in this thread between SQLite steps; a true answer makes the query fail with
+        # "interrupted". The connection is ours until the `reading` block ends.
+        raw.set_progress_handler(lambda: 1 if cancelled() else 0, PROGRESS_STEPS)
     try:
         cursor.execute(str(compiled), args)
         return [row[0] for row in cursor.fetchall()]
+    except sqlite3.OperationalError:
+        if cancelled is not None and cancelled():
+            return None
+        raise
     finally:
         cursor.close()
+        if cancelled is not None:
+            raw.set_progress_handler(None, PROGRESS_STEPS)
 
 
 def photos_by_id(engine: Engine, ids: Iterable[int]) -> dict[int, Photo]:

@@ -1,12 +1,18 @@
-"""The library grid: a QListView in icon mode over PhotoListModel, painted by TileDelegate."""
+"""The library grid: a QListView in icon mode over PhotoListModel, painted by TileDelegate.
+
+The model's rows change when a query's answer arrives (a re-sort, a filter, a rescan); the grid
+keeps the selected photos and the current one selected where they are still shown.
+"""
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView
 
 from app.ui.delegate import TileDelegate
 from app.ui.photo_model import PhotoListModel
+
+MAX_SELECTED_RANGES = 5000  # runs of adjacent rows kept selected across a re-sort
 
 
 class LibraryGrid(QListView):
@@ -45,6 +51,9 @@ class LibraryGrid(QListView):
         self.verticalScrollBar().valueChanged.connect(self._visible_timer.start)
         model.modelReset.connect(self._visible_timer.start)
         model.rowsInserted.connect(self._visible_timer.start)
+        self._kept: tuple[list[int], int | None] | None = None
+        model.modelAboutToBeReset.connect(self._keep_selection)
+        model.modelReset.connect(self._restore_selection)
 
     def photo_model(self) -> PhotoListModel:
         return self.model()  # type: ignore[return-value]
@@ -102,18 +111,38 @@ class LibraryGrid(QListView):
 
     def selected_ids(self) -> list[int]:
         model = self.photo_model()
-        rows = sorted(i.row() for i in self.selectionModel().selectedIndexes())
+        rows = sorted(row for r in self.selectionModel().selection() for row in range(r.top(), r.bottom() + 1))
         return [pid for pid in (model.id_at(r) for r in rows) if pid is not None]
+
+    def current_id(self) -> int | None:
+        current = self.currentIndex()
+        return self.photo_model().id_at(current.row()) if current.isValid() else None
+
+    def _keep_selection(self) -> None:
+        self._kept = (self.selected_ids(), self.current_id()) if self.selectionModel().hasSelection() else None
+
+    def _restore_selection(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept:
+            self.select_ids(*kept)
 
     def select_ids(self, ids: list[int], current: int | None) -> None:
         """Select these photos again after a reload (those still shown)."""
         model = self.photo_model()
         sel = self.selectionModel()
-        sel.clearSelection()
-        for pid in ids[:5000]:
-            row = model.row_of(pid)
-            if row is not None:
-                sel.select(model.index(row), QItemSelectionModel.SelectionFlag.Select)
+        rows = sorted(row for row in map(model.row_of, ids) if row is not None)
+        selection = QItemSelection()
+        start = prev = None
+        for row in rows + [None]:
+            if start is not None and (row is None or row != prev + 1):
+                selection.select(model.index(start), model.index(prev))
+                if selection.count() >= MAX_SELECTED_RANGES:
+                    break
+                start = None
+            if start is None:
+                start = row
+            prev = row
+        sel.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         if current is not None:
             row = model.row_of(current)
             if row is not None:

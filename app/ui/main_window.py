@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         self._library_total = 0
         self._tree = None
         self._why_off = ""
+        self._show_when_loaded: int | None = None  # a photo to open once the rows that hold it arrive
         self.tile = settings.thumbnail_size
 
         # --- workers -------------------------------------------------------------------
@@ -297,6 +298,8 @@ class MainWindow(QMainWindow):
         self.viewer.openRequested.connect(self.open_selected)
         self.viewer.revealRequested.connect(self.reveal_selected)
         self.model.dataChanged.connect(self._rows_changed)
+        self.model.reloaded.connect(self._rows_shown)
+        self.model.reloadFailed.connect(self._rows_failed)
         self.switcher.currentChanged.connect(lambda i: self.show_view(VIEWS[i]))
         self.best.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.cull.markRequested.connect(self.flag_selected)
@@ -339,19 +342,29 @@ class MainWindow(QMainWindow):
     # --- the library ------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Re-run the query, keeping the selection, and refresh the counts."""
+        """Re-run the query in the model's query thread; the grid changes when the rows arrive
+        (the grid keeps the selection)."""
         if self._shut_down:
             return  # a late signal from a worker that finished while quitting
-        selected = self.grid.selected_ids() if self.grid.selectionModel().hasSelection() else []
-        current = self.model.id_at(self.grid.currentIndex().row()) if self.grid.currentIndex().isValid() else None
         self.model.set_query(self.query)
-        if selected:
-            self.grid.select_ids(selected, current)
+
+    def _rows_shown(self, _ms: float = 0.0) -> None:
+        """A query's rows are in place: the grid, or why it is empty."""
+        if self._shut_down:
+            return
         if not self.model.rowCount():
-            filtered = self.query.with_(sort="score", descending=None, under=None) != browse.PhotoQuery()
+            filtered = self.model.query.with_(sort="score", descending=None, under=None) != browse.PhotoQuery()
             self.empty.setText("No photos match these filters." if filtered else
                                "No photos here yet. Photos added to this folder appear by themselves.")
         self.grid_stack.setCurrentWidget(self.grid if self.model.rowCount() else self.empty)
+        wanted, self._show_when_loaded = self._show_when_loaded, None
+        if wanted is not None:
+            row = self.model.row_of(wanted)
+            if row is not None:
+                self.open_viewer(self.model.index(row))
+
+    def _rows_failed(self, why: str) -> None:
+        self.show_problem(f"the photos could not be listed: {why}")
 
     def refresh_counts(self) -> None:
         if self._shut_down:
@@ -515,12 +528,13 @@ class MainWindow(QMainWindow):
 
     def show_photo_id(self, photo_id: int) -> None:
         row = self.model.row_of(photo_id)
-        if row is None:  # filtered out: show everything, then find it
+        if row is None:  # filtered out: show everything, then find it when those rows arrive
             self.filters.set_status(None)
             self.sidebar.select_folder(None)
-            row = self.model.row_of(photo_id)
-        if row is not None:
-            self.open_viewer(self.model.index(row))
+            if self.model.is_loading():
+                self._show_when_loaded = photo_id
+            return
+        self.open_viewer(self.model.index(row))
 
     # --- the model banner ------------------------------------------------------------------
 
@@ -928,14 +942,15 @@ class MainWindow(QMainWindow):
         self.best.stop(0)
         self.cull.stop(0)
         self.curation.stop(0)
+        self.model.stop()
         self.io_pool.clear()
 
         def left() -> int:
             return max(0, int((deadline - time.monotonic()) * 1000))
 
         ok = self.scoring.wait(left())
-        pools = (self.thumbnails.pool, self.library.pool, self.viewer.pool, self.io_pool, *self.curation.pools,
-                 *self.best.pools, *self.cull.pools)
+        pools = (self.thumbnails.pool, self.library.pool, self.viewer.pool, self.io_pool, self.model.pool,
+                 *self.curation.pools, *self.best.pools, *self.cull.pools)
         for pool in pools:
             ok = pool.waitForDone(left()) and ok
         if not ok:

@@ -1,9 +1,10 @@
 """The library grid's item model: a QAbstractListModel over photo ids in view order.
 
-Sorting and filtering happen in SQL (storage.browse): the model holds only the ordered ids and
-fetches rows in pages as the view paints them, so 100,000 photos cost one id list. Scores that
-arrive update rows in place (the order is kept until the user re-sorts); thumbnails are asked
-for when a tile is painted.
+Sorting and filtering happen in SQL (storage.browse), in the model's query thread: the model holds
+only the ordered ids and fetches rows in pages as the view paints them, so 100,000 photos cost one
+id list. A new query's ids replace the old ones when they arrive; an answer to a query the user
+has changed since is dropped. Scores that arrive update rows in place (the order is kept until the
+user re-sorts); thumbnails are asked for when a tile is painted.
 """
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import time
 from enum import IntEnum
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
+from shiboken6 import isValid
 from sqlalchemy import Engine
 
 from app.storage import browse
 from app.storage.repo import Photo
+from app.workers.tasks import make_pool, run_task
 from app.workers.thumbnails import ThumbKey, ThumbnailLoader
 
 log = logging.getLogger(__name__)
@@ -37,8 +40,28 @@ class Roles(IntEnum):
     ThumbnailFailed = Qt.ItemDataRole.UserRole + 10
 
 
+class Loaded:
+    """What the query thread hands over: the ids in view order, each id's row, the first rows."""
+
+    def __init__(self, ids: list[int], first: dict[int, Photo]):
+        self.ids = ids
+        self.rows = {pid: row for row, pid in enumerate(ids)}
+        self.first = first
+
+
+def load(engine: Engine, query: browse.PhotoQuery, stale) -> Loaded | None:
+    """Run in the query thread: the query's ids, or None once a newer query made it stale."""
+    if stale():
+        return None
+    ids = browse.photo_ids(engine, query, cancelled=stale)
+    if ids is None or stale():
+        return None
+    return Loaded(ids, browse.photos_by_id(engine, ids[:PAGE]))
+
+
 class PhotoListModel(QAbstractListModel):
-    reloaded = Signal(float)  # milliseconds the query took
+    reloaded = Signal(float)  # ms from asking until the new rows were in place (the query included)
+    reloadFailed = Signal(str)  # the query failed; the rows shown stay
 
     def __init__(self, engine: Engine, thumbnails: ThumbnailLoader | None, thumb_pixels: int = 256,
                  parent: QObject | None = None):
@@ -47,8 +70,13 @@ class PhotoListModel(QAbstractListModel):
         self.thumbnails = thumbnails
         self.thumb_pixels = thumb_pixels
         self.query = browse.PhotoQuery()
+        self.pool = make_pool("photo-query", 1, self)  # one at a time: a newer query cancels the older
+        self._wanted = [0]  # the newest reload; a list so the query thread sees it change
+        self._shown = 0  # the reload whose rows are in place
+        self._refreshing = False  # fresh rows for changed photos are on their way
+        self._stopped = False
         self._ids: list[int] = []
-        self._rows: dict[int, int] | None = None  # id -> row, built on first use
+        self._rows: dict[int, int] = {}  # id -> row
         self._cache: dict[int, Photo] = {}
         self._scoring: set[int] = set()
         self._dirty: set[int] = set()
@@ -128,9 +156,15 @@ class PhotoListModel(QAbstractListModel):
         return self._ids
 
     def row_of(self, photo_id: int) -> int | None:
-        if self._rows is None:
-            self._rows = {pid: row for row, pid in enumerate(self._ids)}
         return self._rows.get(photo_id)
+
+    def is_loading(self) -> bool:
+        """A query is on its way: the rows shown are about to change."""
+        return self._shown != self._wanted[0]
+
+    def is_busy(self) -> bool:
+        """A query, or fresh data for changed photos, is still on its way."""
+        return self.is_loading() or self._refreshing or bool(self._dirty and self._rows.keys() & self._dirty)
 
     def status_of(self, photo: Photo) -> str:
         status = photo.status
@@ -177,26 +211,51 @@ class PhotoListModel(QAbstractListModel):
     # --- changes --------------------------------------------------------------------------
 
     def set_query(self, query: browse.PhotoQuery) -> None:
-        """Run the query in SQL and show its photos in its order."""
+        """Run the query in SQL (in the query thread) and show its photos in its order."""
         self.query = query
         self.reload()
 
     def reload(self) -> None:
-        """Re-run the current query (after a scan or a watcher change)."""
-        t0 = time.perf_counter()
-        ids = browse.photo_ids(self.engine, self.query)
-        if ids == self._ids:
+        """Re-run the current query (after a scan or a watcher change); `reloaded` says when the
+        new rows are in place. A query still running for an older reload stops."""
+        if self._stopped:
+            return
+        self._wanted[0] += 1
+        wanted, generation = self._wanted, self._wanted[0]
+        started = time.perf_counter()
+        run_task(self.pool, load, self.engine, self.query, lambda: wanted[0] != generation,
+                 on_done=lambda loaded: self._loaded(generation, started, loaded),
+                 on_error=lambda exc: self._load_failed(generation, exc))
+
+    def stop(self) -> None:
+        """Quitting: drop the queries that wait and stop the running one."""
+        self._stopped = True
+        self._wanted[0] += 1
+        self.pool.clear()
+
+    def _loaded(self, generation: int, started: float, loaded: Loaded | None) -> None:
+        if loaded is None or generation != self._wanted[0] or not isValid(self):
+            return  # the user asked for something else meanwhile
+        self._shown = generation
+        if loaded.ids == self._ids:
             self._cache.clear()
-            if ids:
-                self.dataChanged.emit(self.index(0), self.index(len(ids) - 1))
+            self._cache.update(loaded.first)
+            if self._ids:
+                self.dataChanged.emit(self.index(0), self.index(len(self._ids) - 1))
         else:
             self.beginResetModel()
-            self._ids = ids
-            self._rows = None
-            self._cache.clear()
+            self._ids = loaded.ids
+            self._rows = loaded.rows
+            self._cache = dict(loaded.first)
             self._by_thumb.clear()
             self.endResetModel()
-        self.reloaded.emit((time.perf_counter() - t0) * 1000)
+        self.reloaded.emit((time.perf_counter() - started) * 1000)
+
+    def _load_failed(self, generation: int, exc: BaseException) -> None:
+        if generation == self._wanted[0] and isValid(self):
+            self._shown = generation
+            log.warning("the library view could not be loaded: %s", exc)
+            self.reloadFailed.emit(str(exc))
 
     def set_thumb_pixels(self, pixels: int) -> None:
         self.thumb_pixels = pixels
@@ -222,21 +281,42 @@ class PhotoListModel(QAbstractListModel):
         self._refresh_dirty()
 
     def _refresh_dirty(self) -> None:
-        dirty, self._dirty = self._dirty, set()
-        rows = [r for r in (self.row_of(pid) for pid in dirty) if r is not None]
-        if not rows:
+        """Read the changed photos that are shown again, in the query thread."""
+        if self._refreshing:
+            self._flush.start()  # after the read on its way
             return
-        fresh = browse.photos_by_id(self.engine, [self._ids[r] for r in rows])
-        for pid in dirty:
+        if self._stopped:
+            return
+        dirty, self._dirty = self._dirty, set()
+        shown = [pid for pid in dirty if pid in self._rows]
+        if not shown:
+            return
+        self._refreshing = True
+        run_task(self.pool, browse.photos_by_id, self.engine, shown,
+                 on_done=lambda fresh: self._fresh_rows(shown, fresh), on_error=self._fresh_rows_failed)
+
+    def _fresh_rows(self, ids: list[int], fresh: dict[int, Photo]) -> None:
+        if not isValid(self):
+            return
+        self._refreshing = False
+        for pid in ids:
             self._cache.pop(pid, None)
         self._cache.update(fresh)
-        rows.sort()
-        # One signal per run of adjacent rows keeps the repaint small.
-        start = prev = rows[0]
-        for r in rows[1:] + [None]:
-            if r is not None and r == prev + 1:
-                prev = r
-                continue
-            self.dataChanged.emit(self.index(start), self.index(prev))
-            if r is not None:
-                start = prev = r
+        rows = sorted(r for r in (self._rows.get(pid) for pid in ids) if r is not None)
+        if rows:
+            # One signal per run of adjacent rows keeps the repaint small.
+            start = prev = rows[0]
+            for r in rows[1:] + [None]:
+                if r is not None and r == prev + 1:
+                    prev = r
+                    continue
+                self.dataChanged.emit(self.index(start), self.index(prev))
+                if r is not None:
+                    start = prev = r
+        if self._dirty and not self._flush.isActive():
+            self._flush.start()
+
+    def _fresh_rows_failed(self, exc: BaseException) -> None:
+        if isValid(self):
+            self._refreshing = False
+            log.warning("changed photos could not be read again: %s", exc)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from conftest import settled
 from tests.unit import imagegen
 
 SIZE = (1280, 960)
@@ -74,3 +75,4 @@ def start(qtbot, window) -> None:
     qtbot.waitExposed(window)
     with qtbot.waitSignal(window.library.changed, timeout=30_000):
         window.start([])
+    settled(qtbot, window.model)

@@ -137,6 +137,11 @@ def photos(tmp_path) -> Path:
     return folder
 
 
+def settled(qtbot, model, timeout: int = 10_000) -> None:
+    """Until the grid model's queries and row refreshes (run in its query thread) have arrived."""
+    qtbot.waitUntil(lambda: not model.is_busy(), timeout=timeout)
+
+
 @pytest.fixture
 def make_window(qtbot, engine):
     """Build a MainWindow (not started); it is shut down at the end of the test."""

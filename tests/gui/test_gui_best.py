@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from burst import analysed, burst_files, shoot, start  # noqa: F401 (fixtures)
+from conftest import settled
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
@@ -91,6 +92,7 @@ def test_change_the_pick_with_keys_and_it_stays(qtbot, make_window, settings, an
     assert flags[target] == "pick" and flags[other.row.id] == ""
     # The grid's tiles show the new marks too.
     window.show_view("library")
+    settled(qtbot, window.model)
     grid_row = window.model.row_of(target)
     assert grid_row is not None and window.model.photo_at(grid_row).flag == "pick"
 

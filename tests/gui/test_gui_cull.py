@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from burst import analysed, burst_files, sha, shoot, start  # noqa: F401 (fixtures)
-from conftest import make_settings
+from conftest import make_settings, settled
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QFileDialog
@@ -63,6 +63,7 @@ def test_keyboard_review_changes_marks(qtbot, make_window, settings, analysed):
     qtbot.keyClick(cull.list, Qt.Key.Key_4)
     assert cull.current_photo_id() == pid and cull.list.currentIndex().row() == 1
     # The grid shows the mark as well.
+    settled(qtbot, window.model)
     row = window.model.row_of(pid)
     assert window.model.photo_at(row).rating == 4
     assert not cull.grab().isNull()
@@ -97,6 +98,7 @@ def test_remove_rejected_to_rejects_folder_and_undo(qtbot, make_window, engine, 
     assert not (analysed / "IMG_03.jpg").exists() and not (analysed / "IMG_04.jpg").exists()
     assert sorted(p.name for p in rejects.rglob("*.jpg")) == ["IMG_03.jpg", "IMG_04.jpg"]
     window.reload()
+    settled(qtbot, window.model)
     assert all(window.model.row_of(pid) is None for pid in marked)  # gone from the grid
     with qtbot.waitSignal(cull.loaded, timeout=30_000):
         pass  # the candidates load again without them
@@ -107,6 +109,7 @@ def test_remove_rejected_to_rejects_folder_and_undo(qtbot, make_window, engine, 
     assert done.args[0] == "Restored 2 photos."
     assert {p.name: sha(p) for p in analysed.iterdir()} == before
     assert not list(rejects.rglob("*.jpg"))
+    settled(qtbot, window.model)
     assert all(window.model.row_of(pid) is not None for pid in marked)  # back in the grid
     assert {p.id for p in repo.list_photos(window.engine)} >= set(marked)
     with qtbot.waitSignal(window.curationDone, timeout=30_000) as done:
@@ -119,6 +122,7 @@ def test_remove_rejected_to_trash_from_the_menu_and_undo(qtbot, make_window, set
     window = make_window(settings)
     start(qtbot, window)
     window.sidebar.select_folder(str(analysed))  # the scope: this folder
+    settled(qtbot, window.model)
     blown = next(p.id for p in repo.list_photos(window.engine) if p.name == "IMG_05.jpg")
     window.grid.setFocus()
     window.grid.setCurrentIndex(window.model.index(window.model.row_of(blown)))
@@ -130,11 +134,13 @@ def test_remove_rejected_to_trash_from_the_menu_and_undo(qtbot, make_window, set
     assert "the system trash" in asked[0][0] and asked[0][1] == "Move to the trash"
     assert done.args[0] == "Moved 1 photo to the system trash. Undo removal (Ctrl+Z) puts them back."
     assert [p.name for p in (trash / "files").iterdir()] == ["IMG_05.jpg"]
+    settled(qtbot, window.model)
     assert window.model.row_of(blown) is None
     with qtbot.waitSignal(window.curationDone, timeout=30_000):
         window.undo_action.trigger()
     assert {p.name: sha(p) for p in analysed.iterdir()} == before
     assert not list((trash / "files").iterdir())
+    settled(qtbot, window.model)
     assert window.model.row_of(blown) is not None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
 from app.core.errors import PhotoError
@@ -43,40 +43,123 @@ def _scores(engine, ids):
     return [rows[i].score for i in ids]
 
 
+def _shown(qtbot, model, query=None):
+    """Ask for the query (or the same one again) and wait until its rows are in the model."""
+    with qtbot.waitSignal(model.reloaded, timeout=10_000):
+        if query is None:
+            model.reload()
+        else:
+            model.set_query(query)
+
+
 def test_model_passes_the_item_model_tester(qtbot, qtmodeltester, engine):
     _library(engine)
     model = PhotoListModel(engine, None)
     tester = QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Warning)
-    model.set_query(browse.PhotoQuery())
+    _shown(qtbot, model, browse.PhotoQuery())
     assert model.rowCount() == 40
-    model.set_query(browse.PhotoQuery(status="unscored"))
+    _shown(qtbot, model, browse.PhotoQuery(status="unscored"))
     model.set_scoring([model.id_at(0)])
     model.photo_changed(model.id_at(1))
     with qtbot.waitSignal(model.dataChanged, timeout=2000):
         pass
-    model.set_query(browse.PhotoQuery(sort="name", under=f"{ROOT}/2021"))
-    model.reload()
+    _shown(qtbot, model, browse.PhotoQuery(sort="name", under=f"{ROOT}/2021"))
+    _shown(qtbot, model)  # the same rows again: their data is read again, no reset
     qtmodeltester.check(model)
     del tester
 
 
-def test_roles_and_states(engine):
+def test_roles_and_states(qtbot, engine):
     entries, ids = _library(engine)
     model = PhotoListModel(engine, None)
-    model.set_query(browse.PhotoQuery(sort="name"))
+    _shown(qtbot, model, browse.PhotoQuery(sort="name"))
     failed = model.index(model.row_of(ids[entries[3].path]))
     assert failed.data(Roles.Status) == "failed"
     assert failed.data(Roles.Error) == "truncated file"
     waiting = model.index(model.row_of(ids[entries[0].path]))
     assert waiting.data(Roles.Status) == "unscored"
-    model.set_scoring([ids[entries[0].path]])
-    model._refresh_dirty()
+    with qtbot.waitSignal(model.dataChanged, timeout=2000):
+        model.set_scoring([ids[entries[0].path]])
     assert waiting.data(Roles.Status) == "scoring"
     scored = model.index(model.row_of(ids[entries[1].path]))
     assert scored.data(Roles.Status) == "scored" and scored.data(Roles.Score) == pytest.approx(3.5)
     assert scored.data(Roles.Rating) == 4 and scored.data(Roles.Flag) == "pick"
     assert scored.data(Qt.ItemDataRole.DisplayRole) == "img_001.jpg"
     assert "img_001.jpg" in scored.data(Qt.ItemDataRole.ToolTipRole)
+
+
+def test_query_runs_off_the_gui_thread_and_a_stale_answer_is_dropped(qtbot, engine, monkeypatch):
+    import threading
+
+    _library(engine)
+    model = PhotoListModel(engine, None)
+    threads = []
+    first_asked, let_go = threading.Event(), threading.Event()
+    real = browse.photo_ids
+
+    def photo_ids(engine, query, cancelled=None):
+        threads.append(threading.current_thread())
+        if query.sort == "size":  # the query the user changed their mind about: it waits
+            first_asked.set()
+            assert let_go.wait(10)
+        return real(engine, query, cancelled)
+
+    monkeypatch.setattr(browse, "photo_ids", photo_ids)
+    resets = []
+    model.modelReset.connect(lambda: resets.append(model.query.sort))
+    model.set_query(browse.PhotoQuery(sort="size"))
+    assert first_asked.wait(10)
+    assert model.is_loading() and model.rowCount() == 0  # the GUI thread goes on meanwhile
+    model.set_query(browse.PhotoQuery(sort="name"))  # asked again before the first answer came
+    let_go.set()
+    with qtbot.waitSignal(model.reloaded, timeout=10_000):
+        pass
+    assert threading.main_thread() not in threads
+    names = [model.index(r).data() for r in range(model.rowCount())]
+    assert names == sorted(names) and len(names) == 40
+    assert resets == ["name"]  # the size-sorted answer never reached the view
+    assert not model.is_loading()
+
+
+def test_a_cancelled_query_stops_and_leaves_the_connection_clean(engine, monkeypatch):
+    _library(engine)
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(1)
+        return True
+
+    monkeypatch.setattr(browse, "PROGRESS_STEPS", 10)  # ask at once, even on a small library
+    assert browse.photo_ids(engine, browse.PhotoQuery(), cancelled=cancelled) is None
+    assert asked
+    # The connection goes back to the pool without the handler: the next query runs to the end.
+    assert len(browse.photo_ids(engine, browse.PhotoQuery())) == 40
+
+
+def test_selection_and_current_photo_survive_a_re_sort(qtbot, engine):
+    from app.ui.delegate import TileDelegate
+    from app.ui.grid import LibraryGrid
+
+    _library(engine)
+    model = PhotoListModel(engine, None)
+    grid = LibraryGrid(model, TileDelegate(120))
+    qtbot.addWidget(grid)
+    grid.resize(800, 600)
+    grid.show()
+    _shown(qtbot, model, browse.PhotoQuery(sort="name"))
+    grid.selectionModel().select(QItemSelection(model.index(2), model.index(5)),
+                                 QItemSelectionModel.SelectionFlag.Select)
+    grid.selectionModel().setCurrentIndex(model.index(4), QItemSelectionModel.SelectionFlag.NoUpdate)
+    chosen = grid.selected_ids()
+    current = model.id_at(4)
+    assert len(chosen) == 4
+    _shown(qtbot, model, browse.PhotoQuery(sort="size"))
+    assert sorted(grid.selected_ids()) == sorted(chosen)
+    assert grid.current_id() == current
+    # A filter that hides some of them keeps the others.
+    in_2020 = [pid for pid, p in browse.photos_by_id(engine, chosen).items() if "/2020/" in p.path]
+    _shown(qtbot, model, browse.PhotoQuery(sort="size", under=f"{ROOT}/2020"))
+    assert sorted(grid.selected_ids()) == sorted(in_2020)
 
 
 def test_sort_orders(engine):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from conftest import photo_bytes, write_photos
+from conftest import photo_bytes, settled, write_photos
 
 from app.storage import browse, repo
 
@@ -54,6 +54,7 @@ def test_watcher_follows_the_folder(qtbot, make_window, settings, tmp_path):
     assert moved.id == photo.id and moved.score == photo.score
     assert _photo(window.engine, target) is None  # the row itself moved
     window.reload()
+    settled(qtbot, window.model)
     assert window.model.row_of(photo.id) is not None
     assert scored.count(photo.id) == 1
 
@@ -63,6 +64,7 @@ def test_watcher_follows_the_folder(qtbot, make_window, settings, tmp_path):
         os.remove(renamed)
     assert _photo(window.engine, renamed).state == "missing"
     window.reload()
+    settled(qtbot, window.model)
     assert window.model.row_of(photo.id) is None
     assert browse.status_counts(window.engine).total == 2
 

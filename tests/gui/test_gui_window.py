@@ -2,6 +2,7 @@
 the viewer, batch marks, and the state without model weights."""
 from __future__ import annotations
 
+from conftest import settled
 from PySide6.QtCore import Qt
 
 from app.storage import browse
@@ -30,6 +31,7 @@ def test_folder_is_scored_in_the_background(qtbot, make_window, settings, photos
         _start(qtbot, window, [photos])
     assert window.pages.currentWidget() is window.grid_page
     window.reload()
+    settled(qtbot, window.model)
     model = window.model
     assert model.rowCount() == 9
     statuses = [model.index(r).data(Roles.Status) for r in range(model.rowCount())]
@@ -52,11 +54,13 @@ def test_grid_viewer_and_batch_marks(qtbot, make_window, settings, photos):
     with qtbot.waitSignal(window.scoring.idle, timeout=60_000):
         _start(qtbot, window, [photos])
     window.reload()
+    settled(qtbot, window.model)
     grid = window.grid
     grid.setFocus()
     grid.setCurrentIndex(window.model.index(0))
     grid.selectAll()
     qtbot.keyClick(grid, Qt.Key.Key_4)
+    settled(qtbot, window.model)
     assert browse.status_counts(window.engine).total == 9
     ids = window.model.ids()
     assert {p.rating for p in browse.photos_by_id(window.engine, ids).values()} == {4}
@@ -64,6 +68,7 @@ def test_grid_viewer_and_batch_marks(qtbot, make_window, settings, photos):
     grid.clearSelection()
     grid.setCurrentIndex(window.model.index(1))
     qtbot.keyClick(grid, Qt.Key.Key_P)
+    settled(qtbot, window.model)
     assert window.model.index(1).data(Roles.Flag) == "pick"
 
     # Enter opens the viewer on the current photo; arrows move; Esc returns.
@@ -80,14 +85,17 @@ def test_grid_viewer_and_batch_marks(qtbot, make_window, settings, photos):
     assert window.pages.currentWidget() is window.grid_page
     assert grid.currentIndex().row() == 2
 
-    # Sorting and filtering from the bar re-query in SQL.
-    window.filters.set_sort("name")
+    # Sorting and filtering from the bar re-query in SQL (in the model's query thread).
+    with qtbot.waitSignal(window.model.reloaded, timeout=10_000):
+        window.filters.set_sort("name")
     names = [window.model.index(r).data(Qt.ItemDataRole.DisplayRole) for r in range(window.model.rowCount())]
     assert names == sorted(names)
-    window.filters.marks.setCurrentIndex(window.filters.marks.findData("pick"))
+    with qtbot.waitSignal(window.model.reloaded, timeout=10_000):
+        window.filters.marks.setCurrentIndex(window.filters.marks.findData("pick"))
     assert window.model.rowCount() == 1
     window.filters.marks.setCurrentIndex(0)
     window.sidebar.select_folder(str(photos / "trip"))
+    settled(qtbot, window.model)
     assert window.model.rowCount() == 3
 
 
@@ -104,9 +112,11 @@ def test_no_model_still_browses(qtbot, make_window, photos, tmp_path):
     assert window.banner.download.isVisible() and window.banner.choose.isVisible()
     assert window.scoring_status.label.text() == "Scoring is off"
     window.reload()
+    settled(qtbot, window.model)
     assert window.model.rowCount() == 9
     assert {window.model.index(r).data(Roles.Status) for r in range(9)} <= {"unscored", "failed"}
-    window.filters.set_sort("name")
+    with qtbot.waitSignal(window.model.reloaded, timeout=10_000):
+        window.filters.set_sort("name")
     window.open_viewer(window.model.index(0))
     assert window.pages.currentWidget() is window.viewer
 
@@ -173,6 +183,7 @@ def test_unreachable_root_shows_offline(qtbot, make_window, engine, photos, tmp_
     with qtbot.waitSignal(window.countsShown, timeout=30_000):
         _start(qtbot, window, [])
     window.reload()
+    settled(qtbot, window.model)
     assert window.model.rowCount() == 9
     assert {window.model.index(r).data(Roles.Status) for r in range(9)} == {"offline"}
     assert "offline" in window.sidebar.model.item(1).text()
