@@ -202,11 +202,12 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
     if not items:
         return summary
     by_id = {p.id: p for p in items}
-    if batch_size is None:
-        from app.core.scorer import default_batch_size, pick_device
+    from app.core.scorer import default_batch_size, pick_device
 
-        batch_size = s.batch_size or default_batch_size(pick_device(s.device))
-    workers = s.decode_workers or default_workers()
+    device = pick_device(s.device)
+    if batch_size is None:
+        batch_size = s.batch_size or default_batch_size(device)
+    workers = s.decode_workers or default_workers(device.type)
     jobs = ((p.id, Path(p.path)) for p in items)
 
     try:

@@ -67,8 +67,13 @@ class PhotoResult(Generic[K]):
 Extra = Callable[[decode.DecodedPhoto], dict]
 
 
-def default_workers() -> int:
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+def default_workers(device_type: str = "cpu") -> int:
+    """Decode threads: on a CPU the encoder needs the cores, so a few; a GPU scores a batch of 32
+    in a fraction of a second, so as many as the cores allow (up to 16) to keep it fed."""
+    cores = os.cpu_count() or 2
+    if device_type == "cpu":
+        return max(1, min(4, cores - 1))
+    return max(2, min(16, cores - 1))
 
 
 def prepare(key: K, path: Path, min_side: int | None, extra: Extra | None, times: StageTimes | None) -> Prepared[K]:

@@ -215,7 +215,10 @@ class Scorer:
         if self.onnx is not None:
             pooled = torch.from_numpy(self.onnx(pixels))
             return pooled / pooled.norm(dim=-1, keepdim=True)
-        batch = torch.from_numpy(pixels).to(self.device, dtype=self.input_dtype, non_blocking=True)
+        batch = torch.from_numpy(pixels)
+        if self.device.type == "cuda":
+            batch = batch.pin_memory()  # page-locked: the copy to the GPU runs without staging
+        batch = batch.to(self.device, dtype=self.input_dtype, non_blocking=True)
         if self.per_image and len(batch) > 1:
             pooled = torch.cat([self.encoder(pixel_values=batch[i:i + 1]).pooler_output for i in range(len(batch))])
         else:
