@@ -1,16 +1,29 @@
-"""Paints one library tile: the thumbnail, a coloured score badge, stars and the pick/reject flag."""
+"""Paints one library tile: the thumbnail, a coloured score badge, stars and the pick/reject flag.
+
+A painted tile is kept as a pixmap until something it shows changes, so a repaint (scores
+arriving, hovering, scrolling back) copies one pixmap per tile: each Qt call from Python can wait
+for the GIL while worker threads run Python, and drawing a tile takes dozens of them.
+"""
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from PySide6.QtCore import QModelIndex, QPointF, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen, QPolygonF
+from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.ui import format as fmt
-from app.ui.photo_model import Roles
+from app.ui.photo_model import Roles, Tile
 
 MARGIN = 6
 LABEL = 20  # the file name line under the thumbnail
 ASPECT = 0.75  # the picture area is 4:3, the shape of most photos; portraits fit its height
+TILE_CACHE_BYTES = 48 * 1024 * 1024  # painted tiles kept: a few screens of them
+NO_TILE = Tile(0, "", "unscored", None, 0, "", None, False)  # a row whose photo has gone
+
+_SELECTED = QStyle.StateFlag.State_Selected.value
+_HOVERED = QStyle.StateFlag.State_MouseOver.value
+_STATE_SHOWN = _SELECTED | _HOVERED | QStyle.StateFlag.State_Active.value | QStyle.StateFlag.State_Enabled.value
 
 
 class TileDelegate(QStyledItemDelegate):
@@ -19,9 +32,17 @@ class TileDelegate(QStyledItemDelegate):
         self.tile = tile
         self.good = good
         self.cull = cull
+        self._painted: OrderedDict[tuple, QPixmap] = OrderedDict()
+        self._painted_bytes = 0
 
     def set_tile(self, tile: int) -> None:
         self.tile = tile
+        self.forget_painted()
+
+    def forget_painted(self) -> None:
+        """Paint every tile afresh (the palette, the font or the tile size changed)."""
+        self._painted.clear()
+        self._painted_bytes = 0
 
     def picture_height(self) -> int:
         return round(self.tile * ASPECT)
@@ -30,12 +51,40 @@ class TileDelegate(QStyledItemDelegate):
         return QSize(self.tile + 2 * MARGIN, self.picture_height() + 2 * MARGIN + LABEL)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        tile: Tile = index.data(Roles.Tile) or NO_TILE
         rect = option.rect
-        palette = option.palette
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        width, height = rect.width(), rect.height()
+        state = option.state.value & _STATE_SHOWN
+        ratio = painter.device().devicePixelRatioF()
+        pixmap = tile.thumbnail
+        key = (tile.id, tile.name, tile.status, tile.score, tile.rating, tile.flag, tile.thumbnail_failed,
+               0 if pixmap is None else pixmap.cacheKey(), width, height, state, ratio, self.tile, self.good,
+               self.cull)
+        painted = self._painted.get(key)
+        if painted is None:
+            painted = QPixmap(round(width * ratio), round(height * ratio))
+            painted.setDevicePixelRatio(ratio)
+            painted.fill(Qt.GlobalColor.transparent)
+            canvas = QPainter(painted)
+            canvas.setFont(option.font)
+            self._draw(canvas, QRect(0, 0, width, height), option.palette, option.font, bool(state & _SELECTED),
+                       bool(state & _HOVERED), tile)
+            canvas.end()
+            self._keep(key, painted)
+        else:
+            self._painted.move_to_end(key)
+        painter.drawPixmap(rect.topLeft(), painted)
+
+    def _keep(self, key: tuple, painted: QPixmap) -> None:
+        self._painted[key] = painted
+        self._painted_bytes += painted.width() * painted.height() * 4
+        while self._painted_bytes > TILE_CACHE_BYTES and len(self._painted) > 1:
+            _, old = self._painted.popitem(last=False)
+            self._painted_bytes -= old.width() * old.height() * 4
+
+    def _draw(self, painter: QPainter, rect: QRect, palette: QPalette, font: QFont, selected: bool, hovered: bool,
+              tile: Tile) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         cell = QRectF(rect.adjusted(2, 2, -2, -2))
         if selected:
             painter.setPen(Qt.PenStyle.NoPen)
@@ -47,9 +96,9 @@ class TileDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(cell, 6, 6)
 
         area = QRect(rect.x() + MARGIN, rect.y() + MARGIN, self.tile, self.picture_height())
-        status = index.data(Roles.Status) or "unscored"
-        pixmap = index.data(Roles.Thumbnail)
-        dim = status in ("missing", "offline") or index.data(Roles.Flag) == "reject"
+        status = tile.status
+        pixmap = tile.thumbnail
+        dim = status in ("missing", "offline") or tile.flag == "reject"
         if pixmap is not None and not pixmap.isNull():
             size = pixmap.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(0, 0, size.width(), size.height())
@@ -64,28 +113,20 @@ class TileDelegate(QStyledItemDelegate):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(palette.color(QPalette.ColorRole.Mid).lighter(130))
             painter.drawRoundedRect(QRectF(image_rect), 4, 4)
-            if index.data(Roles.ThumbnailFailed):
+            if tile.thumbnail_failed:
                 painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
                 painter.drawText(image_rect, Qt.AlignmentFlag.AlignCenter, "no preview")
 
-        self._badge(painter, image_rect, status, index.data(Roles.Score))
-        self._marks(painter, image_rect, index.data(Roles.Rating) or 0, index.data(Roles.Flag) or "")
+        paint_badge(painter, image_rect, status, tile.score, self.good, self.cull, self.tile)
+        paint_marks(painter, image_rect, tile.rating, tile.flag, self.tile)
 
         label = QRect(rect.x() + MARGIN, area.bottom() + 2, self.tile, LABEL)
         painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
-        font = QFont(option.font)
-        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
-        painter.setFont(font)
-        name = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        small = QFont(font)
+        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.9))
+        painter.setFont(small)
         painter.drawText(label, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter,
-                         painter.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, label.width()))
-        painter.restore()
-
-    def _badge(self, painter: QPainter, image: QRect, status: str, score: float | None) -> None:
-        paint_badge(painter, image, status, score, self.good, self.cull, self.tile)
-
-    def _marks(self, painter: QPainter, image: QRect, rating: int, flag: str) -> None:
-        paint_marks(painter, image, rating, flag, self.tile)
+                         painter.fontMetrics().elidedText(tile.name, Qt.TextElideMode.ElideMiddle, label.width()))
 
 
 def paint_badge(painter: QPainter, image: QRect, status: str, score: float | None, good: float, cull: float,

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import time
 from enum import IntEnum
+from typing import NamedTuple
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtGui import QPixmap
 from shiboken6 import isValid
 from sqlalchemy import Engine
 
@@ -38,6 +40,20 @@ class Roles(IntEnum):
     Error = Qt.ItemDataRole.UserRole + 8
     Thumbnail = Qt.ItemDataRole.UserRole + 9  # QPixmap or None (asked for, arrives later)
     ThumbnailFailed = Qt.ItemDataRole.UserRole + 10
+    Tile = Qt.ItemDataRole.UserRole + 11  # a Tile: all a grid tile shows, in one call
+
+
+class Tile(NamedTuple):
+    """What one grid tile shows: the delegate asks for it once per tile it paints."""
+
+    id: int
+    name: str
+    status: str
+    score: float | None
+    rating: int
+    flag: str
+    thumbnail: QPixmap | None  # None while it is being made, or when it failed
+    thumbnail_failed: bool
 
 
 class Loaded:
@@ -111,6 +127,12 @@ class PhotoListModel(QStringListModel):
         photo = self.photo_at(index.row())
         if photo is None:
             return None
+        if role == Roles.Tile:
+            thumbnail = self._thumbnail(photo)
+            failed = thumbnail is None and self.thumbnails is not None and \
+                self.thumbnails.failure(self._thumb_key(photo)) is not None
+            return Tile(photo.id, photo.name, self.status_of(photo), photo.score, photo.rating or 0,
+                        photo.flag or "", thumbnail, failed)
         if role == Qt.ItemDataRole.DisplayRole:
             return photo.name
         if role == Roles.Photo:

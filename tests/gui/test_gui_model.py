@@ -6,6 +6,7 @@ import os
 
 import pytest
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtTest import QAbstractItemModelTester
 
 from app.core.errors import PhotoError
@@ -264,3 +265,40 @@ def test_sidebar_tree_counts(qtbot, engine):
     with qtbot.waitSignal(bar.folderSelected) as sig:
         bar.select_folder(f"{ROOT}/2021")
     assert sig.args == [f"{ROOT}/2021"]
+
+
+def test_painted_tiles_are_reused_until_what_they_show_changes(qtbot, engine):
+    from app.ui.delegate import TileDelegate
+    from app.ui.grid import LibraryGrid
+
+    entries, ids = _library(engine, 12)
+    model = PhotoListModel(engine, None)
+    delegate = TileDelegate(120)
+    grid = LibraryGrid(model, delegate)
+    qtbot.addWidget(grid)
+    grid.resize(800, 600)
+    grid.show()
+    qtbot.waitExposed(grid)
+    _shown(qtbot, model, browse.PhotoQuery(sort="name"))
+    first = grid.viewport().grab().toImage()
+    painted = dict(delegate._painted)
+    assert painted, "the tiles on screen were kept"
+    assert grid.viewport().grab().toImage() == first  # painted again from what was kept
+    assert all(delegate._painted[key] is pixmap for key, pixmap in painted.items())
+    # A mark changes that tile only; the grid shows it.
+    pid = model.id_at(0)
+    marks.set_rating(engine, [pid], 5)
+    model.photos_changed([pid])
+    qtbot.waitUntil(lambda: not model.is_busy(), timeout=5000)
+    assert model.index(0).data(Roles.Rating) == 5
+    assert grid.viewport().grab().toImage() != first
+    assert len(delegate._painted) == len(painted) + 1
+    # A new palette (a dark theme) or tile size paints everything afresh.
+    palette = grid.palette()
+    palette.setColor(QPalette.ColorRole.Highlight, QColor("darkred"))
+    grid.setPalette(palette)
+    assert not delegate._painted
+    grid.viewport().grab()
+    assert delegate._painted
+    delegate.set_tile(140)
+    assert not delegate._painted
