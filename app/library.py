@@ -176,7 +176,7 @@ class ModelHolder:
             return None
         from app.core.scorer import precision_label
 
-        return precision_label(s.device, s.precision, s.runtime)
+        return precision_label(s.device, s.precision, s.runtime, self.files().encoder.key)
 
 
 def pending(engine: Engine, holder: ModelHolder, **kw) -> list[repo.Pending]:

@@ -18,6 +18,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -68,12 +69,13 @@ def convert(encoder_dir: Path, out: Path, precision: str, wait: Callable[[float]
     for stale in out.parent.glob(out.name + ".part*"):  # a conversion that died with its machine
         try:
             if time.time() - stale.stat().st_mtime > STALE_PART_S:
-                stale.unlink()
+                shutil.rmtree(stale, ignore_errors=True)
         except OSError:
             pass
     if on_status:
         on_status("Preparing the fast CPU engine (once per model; about 2 minutes)")
-    args = [str(encoder_dir), str(out), "--precision", precision]
+    work = Path(tempfile.mkdtemp(prefix=out.name + ".part", dir=out.parent))  # the child's unfinished files
+    args = [str(encoder_dir), str(out), "--precision", precision, "--work", str(work)]
     if getattr(sys, "frozen", False):  # a PyInstaller bundle: its executable is the app itself
         cmd = [sys.executable, "--convert-onnx-encoder", *args]
     else:
@@ -93,6 +95,7 @@ def convert(encoder_dir: Path, out: Path, precision: str, wait: Callable[[float]
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            shutil.rmtree(work, ignore_errors=True)
         said.seek(0)
         output = said.read().decode("utf-8", "replace")
     if proc.returncode != 0 or not out.exists():
@@ -153,21 +156,42 @@ class OrtEncoder:
             watcher.join()
 
 
+def failure_file(encoder_key: str, precision: str, cache_root: Path) -> Path:
+    return cache_file(encoder_key, precision, cache_root).with_suffix(".failed")
+
+
+def previous_failure(encoder_key: str, precision: str, cache_root: Path) -> str | None:
+    """Why converting this encoder failed before (then `auto` does not try again), or None."""
+    try:
+        return failure_file(encoder_key, precision, cache_root).read_text(encoding="utf-8").strip() or "failed"
+    except OSError:
+        return None
+
+
 def load(encoder_dir: Path, encoder_key: str, precision: str, cache_root: Path, threads: int,
          cancel: threading.Event, on_status: Callable[[str], None] | None = None) -> OrtEncoder:
-    """The converted encoder, converting it first when it is not cached yet (or is unusable)."""
+    """The converted encoder, converting it first when it is not cached yet (or is unusable).
+    A failure is remembered next to the cache file (see previous_failure); a success forgets it."""
     if precision not in PRECISIONS:
         raise SettingsError(f"ONNX Runtime runs fp32 or int8, not {precision}")
     path = cache_file(encoder_key, precision, cache_root)
-    for attempt in (1, 2):
-        convert(encoder_dir, path, precision, cancel.wait, on_status)
-        try:
-            return OrtEncoder(path, threads, cancel)
-        except ModelInvalidError:
-            if attempt == 2:
-                raise
-            log.warning("the cached ONNX encoder %s is unusable; converting again", path)
-            path.unlink(missing_ok=True)
+    failed = failure_file(encoder_key, precision, cache_root)
+    try:
+        for attempt in (1, 2):
+            convert(encoder_dir, path, precision, cancel.wait, on_status)
+            try:
+                encoder = OrtEncoder(path, threads, cancel)
+                failed.unlink(missing_ok=True)
+                return encoder
+            except ModelInvalidError:
+                if attempt == 2:
+                    raise
+                log.warning("the cached ONNX encoder %s is unusable; converting again", path)
+                path.unlink(missing_ok=True)
+    except ModelInvalidError as exc:
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        failed.write_text(str(exc) + "\n", encoding="utf-8")
+        raise
     raise AssertionError("unreachable")
 
 
@@ -223,7 +247,7 @@ def _verify(encoder_dir: Path, path: Path, precision: str) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def _exit_with_parent(leftovers: list[Path]) -> None:
+def _exit_with_parent(work: Path) -> None:
     """A parent killed outright (kill -9) cannot stop its child: the child notices, removes its
     unfinished files and stops."""
     parent = os.getppid()
@@ -232,8 +256,7 @@ def _exit_with_parent(leftovers: list[Path]) -> None:
         while True:
             time.sleep(1)
             if os.getppid() != parent:
-                for path in leftovers:
-                    path.unlink(missing_ok=True)
+                shutil.rmtree(work, ignore_errors=True)
                 os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
@@ -244,30 +267,34 @@ def _main(argv: list[str] | None = None) -> int:
     p.add_argument("encoder_dir", type=Path)
     p.add_argument("out", type=Path)
     p.add_argument("--precision", choices=PRECISIONS, default="int8")
+    p.add_argument("--work", type=Path, help="folder for unfinished files (removed at the end)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    part = a.out.with_name(a.out.name + f".part{os.getpid()}")
-    fp32 = part.with_name(part.name + ".fp32.onnx")
-    _exit_with_parent([fp32, part])
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    # Every unfinished file (the quantiser's own temporary ones included) lives in one folder
+    # beside the result, removed whatever happens.
+    work = a.work or Path(tempfile.mkdtemp(prefix=a.out.name + ".part", dir=a.out.parent))
+    work.mkdir(parents=True, exist_ok=True)
+    _exit_with_parent(work)
     try:
+        fp32, done = work / "fp32.onnx", work / "encoder.onnx"
         t0 = time.perf_counter()
         _export(a.encoder_dir, fp32)
         t1 = time.perf_counter()
         if a.precision == "int8":
-            _quantize(fp32, part)
+            _quantize(fp32, done)
         else:
-            fp32.replace(part)
+            fp32.replace(done)
         t2 = time.perf_counter()
-        cosine = _verify(a.encoder_dir, part, a.precision)
+        cosine = _verify(a.encoder_dir, done, a.precision)
         print(f"export {t1 - t0:.1f} s, quantise {t2 - t1:.1f} s, cosine to fp32 {cosine:.5f}", flush=True)
         if not cosine >= MIN_COSINE[a.precision]:
             print(f"the converted encoder disagrees with PyTorch (cosine {cosine:.4f}); not used", flush=True)
             return 1
-        part.replace(a.out)
+        done.replace(a.out)
         return 0
     finally:
-        for leftover in (fp32, part):
-            leftover.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

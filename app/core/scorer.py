@@ -18,7 +18,7 @@ import torch
 
 from app.core import model as model_files
 from app.core import onnx_engine
-from app.core.errors import Cancelled, SettingsError
+from app.core.errors import Cancelled, ModelInvalidError, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +91,17 @@ def pick_runtime(requested: str, device: torch.device, precision: str) -> str:
     return "onnx"
 
 
-def precision_label(device: str, precision: str, runtime: str) -> str:
+def precision_label(device: str, precision: str, runtime: str, encoder_key: str) -> str:
     """What a score records as its precision: ONNX Runtime's int8 is named apart from PyTorch's."""
+    from app.config import paths
+
     dev = pick_device(device)
     prec = pick_precision(precision, dev)
-    return onnx_engine.label(prec) if pick_runtime(runtime, dev, prec) == "onnx" else prec
+    if pick_runtime(runtime, dev, prec) != "onnx":
+        return prec
+    if runtime == "auto" and int8_available() and onnx_engine.previous_failure(encoder_key, prec, paths.cache_dir()):
+        return prec  # the Scorer will fall back to PyTorch, as it did before
+    return onnx_engine.label(prec)
 
 
 def device_name(device: torch.device) -> str:
@@ -161,21 +167,38 @@ class Scorer:
         self.encoder: torch.nn.Module | None = None
         self.onnx: onnx_engine.OrtEncoder | None = None
         if self.runtime == "onnx":
-            from app.config import paths
-
-            self.label = onnx_engine.label(self.precision)
-            self.onnx = onnx_engine.load(files.encoder.path, files.encoder.key, self.precision, paths.cache_dir(),
-                                         torch.get_num_threads(), self.cancel_event, on_status)
-        else:
-            self.label = self.precision
+            self.onnx = self._load_onnx(files, runtime == "auto", on_status)
+        if self.onnx is None:
+            self.runtime = "torch"
             self.encoder = model_files.load_encoder(files.encoder.path, dtype).to(self.device)
             if self.precision == "int8":
                 self._quantize_int8()
             for layer in encoder_layers(self.encoder):
                 layer.register_forward_pre_hook(self._check_cancel)
+        self.label = onnx_engine.label(self.precision) if self.onnx is not None else self.precision
         self.compiled = False
         self.device_name = device_name(self.device)
         log.info("model %s on %s at %s (%s)", self.key, self.device_name, self.precision, self.runtime)
+
+    def _load_onnx(self, files: ModelFiles, fallback: bool,
+                   on_status: Callable[[str], None] | None) -> onnx_engine.OrtEncoder | None:
+        """The ONNX Runtime encoder; None (PyTorch runs instead) when it was chosen automatically
+        and cannot be had here (the conversion failed, now or before: out of memory, say)."""
+        from app.config import paths
+
+        fallback = fallback and int8_available()
+        if fallback and (why := onnx_engine.previous_failure(files.encoder.key, self.precision,
+                                                             paths.cache_dir())):
+            log.info("ONNX Runtime is skipped (its conversion failed before: %s)", why)
+            return None
+        try:
+            return onnx_engine.load(files.encoder.path, files.encoder.key, self.precision, paths.cache_dir(),
+                                    torch.get_num_threads(), self.cancel_event, on_status)
+        except ModelInvalidError as exc:
+            if not fallback:
+                raise
+            log.warning("%s; PyTorch's int8 runs instead (--runtime onnx tries again)", exc)
+            return None
 
     def _quantize_int8(self) -> None:
         """int8 weights for every Linear layer of the encoder, activations quantized on the fly.

@@ -48,9 +48,10 @@ def test_fp32_under_onnx_runtime_matches_pytorch(tiny_encoder, head_file, pixels
 def test_int8_is_the_cpu_default_and_is_named_apart(tiny_encoder, head_file, pixels):
     ort = make(tiny_encoder, head_file, "auto", "auto")
     assert (ort.precision, ort.runtime, ort.label) == ("int8", "onnx", "int8-onnx")
-    assert precision_label("cpu", "int8", "auto") == "int8-onnx"
-    assert precision_label("cpu", "int8", "torch") == "int8"
-    assert precision_label("cpu", "fp32", "auto") == "fp32"
+    key = locate(str(tiny_encoder), str(head_file)).encoder.key
+    assert precision_label("cpu", "int8", "auto", key) == "int8-onnx"
+    assert precision_label("cpu", "int8", "torch", key) == "int8"
+    assert precision_label("cpu", "fp32", "auto", key) == "fp32"
     exact = make(tiny_encoder, head_file, "fp32", "torch").score_batch(pixels)[0]
     alone = np.array([ort.score_batch(pixels[i:i + 1])[0][0] for i in range(len(pixels))])
     together = ort.score_batch(pixels)[0]
@@ -144,3 +145,32 @@ def test_a_conversion_whose_parent_is_killed_stops_and_cleans_up(tiny_encoder, t
         time.sleep(0.1)
     assert _gone(child)
     assert not out.exists() and not list(tmp_path.glob("enc.onnx.part*"))
+
+
+def test_a_failed_conversion_falls_back_to_pytorch_and_is_not_retried_automatically(
+        tiny_encoder, head_file, pixels, monkeypatch, tmp_path):
+    from app.core.errors import ModelInvalidError
+
+    key = locate(str(tiny_encoder), str(head_file)).encoder.key
+    calls = []
+
+    def failing(*args, **kw):
+        calls.append(args)
+        raise ModelInvalidError("could not prepare the ONNX Runtime encoder: MemoryError")
+
+    with monkeypatch.context() as m:
+        m.setattr(paths, "cache_dir", lambda: tmp_path)
+        m.setattr(onnx_engine, "convert", failing)
+        first = make(tiny_encoder, head_file, "int8", "auto")
+        assert (first.runtime, first.label, len(calls)) == ("torch", "int8", 1)
+        assert first.score_batch(pixels)[0].shape == (len(pixels),)
+        assert "MemoryError" in onnx_engine.previous_failure(key, "int8", tmp_path)
+        assert precision_label("cpu", "int8", "auto", key) == "int8"  # what the fallback records
+        assert make(tiny_encoder, head_file, "int8", "auto").runtime == "torch"
+        assert len(calls) == 1  # remembered: no second attempt under auto
+        with pytest.raises(ModelInvalidError, match="MemoryError"):
+            make(tiny_encoder, head_file, "int8", "onnx")  # asked for by name: tried, and the error shown
+    failed = onnx_engine.failure_file(key, "int8", paths.cache_dir())  # the session's converted files
+    failed.write_text("an old failure\n")
+    assert make(tiny_encoder, head_file, "int8", "onnx").runtime == "onnx"
+    assert not failed.exists()  # a success forgets the failure
