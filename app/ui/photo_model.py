@@ -300,7 +300,9 @@ class PhotoListModel(QStringListModel):
         try:
             have = super().rowCount()
             if rows > have:
-                super().insertRows(have, rows - have)
+                # At the front: QStringListModel inserts one string at a time, and QList makes room
+                # at its front cheaply, while inserting further in moves the rest each time.
+                super().insertRows(0, rows - have)
             elif rows < have:
                 super().removeRows(rows, have - rows)
         finally:
