@@ -124,11 +124,15 @@ def photo_ids(engine: Engine, q: PhotoQuery, cancelled: Callable[[], bool] | Non
     answer is None (a view that asked again no longer wants this one)."""
     if q.sort not in SORTS:
         raise ValueError(f"unknown sort {q.sort!r} (score, date, name, size)")
-    # "+" keeps SQLite from walking the score index row by row, which is slower than sorting.
-    key = literal_column("+photos.score") if q.sort == "score" else SORTS[q.sort]
+    key = SORTS[q.sort]
     if q.is_descending:  # SQLite sorts NULL lowest, so unscored photos come last by themselves
+        # Best first is the order of ix_photos_score_view, which holds the filters' columns too.
         order = [key.desc(), photos.c.name, photos.c.id]
     else:
+        if q.sort == "score":
+            # "+": the view's index gives this order only in part; sorting once is faster than
+            # walking it and sorting each run of equal scores.
+            key = literal_column("+photos.score")
         order = [key.is_(None), key.asc(), photos.c.name, photos.c.id]
     stmt = select(photos.c.id).where(*_conditions(q)).order_by(*order)
     with reading(engine) as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from sqlalchemy import (Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
-                        Table, Text)
+                        Table, Text, desc)
 from sqlalchemy.types import TypeDecorator
 
 
@@ -65,7 +65,9 @@ photos = Table(
     Column("sidecar_mtime_ns", Integer, nullable=False, default=0),  # XMP marks read at this stamp
     Index("ix_photos_folder", "folder"),
     Index("ix_photos_hash", "content_hash"),
-    Index("ix_photos_score", "score"),
+    # Best first, ties by name, with what the view's filters test: the grid's default order is
+    # read from it without sorting (migration V3).
+    Index("ix_photos_score_view", desc("score"), "name", "id", "state", "root_id", "rating", "flag"),
     Index("ix_photos_captured", "captured_at"),
     Index("ix_photos_root", "root_id"),
 )
