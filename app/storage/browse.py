@@ -124,16 +124,37 @@ def photo_ids(engine: Engine, q: PhotoQuery, cancelled: Callable[[], bool] | Non
     answer is None (a view that asked again no longer wants this one)."""
     if q.sort not in SORTS:
         raise ValueError(f"unknown sort {q.sort!r} (score, date, name, size)")
-    key = SORTS[q.sort]
-    if q.is_descending:  # SQLite sorts NULL lowest, so unscored photos come last by themselves
-        # Best first is the order of ix_photos_score_view, which holds the filters' columns too.
-        order = [key.desc(), photos.c.name, photos.c.id]
-    else:
-        if q.sort == "score":
-            # "+": the view's index gives this order only in part; sorting once is faster than
-            # walking it and sorting each run of equal scores.
-            key = literal_column("+photos.score")
-        order = [key.is_(None), key.asc(), photos.c.name, photos.c.id]
+    stmt = select(photos.c.id).where(*_conditions(q)).order_by(*_order(q))
+    with reading(engine) as conn:
+        return _first_column(conn, stmt, cancelled)
+
+
+# Each sort's key as its view index (schema V3) spells it, and whether that index is descending:
+# the grid's natural orders (best, newest, largest first; names A-Z) are read from the indexes.
+VIEW_KEYS = {
+    "score": ("photos.score", True),
+    "date": ("coalesce(photos.captured_at, photos.mtime_ns / 1e9)", True),  # as repo.SORTS, literally
+    "name": ("photos.name", False),
+    "size": ("photos.size", True),
+}
+
+
+def _order(q: PhotoQuery) -> list:
+    """ORDER BY terms: the key, then name and id, unscored photos last."""
+    spelled, index_descending = VIEW_KEYS[q.sort]
+    # The score index holds what the filters test; the others only the order, and walking one
+    # row by row to test a filter in the table is slower than sorting what the filter keeps.
+    indexed = q.is_descending == index_descending and (
+        q.sort == "score" or q == PhotoQuery(sort=q.sort, descending=q.descending))
+    # "+" makes SQLite sort instead of walking an index (for worst first, the score index would
+    # give the order only in part, and sorting each run of equal scores is slower still).
+    key = literal_column(spelled if indexed else "+" + spelled)
+    terms = [key.desc() if q.is_descending else key.asc()]
+    if q.sort == "score" and not q.is_descending:
+        terms.insert(0, key.is_(None))  # NULL sorts lowest: unscored photos last
+    if q.sort != "name":
+        terms.append(photos.c.name)
+    return terms + [photos.c.id]
     stmt = select(photos.c.id).where(*_conditions(q)).order_by(*order)
     with reading(engine) as conn:
         return _first_column(conn, stmt, cancelled)

@@ -103,12 +103,17 @@ CREATE TABLE removal_files (
 CREATE INDEX ix_removal_files_removal ON removal_files (removal_id);
 """
 
-# The library view's default order (best first, ties by name) read straight from one index that
-# also holds what its filters test, instead of sorting 100,000 rows per query. Descending, so a
-# forward walk gives the order; it replaces the plain score index (score is its first column).
+# The library view's natural orders (best, newest, largest first; names A-Z; ties by name) read
+# straight from an index instead of sorting 100,000 rows per query. The score index also holds what
+# the view's filters test, so the default view filters without the table; it replaces the plain
+# score index (score is its first column). Descending where the order is, so a forward walk gives
+# it. The date expression is spelled as app.storage.browse spells it.
 V3 = """
 DROP INDEX ix_photos_score;
 CREATE INDEX ix_photos_score_view ON photos (score DESC, name, id, state, root_id, rating, flag);
+CREATE INDEX ix_photos_date_view ON photos (coalesce(captured_at, mtime_ns / 1e9) DESC, name, id, state, root_id);
+CREATE INDEX ix_photos_name_view ON photos (name, id, state, root_id);
+CREATE INDEX ix_photos_size_view ON photos (size DESC, name, id, state, root_id);
 """
 
 
@@ -124,5 +129,5 @@ def _run(script: str) -> Callable[[Connection], None]:
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _run(V1),  # 1: roots, photos, scores, embeddings, errors
     _run(V2),  # 2: technical quality, scene hash, sidecar stamp, removal journal
-    _run(V3),  # 3: the score-ordered covering index of the library view
+    _run(V3),  # 3: the library view's order indexes
 ]

@@ -65,9 +65,11 @@ photos = Table(
     Column("sidecar_mtime_ns", Integer, nullable=False, default=0),  # XMP marks read at this stamp
     Index("ix_photos_folder", "folder"),
     Index("ix_photos_hash", "content_hash"),
-    # Best first, ties by name, with what the view's filters test: the grid's default order is
-    # read from it without sorting (migration V3).
+    # The library view's natural orders, read without sorting (migration V3); the score one also
+    # holds what the view's filters test. ix_photos_date_view is on an expression: see V3.
     Index("ix_photos_score_view", desc("score"), "name", "id", "state", "root_id", "rating", "flag"),
+    Index("ix_photos_name_view", "name", "id", "state", "root_id"),
+    Index("ix_photos_size_view", desc("size"), "name", "id", "state", "root_id"),
     Index("ix_photos_captured", "captured_at"),
     Index("ix_photos_root", "root_id"),
 )
