@@ -47,6 +47,7 @@ MODEL_SETTINGS = ("encoder", "head", "device", "precision", "batch_size", "decod
 GROUPING_SETTINGS = ("burst_window_s", "scene_max_distance")
 VIEWS = ("library", "best", "cull")  # the switcher's tabs, in order
 RELOAD_ROWS_LIMIT = 2000  # marks on more photos than this reload the view instead of row by row
+COUNTS_AFTER_ROWS_MS = 100  # counts asked for while the grid was loading wait this long after its rows
 
 
 def library_counts(engine: Engine) -> tuple[list[tuple[int, str]], list[browse.FolderCount], browse.StatusCounts]:
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self._tree = None
         self._why_off = ""
         self._show_when_loaded: int | None = None  # a photo to open once the rows that hold it arrive
+        self._counts_waiting = False  # counts asked for while the grid's rows were on their way
         self.tile = settings.thumbnail_size
 
         # --- workers -------------------------------------------------------------------
@@ -352,6 +354,7 @@ class MainWindow(QMainWindow):
         """A query's rows are in place: the grid, or why it is empty."""
         if self._shut_down:
             return
+        self._counts_after_rows()
         if not self.model.rowCount():
             filtered = self.model.query.with_(sort="score", descending=None, under=None) != browse.PhotoQuery()
             self.empty.setText("No photos match these filters." if filtered else
@@ -363,12 +366,24 @@ class MainWindow(QMainWindow):
             if row is not None:
                 self.open_viewer(self.model.index(row))
 
+    def _counts_after_rows(self) -> None:
+        if self._counts_waiting:
+            self._counts_waiting = False
+            QTimer.singleShot(COUNTS_AFTER_ROWS_MS, self.refresh_counts)  # once the grid has painted them
+
     def _rows_failed(self, why: str) -> None:
         self.show_problem(f"the photos could not be listed: {why}")
+        self._counts_after_rows()
 
     def refresh_counts(self) -> None:
         if self._shut_down:
             return
+        if self.model.is_loading():
+            # The grid's rows first: both queries read the whole table, and on two cores the
+            # counts would slow the rows down. They follow as soon as the rows are in.
+            self._counts_waiting = True
+            return
+        self._counts_waiting = False
         self._counts_token += 1
         token = self._counts_token
         run_task(self.io_pool, library_counts, self.engine,
