@@ -192,7 +192,7 @@ def _rows(conn, stmt, cancelled: Callable[[], bool] | None = None) -> list[tuple
     """Run stmt on the DBAPI cursor and return its rows as tuples: 100,000 ids without building a
     Row object each (which costs more than the query). Parameters here are numbers, strings and
     path bytes, which sqlite3 takes as they are. None when `cancelled` stopped it."""
-    compiled = stmt.compile(dialect=conn.dialect)
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})  # IN lists
     params = compiled.params
     args = [params[name] for name in (compiled.positiontup or ())]
     raw = conn.connection.driver_connection
@@ -215,14 +215,21 @@ def _rows(conn, stmt, cancelled: Callable[[], bool] | None = None) -> list[tuple
 
 
 def photos_by_id(engine: Engine, ids: Iterable[int]) -> dict[int, Photo]:
-    """The rows for these ids (missing ones included: a view may still hold them)."""
+    """The rows for these ids (missing ones included: a view may still hold them).
+
+    Read through the DBAPI cursor, as the grid reads a page of them while it paints."""
     wanted = list(ids)
     out: dict[int, Photo] = {}
     base = select(*_COLUMNS).select_from(photos.outerjoin(errors, errors.c.photo_id == photos.c.id))
+    fsdecode = os.fsdecode
     with reading(engine) as conn:
         for start in range(0, len(wanted), CHUNK):
-            for row in conn.execute(base.where(photos.c.id.in_(wanted[start:start + CHUNK]))):
-                out[row[0]] = Photo(*row)
+            for row in _rows(conn, base.where(photos.c.id.in_(wanted[start:start + CHUNK]))) or ():
+                # The path columns are bytes in the table (schema.PathBytes).
+                pid, path, name, folder, *rest = row
+                companion = rest[10]
+                rest[10] = None if companion is None else fsdecode(companion)
+                out[pid] = Photo(pid, fsdecode(path), name, fsdecode(folder), *rest)
     return out
 
 

@@ -6,10 +6,12 @@ for the GIL while worker threads run Python, and drawing a tile takes dozens of 
 """
 from __future__ import annotations
 
+import functools
+import math
 from collections import OrderedDict
 
 from PySide6.QtCore import QModelIndex, QPointF, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen, QPixmap, QPolygonF
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.ui import format as fmt
@@ -20,6 +22,10 @@ LABEL = 20  # the file name line under the thumbnail
 ASPECT = 0.75  # the picture area is 4:3, the shape of most photos; portraits fit its height
 TILE_CACHE_BYTES = 48 * 1024 * 1024  # painted tiles kept: a few screens of them
 NO_TILE = Tile(0, "", "unscored", None, 0, "", None, False)  # a row whose photo has gone
+WHITE = QColor("white")
+SHADOW = QColor(0, 0, 0, 90)
+STAR = QColor("#facc15")
+STAR_EDGE = QPen(QColor(0, 0, 0, 120), 1)
 
 _SELECTED = QStyle.StateFlag.State_Selected.value
 _HOVERED = QStyle.StateFlag.State_MouseOver.value
@@ -133,21 +139,33 @@ def paint_badge(painter: QPainter, image: QRect, status: str, score: float | Non
                 tile: int) -> None:
     """The coloured score pill in the bottom-left corner of a picture (sized for a tile this wide)."""
     text, colour = fmt.badge(status, score, good, cull)
-    font = QFont(painter.font())
-    font.setBold(True)
-    font.setPointSizeF(max(8.0, min(14.0, tile / 18)))
+    font, fm = _badge_font(painter.font(), tile)
     painter.setFont(font)
-    fm = painter.fontMetrics()
     h = fm.height() + 4
     w = max(h, fm.horizontalAdvance(text) + 12)
     box = QRectF(image.left() + 5, image.bottom() - h - 4, w, h)
     painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(QColor(0, 0, 0, 90))
+    painter.setBrush(SHADOW)
     painter.drawRoundedRect(box.translated(0, 1), h / 2, h / 2)
     painter.setBrush(colour)
     painter.drawRoundedRect(box, h / 2, h / 2)
-    painter.setPen(QColor("white"))
+    painter.setPen(WHITE)
     painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+
+_badge_fonts: dict[tuple[str, int], tuple[QFont, QFontMetrics]] = {}
+
+
+def _badge_font(base: QFont, tile: int) -> tuple[QFont, QFontMetrics]:
+    """The badge's bold font for this base font and tile width, made once."""
+    key = (base.key(), tile)
+    made = _badge_fonts.get(key)
+    if made is None:
+        font = QFont(base)
+        font.setBold(True)
+        font.setPointSizeF(max(8.0, min(14.0, tile / 18)))
+        made = _badge_fonts[key] = (font, QFontMetrics(font))
+    return made
 
 
 def paint_marks(painter: QPainter, image: QRect, rating: int, flag: str, tile: int) -> None:
@@ -173,18 +191,19 @@ def paint_marks(painter: QPainter, image: QRect, rating: int, flag: str, tile: i
         size = max(8.0, tile / 20)
         x = image.right() - 5 - rating * (size + 2)
         y = image.bottom() - size - 8
-        painter.setPen(QPen(QColor(0, 0, 0, 120), 1))
-        painter.setBrush(QColor("#facc15"))
+        painter.setPen(STAR_EDGE)
+        painter.setBrush(STAR)
+        star = _star(size / 2)
         for i in range(rating):
-            painter.drawPolygon(_star(QPointF(x + i * (size + 2) + size / 2, y + size / 2), size / 2))
+            painter.drawPolygon(star.translated(x + i * (size + 2) + size / 2, y + size / 2))
 
 
-def _star(centre: QPointF, radius: float) -> QPolygonF:
-    import math
-
+@functools.lru_cache(maxsize=32)
+def _star(radius: float) -> QPolygonF:
+    """A five-pointed star around (0, 0)."""
     points = []
     for i in range(10):
         r = radius if i % 2 == 0 else radius * 0.45
         a = -math.pi / 2 + i * math.pi / 5
-        points.append(QPointF(centre.x() + r * math.cos(a), centre.y() + r * math.sin(a)))
+        points.append(QPointF(r * math.cos(a), r * math.sin(a)))
     return QPolygonF(points)
