@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 
 APP_ID = "io.github.aesthete.Aesthete"
 EXIT_OK, EXIT_SETUP, EXIT_INTERRUPTED = 0, 2, 130
+# How long a thread that wants the GIL waits for a thread running Python to hand it over. The GUI
+# thread gives the GIL up in nearly every Qt call it makes, dozens per painted tile, and takes it
+# back after each; with Python's 5 ms, a scanner or scorer thread running Python between its
+# native calls stretched a grid repaint to 50-100 ms (measured in tests/bench/bench_gui.py).
+GIL_SWITCH_S = 0.001
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -35,6 +40,7 @@ def make_application():
     from app.ui.compat import shield_none_refcount
 
     shield_none_refcount()
+    sys.setswitchinterval(GIL_SWITCH_S)
     app = QApplication.instance()
     if app is None:
         QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)

@@ -2,12 +2,16 @@
 
 A painted tile is kept as a pixmap until something it shows changes, so a repaint (scores
 arriving, hovering, scrolling back) copies one pixmap per tile: each Qt call from Python can wait
-for the GIL while worker threads run Python, and drawing a tile takes dozens of them.
+for the GIL while worker threads run Python, and drawing a tile takes dozens of them. For the same
+reason a frame draws new tiles for a few milliseconds at most; the rest show a placeholder and
+are drawn in the next frame, so a busy machine fills the grid in a few frames instead of
+holding the GUI thread (the view calls begin_frame and end_frame around its paint).
 """
 from __future__ import annotations
 
 import functools
 import math
+import time
 from collections import OrderedDict
 
 from PySide6.QtCore import QModelIndex, QPointF, QRect, QRectF, QSize, Qt
@@ -21,6 +25,7 @@ MARGIN = 6
 LABEL = 20  # the file name line under the thumbnail
 ASPECT = 0.75  # the picture area is 4:3, the shape of most photos; portraits fit its height
 TILE_CACHE_BYTES = 48 * 1024 * 1024  # painted tiles kept: a few screens of them
+FRAME_BUDGET_S = 0.012  # drawing new tiles in one frame stops after this (one tile at least)
 NO_TILE = Tile(0, "", "unscored", None, 0, "", None, False)  # a row whose photo has gone
 WHITE = QColor("white")
 SHADOW = QColor(0, 0, 0, 90)
@@ -40,6 +45,20 @@ class TileDelegate(QStyledItemDelegate):
         self.cull = cull
         self._painted: OrderedDict[tuple, QPixmap] = OrderedDict()
         self._painted_bytes = 0
+        self.frame_budget_s: float | None = FRAME_BUDGET_S
+        self._frame_started: float | None = None  # inside a frame of the view
+        self._drawn_in_frame = 0
+        self.deferred = False  # the last frame left tiles to draw in the next one
+
+    def begin_frame(self) -> None:
+        self._frame_started = time.perf_counter()
+        self._drawn_in_frame = 0
+        self.deferred = False
+
+    def end_frame(self) -> bool:
+        """The frame is painted; True when tiles wait for the next one (ask for it)."""
+        self._frame_started = None
+        return self.deferred
 
     def set_tile(self, tile: int) -> None:
         self.tile = tile
@@ -68,6 +87,12 @@ class TileDelegate(QStyledItemDelegate):
                self.cull)
         painted = self._painted.get(key)
         if painted is None:
+            if (self._frame_started is not None and self.frame_budget_s is not None and self._drawn_in_frame
+                    and time.perf_counter() - self._frame_started > self.frame_budget_s):
+                self.deferred = True
+                self._placeholder(painter, rect, option.palette)
+                return
+            self._drawn_in_frame += 1
             painted = QPixmap(round(width * ratio), round(height * ratio))
             painted.setDevicePixelRatio(ratio)
             painted.fill(Qt.GlobalColor.transparent)
@@ -80,6 +105,12 @@ class TileDelegate(QStyledItemDelegate):
         else:
             self._painted.move_to_end(key)
         painter.drawPixmap(rect.topLeft(), painted)
+
+    def _placeholder(self, painter: QPainter, rect: QRect, palette: QPalette) -> None:
+        """Where the picture goes, until the tile is drawn in the next frame."""
+        area = QRect(rect.x() + MARGIN, rect.y() + MARGIN, self.tile, self.picture_height())
+        painter.fillRect(area.adjusted(area.width() // 10, area.height() // 6, -area.width() // 10,
+                                       -area.height() // 6), palette.color(QPalette.ColorRole.Mid).lighter(130))
 
     def _keep(self, key: tuple, painted: QPixmap) -> None:
         self._painted[key] = painted

@@ -80,6 +80,14 @@ class LibraryGrid(QListView):
             return
         super().keyPressEvent(event)
 
+    def paintEvent(self, event) -> None:
+        self.delegate.begin_frame()
+        try:
+            super().paintEvent(event)
+        finally:
+            if self.delegate.end_frame():  # tiles left for the next frame
+                QTimer.singleShot(0, self.viewport().update)
+
     def changeEvent(self, event) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange, QEvent.Type.StyleChange):
             self.delegate.forget_painted()

@@ -280,6 +280,7 @@ def test_painted_tiles_are_reused_until_what_they_show_changes(qtbot, engine):
     grid.show()
     qtbot.waitExposed(grid)
     _shown(qtbot, model, browse.PhotoQuery(sort="name"))
+    delegate.frame_budget_s = None  # every tile in the first frame
     first = grid.viewport().grab().toImage()
     painted = dict(delegate._painted)
     assert painted, "the tiles on screen were kept"
@@ -302,3 +303,29 @@ def test_painted_tiles_are_reused_until_what_they_show_changes(qtbot, engine):
     assert delegate._painted
     delegate.set_tile(140)
     assert not delegate._painted
+
+
+def test_a_frame_draws_new_tiles_briefly_and_the_next_frames_draw_the_rest(qtbot, engine):
+    from app.ui.delegate import TileDelegate
+    from app.ui.grid import LibraryGrid
+
+    _library(engine, 30)
+    model = PhotoListModel(engine, None)
+    delegate = TileDelegate(120)
+    grid = LibraryGrid(model, delegate)
+    qtbot.addWidget(grid)
+    grid.resize(800, 600)
+    grid.show()
+    qtbot.waitExposed(grid)
+    _shown(qtbot, model, browse.PhotoQuery(sort="name"))
+    delegate.frame_budget_s = None
+    delegate.forget_painted()
+    whole = grid.viewport().grab().toImage()
+    on_screen = len(delegate._painted)
+    assert on_screen > 3
+    delegate.frame_budget_s = 0.0  # a machine so busy that each frame draws one new tile
+    delegate.forget_painted()
+    grid.viewport().repaint()
+    assert delegate.deferred and len(delegate._painted) == 1
+    qtbot.waitUntil(lambda: not delegate.deferred and len(delegate._painted) == on_screen, timeout=5000)
+    assert grid.viewport().grab().toImage() == whole
