@@ -189,3 +189,24 @@ def test_unreachable_root_shows_offline(qtbot, make_window, engine, photos, tmp_
     assert "offline" in window.sidebar.model.item(1).text()
     window.open_viewer(window.model.index(0))
     assert "offline" in window.viewer.image.note
+
+
+def test_showing_a_filtered_out_photo_clears_the_filter_then_opens_it(qtbot, make_window, engine, photos, tmp_path):
+    from conftest import make_settings
+
+    from app.library import scan_folders
+
+    settings = make_settings(tmp_path, encoder=str(tmp_path / "no-encoder"), head=str(tmp_path / "none.pth"))
+    scan_folders(engine, settings, [photos])
+    window = make_window(settings)
+    with qtbot.waitSignal(window.scoring.modelUnavailable, timeout=30_000):
+        _start(qtbot, window, [])
+    settled(qtbot, window.model)
+    target = window.model.id_at(3)
+    with qtbot.waitSignal(window.model.reloaded, timeout=10_000):
+        window.filters.set_status("scored")  # nothing is scored: every photo is hidden
+    assert window.model.rowCount() == 0 and window.grid_stack.currentWidget() is window.empty
+    with qtbot.waitSignal(window.model.reloaded, timeout=10_000):
+        window.show_photo_id(target)  # as the errors list's "Show" does
+    assert window.pages.currentWidget() is window.viewer
+    assert window.viewer.photo.id == target and window.model.rowCount() == 9
