@@ -209,7 +209,7 @@ class PhotoListModel(QStringListModel):
 
     def is_busy(self) -> bool:
         """A query, or fresh data for changed photos, is still on its way."""
-        return self.is_loading() or self._refreshing or bool(self._dirty and any(self.row_of(pid) is not None for pid in self._dirty))
+        return self.is_loading() or self._refreshing or any(self.row_of(pid) is not None for pid in self._dirty)
 
     def status_of(self, photo: Photo) -> str:
         status = photo.status
