@@ -324,6 +324,7 @@ class MainWindow(QMainWindow):
         w = self.scoring
         w.modelUnavailable.connect(self._model_unavailable)
         w.modelLoading.connect(self.scoring_status.set_loading)
+        w.modelStatus.connect(self.scoring_status.set_loading)  # a long one-time step (the ONNX conversion)
         w.modelReady.connect(self._model_ready)
         w.progress.connect(self._progress)
         w.chunkStarted.connect(self.model.set_scoring)

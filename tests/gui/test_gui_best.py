@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from burst import analysed, burst_files, shoot, start  # noqa: F401 (fixtures)
-from conftest import settled
+from conftest import make_settings, settled
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
 from app import curation
 from app.storage import browse
 from app.ui.best_model import GroupListModel
+
+
+@pytest.fixture
+def settings(tmp_path, tiny_model):
+    """PyTorch's encoder: the compare test wants the burst's pick to be a full-frame shot (the
+    shifted frame is 8 px narrower), and that depends on the tiny random model's scores."""
+    return make_settings(tmp_path, runtime="torch", **tiny_model)
 
 
 def _open_best(qtbot, window):
