@@ -267,11 +267,11 @@ def test_sidebar_tree_counts(qtbot, engine):
     assert sig.args == [f"{ROOT}/2021"]
 
 
-def test_painted_tiles_are_reused_until_what_they_show_changes(qtbot, engine):
+def _shown_grid(qtbot, engine):
+    """A grid on screen over the library, sorted by name, its rows in place."""
     from app.ui.delegate import TileDelegate
     from app.ui.grid import LibraryGrid
 
-    entries, ids = _library(engine, 12)
     model = PhotoListModel(engine, None)
     delegate = TileDelegate(120)
     grid = LibraryGrid(model, delegate)
@@ -280,6 +280,12 @@ def test_painted_tiles_are_reused_until_what_they_show_changes(qtbot, engine):
     grid.show()
     qtbot.waitExposed(grid)
     _shown(qtbot, model, browse.PhotoQuery(sort="name"))
+    return model, delegate, grid
+
+
+def test_painted_tiles_are_reused_until_what_they_show_changes(qtbot, engine):
+    entries, ids = _library(engine, 12)
+    model, delegate, grid = _shown_grid(qtbot, engine)
     delegate.frame_budget_s = None  # every tile in the first frame
     first = grid.viewport().grab().toImage()
     painted = dict(delegate._painted)
@@ -306,18 +312,8 @@ def test_painted_tiles_are_reused_until_what_they_show_changes(qtbot, engine):
 
 
 def test_a_frame_draws_new_tiles_briefly_and_the_next_frames_draw_the_rest(qtbot, engine):
-    from app.ui.delegate import TileDelegate
-    from app.ui.grid import LibraryGrid
-
     _library(engine, 30)
-    model = PhotoListModel(engine, None)
-    delegate = TileDelegate(120)
-    grid = LibraryGrid(model, delegate)
-    qtbot.addWidget(grid)
-    grid.resize(800, 600)
-    grid.show()
-    qtbot.waitExposed(grid)
-    _shown(qtbot, model, browse.PhotoQuery(sort="name"))
+    model, delegate, grid = _shown_grid(qtbot, engine)
     delegate.frame_budget_s = None
     delegate.forget_painted()
     whole = grid.viewport().grab().toImage()
