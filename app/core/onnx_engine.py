@@ -137,10 +137,12 @@ class OrtEncoder:
             raise Cancelled()
         run_options = self._ort.RunOptions()
         done = threading.Event()
+        stopped = threading.Event()  # the cancel flag may be cleared again (resume) before we look
 
         def watch() -> None:  # ONNX Runtime stops a run mid-graph when its terminate flag is set
             while not done.is_set():
                 if self.cancel.wait(0.05):
+                    stopped.set()
                     run_options.terminate = True
                     return
 
@@ -149,7 +151,7 @@ class OrtEncoder:
         try:
             return self.session.run(None, {"pixel_values": one}, run_options)[0]
         except Exception:
-            if self.cancel.is_set():
+            if stopped.is_set() or self.cancel.is_set():
                 raise Cancelled() from None
             raise
         finally:

@@ -133,40 +133,69 @@ def score_stream(jobs: Iterable[tuple[K, Path]], get_scorer: Callable[[], "objec
                  extra: Extra | None = None, times: StageTimes | None = None,
                  needs_model: Callable[[K], bool] | None = None) -> Iterator[PhotoResult[K]]:
     """Score photos in batches. The model is loaded (get_scorer) only when a photo needs it,
-    so a run in which every photo fails to decode, or only needs extras, never loads it."""
+    so a run in which every photo fails to decode, or only needs extras, never loads it.
+
+    One batch at a time runs on the model in an encoder thread while this generator's caller
+    stores the previous batch's results and the decoder threads fill the next one, so a GPU is
+    not left idle while the CPU does the rest."""
     times = times if times is not None else StageTimes()
     batch: list[Prepared[K]] = []
     start = time.perf_counter()
+    encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
+    in_flight: tuple[list[Prepared[K]], Future] | None = None
 
-    def flush() -> Iterator[PhotoResult[K]]:
-        scorer = get_scorer()
-        pixels = np.stack([p.pixels for p in batch])
+    def encode(scorer, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t0 = time.perf_counter()
         emb = scorer.embed(pixels)
         t1 = time.perf_counter()
         scores = scorer.head_scores(emb)
+        vectors = emb.cpu().numpy().astype(np.float16)
         t2 = time.perf_counter()
         times.encode += t1 - t0
         times.head += t2 - t1
-        vectors = emb.cpu().numpy().astype(np.float16)
-        for i, p in enumerate(batch):
+        return scores, vectors
+
+    def submit() -> tuple[list[Prepared[K]], Future]:
+        scorer = get_scorer()  # loaded (once) in the caller's thread, which owns the model
+        pixels = np.stack([p.pixels for p in batch])
+        for p in batch:
+            p.pixels = None  # the stacked copy is what the encoder reads
+        submitted = (list(batch), encoder.submit(encode, scorer, pixels))
+        batch.clear()
+        return submitted
+
+    def results(done: tuple[list[Prepared[K]], Future]) -> Iterator[PhotoResult[K]]:
+        prepared, future = done
+        scores, vectors = future.result()  # re-raises Cancelled from the encoder thread
+        for i, p in enumerate(prepared):
             times.images += 1
             yield PhotoResult(p.key, p.path, float(scores[i]), vectors[i], p.decoded, extras=p.extras)
-        batch.clear()
 
-    for prepared in prepared_stream(jobs, workers, min_side, cancel, extra, times):
-        if prepared.error is not None:
-            times.failed += 1
-            yield PhotoResult(prepared.key, prepared.path, error=prepared.error)
-            continue
-        if needs_model is not None and not needs_model(prepared.key):
-            yield PhotoResult(prepared.key, prepared.path, decoded=prepared.decoded, extras=prepared.extras)
-            continue
-        batch.append(prepared)
-        if len(batch) >= batch_size:
-            yield from flush()
-    if batch and not cancel.is_set():
-        yield from flush()
-    if cancel.is_set():
-        raise Cancelled()
+    try:
+        for prepared in prepared_stream(jobs, workers, min_side, cancel, extra, times,
+                                        ahead=max(16, 2 * batch_size)):
+            if prepared.error is not None:
+                times.failed += 1
+                yield PhotoResult(prepared.key, prepared.path, error=prepared.error)
+                continue
+            if needs_model is not None and not needs_model(prepared.key):
+                yield PhotoResult(prepared.key, prepared.path, decoded=prepared.decoded, extras=prepared.extras)
+                continue
+            batch.append(prepared)
+            if len(batch) >= batch_size:
+                previous, in_flight = in_flight, submit()
+                if previous is not None:
+                    yield from results(previous)
+        if batch and not cancel.is_set():
+            previous, in_flight = in_flight, submit()
+            if previous is not None:
+                yield from results(previous)
+        if in_flight is not None:
+            previous, in_flight = in_flight, None
+            yield from results(previous)
+        if cancel.is_set():
+            raise Cancelled()
+    finally:
+        # Closed early or failed: the batch on the model stops at its next layer when cancelled.
+        encoder.shutdown(wait=True, cancel_futures=True)
     times.wall += time.perf_counter() - start

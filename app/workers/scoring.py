@@ -257,7 +257,11 @@ class ScoringWorker(QObject):
             if not self._can_work():
                 return
         size = self._chunk_size()
-        items = self.queue.take(size * 2)
+        # A chunk is a few batches: the queue's tiers (what is on screen first) are re-read
+        # between chunks. On a GPU a batch takes a fraction of a second, and each chunk starts
+        # and drains the decoder pool, so its chunks are longer.
+        on_cpu = self._holder.loaded is None or self._holder.loaded.device.type == "cpu"
+        items = self.queue.take(size * (2 if on_cpu else 8))
         if not items:
             self._schedule()
             return
