@@ -10,6 +10,13 @@ import pytest
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 REAL_HEAD = SHARED / "models" / "aesthetic_predictor_v2_5.pth"
 SHARED_PHOTOS = SHARED / "photos"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def python_path() -> str:
+    """PYTHONPATH for the app run in a subprocess: this checkout first, then the caller's own
+    (packages installed aside, as on a machine where pip installs to a separate folder)."""
+    return os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 
 @pytest.fixture(scope="session")

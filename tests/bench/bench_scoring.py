@@ -218,7 +218,6 @@ def ours(files, encoder_dir, head_path, precision, batch_size, compile_model, db
     import torch
 
     from app.config import settings as settings_mod
-    from app.core.scorer import Scorer, locate
     from app.library import ModelHolder, analyse
     from app.storage import db, repo
 

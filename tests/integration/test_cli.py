@@ -6,17 +6,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import scene
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import python_path, scene
 
 
 def run(args, env_home, timeout=180, **kw):
-    env = dict(os.environ, AESTHETE_HOME=str(env_home), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, AESTHETE_HOME=str(env_home), HF_HUB_OFFLINE="1", PYTHONPATH=python_path())
     return subprocess.run([sys.executable, "-m", "app", *map(str, args)], capture_output=True,
                           timeout=timeout, env=env, **kw)
 
@@ -62,9 +59,13 @@ def test_list_reads_the_cache_without_model_files(photos, model_args, aesthete_h
     assert len(scores) == 5 and scores == sorted(scores, reverse=True)
     assert {r["state"] for r in rows} == {"scored", "failed"}
     assert all(r["model"] for r in rows if r["score"] is not None)
-    mid = sorted(scores)[2]
-    res = run(["list", "--json", "--min", mid], aesthete_home)
-    assert len(res.stdout.decode().splitlines()) == 3
+    # Halfway between two printed scores: the printed ones are rounded to four decimals, so the
+    # median itself could sit either side of its own rounded value.
+    low = sorted(scores)
+    cut = (low[1] + low[2]) / 2
+    res = run(["list", "--json", "--min", cut], aesthete_home)
+    above = [json.loads(l)["score"] for l in res.stdout.decode().splitlines()]
+    assert above == [s for s in scores if s >= cut] and 0 < len(above) < len(scores)
     res = run(["list", "--sort", "name", "--json"], aesthete_home)
     names = [os.path.basename(json.loads(l)["path"]) for l in res.stdout.decode().splitlines()]
     assert names == ["broken.jpg", "p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg", "p4.jpg"]
@@ -126,7 +127,7 @@ def start_scan(tmp_path, count, model_args, home, stderr=subprocess.DEVNULL):
     folder.mkdir()
     for i in range(count):
         scene(i, size=(320, 240)).save(folder / f"{i:03d}.jpg")
-    env = dict(os.environ, AESTHETE_HOME=str(home), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, AESTHETE_HOME=str(home), HF_HUB_OFFLINE="1", PYTHONPATH=python_path())
     db_path = tmp_path / "lib.sqlite3"
     proc = subprocess.Popen([sys.executable, "-m", "app", "--db", str(db_path), "scan", str(folder),
                              "--batch-size", "1", *map(str, model_args)], env=env,

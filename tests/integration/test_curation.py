@@ -10,12 +10,11 @@ import pytest
 from PIL import Image
 
 from app import curation, library
-from app.config import settings as settings_mod
 from app.library import ModelHolder, analyse, scan_folders
 from app.storage import db, journal, repo
+from tests.conftest import python_path
 from tests.unit import imagegen
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def exif_at(seconds: int, subsec: str) -> bytes:
@@ -189,7 +188,7 @@ def test_quality_is_filled_for_photos_analysed_by_an_older_release(shoot, model_
 
 def cli(args, home, xdg, **kw):
     env = dict(os.environ, AESTHETE_HOME=str(home), XDG_DATA_HOME=str(xdg), HF_HUB_OFFLINE="1",
-               PYTHONPATH=str(ROOT))
+               PYTHONPATH=python_path())
     return subprocess.run([sys.executable, "-m", "app", *map(str, args)], capture_output=True, env=env,
                           timeout=300, stdin=subprocess.DEVNULL, **kw)
 

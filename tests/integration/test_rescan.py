@@ -4,7 +4,6 @@ import shutil
 
 import pytest
 
-from app.core.errors import PhotoError
 from app import library as lib
 from app.library import ModelHolder, analyse, scan_folders
 from app.storage import db, repo
