@@ -196,7 +196,8 @@ class AnalysisSummary:
 def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
             on_result: Callable[[PhotoResult, repo.Pending], None] | None = None,
             batch_size: int | None = None) -> AnalysisSummary:
-    """Score items, saving each result in its own transaction as it arrives."""
+    """Score items, storing each model batch's results in one transaction as they arrive (a failed
+    photo's error at once), then calling on_result for each."""
     s = holder.settings
     summary = AnalysisSummary()
     if not items:
@@ -210,29 +211,49 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
     workers = s.decode_workers or default_workers(device.type)
     jobs = ((p.id, Path(p.path)) for p in items)
 
+    done: list[tuple[PhotoResult, repo.Pending, repo.Analysis]] = []
+
+    def store() -> None:
+        """Save what has arrived in one transaction, then report each photo."""
+        t0 = time.perf_counter()
+        repo.save_scores(engine, [analysis for _, _, analysis in done])
+        summary.times.store += time.perf_counter() - t0
+        if on_result:
+            for result, item, _ in done:
+                on_result(result, item)
+        done.clear()
+
     try:
         for result in score_stream(jobs, holder.get, batch_size, workers, holder.cancel, extra=photo_extras,
                                    times=summary.times, needs_model=lambda key: by_id[key].needs_score):
-            t0 = time.perf_counter()
+            item = by_id[result.key]
             if result.error is not None:
+                t0 = time.perf_counter()
                 repo.save_error(engine, result.key, result.error)
+                summary.times.store += time.perf_counter() - t0
                 summary.failed += 1
-            else:
-                pending_item = by_id[result.key]
-                result.extras["marks"] = read_marks(result.path, Path(pending_item.companion)
-                                                    if getattr(pending_item, "companion", None) else None)
-                if result.score is not None:
-                    scorer = holder.get()
-                    repo.save_score(engine, result.key, str(scorer.key), scorer.label, result.score,
-                                    result.embedding, result.decoded, ANALYSIS_VERSION, result.extras)
-                    summary.scored += 1
-                else:
-                    repo.save_score(engine, result.key, None, None, None, None, result.decoded,
-                                    ANALYSIS_VERSION, result.extras)
-                    summary.updated += 1
+                if on_result:
+                    on_result(result, item)
+                continue
+            t0 = time.perf_counter()
+            result.extras["marks"] = read_marks(result.path, Path(item.companion)
+                                                if getattr(item, "companion", None) else None)
             summary.times.store += time.perf_counter() - t0
-            if on_result:
-                on_result(result, by_id[result.key])
+            if result.score is not None:
+                scorer = holder.get()
+                analysis = repo.Analysis(result.key, str(scorer.key), scorer.label, result.score, result.embedding,
+                                         result.decoded, ANALYSIS_VERSION, result.extras)
+                summary.scored += 1
+            else:
+                analysis = repo.Analysis(result.key, None, None, None, None, result.decoded, ANALYSIS_VERSION,
+                                         result.extras)
+                summary.updated += 1
+            done.append((result, item, analysis))
+            # A model batch arrives all at once: it is stored in one transaction.
+            if len(done) >= batch_size:
+                store()
+        store()
     except Cancelled:
+        store()  # what was scored before the stop is kept
         summary.cancelled = True
     return summary

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from sqlalchemy import Engine, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.core import decode
@@ -380,45 +380,95 @@ def _unsigned64(value: int | None) -> int | None:
     return None if value is None else value & ((1 << 64) - 1)
 
 
+@dataclass
+class Analysis:
+    """What analysing one photo found, as save_scores stores it."""
+
+    photo_id: int
+    model_key: str | None  # None: analysed again without the model (score and embedding kept)
+    precision: str | None
+    score: float | None
+    embedding: np.ndarray | None
+    facts: decode.DecodedPhoto | None
+    analysis_version: int = 1
+    extras: dict | None = None  # quality, scene_hash, marks (stars, rejected, picked)
+
+
 def save_score(engine: Engine, photo_id: int, model_key: str | None, precision: str | None,
                score: float | None, embedding: np.ndarray | None, facts: decode.DecodedPhoto | None,
                analysis_version: int = 1, extras: dict | None = None) -> None:
     """A photo's analysis in one transaction (all or nothing): its score and embedding (when
     model_key is given), the facts read from the file, and extras (quality, scene hash, marks
     found in XMP sidecars or the file)."""
+    save_scores(engine, [Analysis(photo_id, model_key, precision, score, embedding, facts, analysis_version,
+                                  extras)])
+
+
+def _photo_values(a: Analysis, now: float) -> dict:
+    extras = a.extras or {}
+    values: dict = dict(updated_at=now, analysis_version=a.analysis_version)
+    if a.model_key is not None and a.score is not None:
+        values.update(score=float(a.score), score_model=a.model_key)
+    if a.facts is not None:
+        f = a.facts
+        values.update(width=f.width, height=f.height, orientation=f.orientation, captured_at=f.captured_at,
+                      content_hash=f.content_hash)
+    quality = extras.get("quality")
+    if quality is not None:
+        values.update({name: getattr(quality, name) for name in QUALITY_FIELDS})
+    if "scene_hash" in extras:
+        values["scene_hash"] = _signed64(extras["scene_hash"])
+    return values
+
+
+def save_scores(engine: Engine, analyses: Sequence[Analysis]) -> None:
+    """Several photos' analyses in one transaction, each as save_score stores it; the statements
+    run once per kind over the whole batch (a GPU scores hundreds of photos a second)."""
+    if not analyses:
+        return
     now = time.time()
-    extras = extras or {}
     with engine.begin() as conn:
-        if conn.execute(select(photos.c.id).where(photos.c.id == photo_id)).first() is None:
-            return  # forgotten meanwhile (its root was removed): nothing to save
-        values: dict = dict(updated_at=now, analysis_version=analysis_version)
-        if model_key is not None and score is not None:
-            conn.execute(delete(scores).where(scores.c.photo_id == photo_id, scores.c.model_key == model_key,
-                                              scores.c.precision == precision))
-            conn.execute(insert(scores).values(photo_id=photo_id, model_key=model_key, precision=precision,
-                                               score=float(score), scored_at=now))
-            values.update(score=float(score), score_model=model_key)
-        if model_key is not None and embedding is not None:
-            conn.execute(delete(embeddings).where(embeddings.c.photo_id == photo_id,
-                                                  embeddings.c.model_key == model_key))
-            conn.execute(insert(embeddings).values(photo_id=photo_id, model_key=model_key,
-                                                   vector=np.asarray(embedding, np.float16).tobytes()))
-        conn.execute(delete(errors).where(errors.c.photo_id == photo_id))
-        if facts is not None:
-            values.update(width=facts.width, height=facts.height, orientation=facts.orientation,
-                          captured_at=facts.captured_at, content_hash=facts.content_hash)
-        quality = extras.get("quality")
-        if quality is not None:
-            values.update({f: getattr(quality, f) for f in QUALITY_FIELDS})
-        if "scene_hash" in extras:
-            values["scene_hash"] = _signed64(extras["scene_hash"])
-        conn.execute(update(photos).where(photos.c.id == photo_id).values(**values))
-        marks = extras.get("marks")  # (stars, rejected, picked) from a sidecar or the file itself
-        if marks is not None:
-            stars, rejected, picked = marks
-            # The user's marks in Aesthete win; marks from other tools only fill blanks.
-            conn.execute(update(photos).where(photos.c.id == photo_id, photos.c.rating == 0, photos.c.flag == "")
-                         .values(rating=stars or 0, flag="reject" if rejected else ("pick" if picked else "")))
+        wanted = [a.photo_id for a in analyses]
+        present: set[int] = set()
+        for i in range(0, len(wanted), 500):
+            present.update(r[0] for r in conn.execute(select(photos.c.id).where(photos.c.id.in_(wanted[i:i + 500]))))
+        todo = [a for a in analyses if a.photo_id in present]  # others were forgotten meanwhile
+        if not todo:
+            return
+        scored = [a for a in todo if a.model_key is not None and a.score is not None]
+        if scored:
+            conn.execute(delete(scores).where(scores.c.photo_id == bindparam("pid"),
+                                              scores.c.model_key == bindparam("mkey"),
+                                              scores.c.precision == bindparam("prec")),
+                         [dict(pid=a.photo_id, mkey=a.model_key, prec=a.precision) for a in scored])
+            conn.execute(insert(scores), [dict(photo_id=a.photo_id, model_key=a.model_key, precision=a.precision,
+                                               score=float(a.score), scored_at=now) for a in scored])
+        embedded = [a for a in todo if a.model_key is not None and a.embedding is not None]
+        if embedded:
+            conn.execute(delete(embeddings).where(embeddings.c.photo_id == bindparam("pid"),
+                                                  embeddings.c.model_key == bindparam("mkey")),
+                         [dict(pid=a.photo_id, mkey=a.model_key) for a in embedded])
+            conn.execute(insert(embeddings), [dict(photo_id=a.photo_id, model_key=a.model_key,
+                                                   vector=np.asarray(a.embedding, np.float16).tobytes())
+                                              for a in embedded])
+        conn.execute(delete(errors).where(errors.c.photo_id == bindparam("pid")), [dict(pid=a.photo_id) for a in todo])
+        by_columns: dict[tuple[str, ...], list[dict]] = {}
+        for a in todo:
+            values = _photo_values(a, now)
+            by_columns.setdefault(tuple(sorted(values)), []).append(
+                {"pid": a.photo_id, **{f"v_{k}": v for k, v in values.items()}})
+        for columns, rows in by_columns.items():
+            conn.execute(update(photos).where(photos.c.id == bindparam("pid"))
+                         .values({c: bindparam(f"v_{c}") for c in columns}), rows)
+        # The user's marks in Aesthete win; marks from other tools only fill blanks.
+        marked = [(a.photo_id, a.extras["marks"]) for a in todo if (a.extras or {}).get("marks") is not None]
+        if marked:
+            conn.execute(update(photos).where(photos.c.id == bindparam("pid"), photos.c.rating == 0,
+                                              photos.c.flag == "")
+                         .values(rating=bindparam("v_rating"), flag=bindparam("v_flag")),
+                         [dict(pid=pid, v_rating=stars or 0,
+                               v_flag="reject" if rejected else ("pick" if picked else ""))
+                          for pid, (stars, rejected, picked) in marked])
 
 
 def _record_error(conn, photo_id: int, kind: str, reason: str, now: float) -> None:
