@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 REAL_HEAD = SHARED / "models" / "aesthetic_predictor_v2_5.pth"
@@ -78,7 +82,7 @@ def model_settings(tiny_encoder, head_file):
     return settings.load(overrides={"encoder": str(tiny_encoder), "head": str(head_file), "device": "cpu"})
 
 
-def scene(seed: int = 0, size: tuple[int, int] = (640, 480)) -> "Image.Image":
+def scene(seed: int = 0, size: tuple[int, int] = (640, 480)) -> Image.Image:
     """A deterministic textured picture with shapes, so photos differ from one another."""
     from PIL import Image, ImageDraw
 
@@ -93,6 +97,18 @@ def scene(seed: int = 0, size: tuple[int, int] = (640, 480)) -> "Image.Image":
         color = tuple(int(c) for c in rng.integers(0, 255, 3))
         (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x0, y0, x1, y1], fill=color)
     return im
+
+
+def scene_pixels(folder: Path, count: int, seed: int, size: tuple[int, int] = (640, 480)) -> np.ndarray:
+    """SigLIP pixel arrays (count, 3, 384, 384) of `count` generated JPEGs written to folder."""
+    from app.core import decode, preprocess
+
+    out = []
+    for i in range(count):
+        path = folder / f"s{seed + i}.jpg"
+        scene(seed + i, size).save(path, quality=90)
+        out.append(preprocess.pixel_values(decode.decode(path).image))
+    return np.stack(out)
 
 
 @pytest.fixture

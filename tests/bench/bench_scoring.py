@@ -9,6 +9,12 @@ set of small variant images (mean/max absolute difference, Spearman rank correla
 
 Defaults: the full-size random SigLIP made by ../shared/tools/make_random_siglip.py (created in
 a temp folder when --encoder is not given) and the real head from ../shared/models.
+
+On a CUDA GPU the upstream loop runs as upstream's README has it (bf16 on the GPU, one image at a
+time), each throughput JPEG is used under 16 names (a GPU needs many batches), and the table adds
+the GPU's busy share (NVML), its peak memory, the model's rate alone on random pixels, and the
+end-to-end rate as a share of that: near 1, the model is the limit; far below, the CPU side is.
+tests/bench/gpu_bench.sh runs it on a GPU machine that lacks the app's other packages.
 """
 from __future__ import annotations
 

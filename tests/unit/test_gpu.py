@@ -9,20 +9,14 @@ import torch
 
 from app.core import decode, preprocess
 from app.core.scorer import Scorer, default_batch_size, locate, pick_device, pick_precision
-from tests.conftest import scene
+from tests.conftest import scene, scene_pixels
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
 @pytest.fixture(scope="module")
 def pixels(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gpu-photos")
-    arrays = []
-    for i in range(6):
-        path = folder / f"g{i}.jpg"
-        scene(40 + i, (800, 600)).save(path, quality=90)
-        arrays.append(preprocess.pixel_values(decode.decode(path).image))
-    return np.stack(arrays)
+    return scene_pixels(tmp_path_factory.mktemp("gpu-photos"), 6, seed=40, size=(800, 600))
 
 
 @pytest.fixture(scope="module")

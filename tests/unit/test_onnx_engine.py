@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from app.config import paths
-from app.core import decode, onnx_engine, preprocess
+from app.core import onnx_engine
 from app.core.errors import Cancelled, SettingsError
 from app.core.scorer import Scorer, locate, pick_runtime, precision_label
 
@@ -21,15 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def pixels(tmp_path_factory):
-    from tests.conftest import scene
+    from tests.conftest import scene_pixels
 
-    folder = tmp_path_factory.mktemp("onnx-photos")
-    out = []
-    for i in range(4):
-        path = folder / f"p{i}.jpg"
-        scene(seed=60 + i).save(path, quality=90)
-        out.append(preprocess.pixel_values(decode.decode(path).image))
-    return np.stack(out)
+    return scene_pixels(tmp_path_factory.mktemp("onnx-photos"), 4, seed=60)
 
 
 def make(tiny_encoder, head_file, precision, runtime="onnx", **kw) -> Scorer:
