@@ -212,16 +212,20 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
     jobs = ((p.id, Path(p.path)) for p in items)
 
     done: list[tuple[PhotoResult, repo.Pending, repo.Analysis]] = []
+    waiting = {"scored": 0, "updated": 0}  # in `done`
 
     def store() -> None:
-        """Save what has arrived in one transaction, then report each photo."""
+        """Save what has arrived in one transaction, then report each photo (a photo that could
+        not be saved is not reported: the GUI queues it again, the CLI finds it pending)."""
+        batch = list(done)
+        done.clear()
+        waiting.update(scored=0, updated=0)
         t0 = time.perf_counter()
-        repo.save_scores(engine, [analysis for _, _, analysis in done])
+        repo.save_scores(engine, [analysis for _, _, analysis in batch])
         summary.times.store += time.perf_counter() - t0
         if on_result:
-            for result, item, _ in done:
+            for result, item, _ in batch:
                 on_result(result, item)
-        done.clear()
 
     try:
         for result in score_stream(jobs, holder.get, batch_size, workers, holder.cancel, extra=photo_extras,
@@ -244,16 +248,25 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
                 analysis = repo.Analysis(result.key, str(scorer.key), scorer.label, result.score, result.embedding,
                                          result.decoded, ANALYSIS_VERSION, result.extras)
                 summary.scored += 1
+                waiting["scored"] += 1
             else:
                 analysis = repo.Analysis(result.key, None, None, None, None, result.decoded, ANALYSIS_VERSION,
                                          result.extras)
                 summary.updated += 1
+                waiting["updated"] += 1
             done.append((result, item, analysis))
-            # A model batch arrives all at once: it is stored in one transaction.
-            if len(done) >= batch_size:
+            # A model batch arrives all at once: it is stored in one transaction (with any photos
+            # analysed again without the model since the last one).
+            if waiting["scored"] >= batch_size or waiting["updated"] >= batch_size:
                 store()
         store()
     except Cancelled:
         store()  # what was scored before the stop is kept
         summary.cancelled = True
+    except BaseException:
+        try:  # keep what was scored before the error, when the library still takes it
+            store()
+        except Exception:
+            log.exception("the results gathered before the error could not be saved")
+        raise
     return summary

@@ -172,8 +172,10 @@ def score_stream(jobs: Iterable[tuple[K, Path]], get_scorer: Callable[[], "objec
             yield PhotoResult(p.key, p.path, float(scores[i]), vectors[i], p.decoded, extras=p.extras)
 
     try:
+        # Two batches decoded ahead keep the decoders busy while the caller stores; capped, since
+        # a decoded photo holds about 1.8 MB.
         for prepared in prepared_stream(jobs, workers, min_side, cancel, extra, times,
-                                        ahead=max(16, 2 * batch_size)):
+                                        ahead=min(128, max(16, 2 * batch_size))):
             if prepared.error is not None:
                 times.failed += 1
                 yield PhotoResult(prepared.key, prepared.path, error=prepared.error)
@@ -195,6 +197,15 @@ def score_stream(jobs: Iterable[tuple[K, Path]], get_scorer: Callable[[], "objec
             yield from results(previous)
         if cancel.is_set():
             raise Cancelled()
+    except Cancelled:
+        # Stopped while decoding: the batch on the model may have finished; hand it on.
+        if in_flight is not None:
+            previous, in_flight = in_flight, None
+            try:
+                yield from results(previous)
+            except Cancelled:
+                pass
+        raise
     finally:
         # Closed early or failed: the batch on the model stops at its next layer when cancelled.
         encoder.shutdown(wait=True, cancel_futures=True)

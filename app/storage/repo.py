@@ -426,6 +426,7 @@ def save_scores(engine: Engine, analyses: Sequence[Analysis]) -> None:
     run once per kind over the whole batch (a GPU scores hundreds of photos a second)."""
     if not analyses:
         return
+    analyses = list({a.photo_id: a for a in analyses}.values())  # a photo given twice: the last wins
     now = time.time()
     with engine.begin() as conn:
         wanted = [a.photo_id for a in analyses]

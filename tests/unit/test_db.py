@@ -111,3 +111,42 @@ def test_version_1_library_migrates_with_its_scores(tmp_path):
         assert conn.execute(text("SELECT score, analysis_version, sharpness FROM photos")).one() == (6.25, 1, None)
         assert conn.execute(text("SELECT count(*) FROM removals")).scalar_one() == 0
     assert len(list(tmp_path.glob("lib.sqlite3.v1-*.bak"))) == 1
+
+
+def test_a_batch_of_analyses_is_stored_as_one_by_one(tmp_path):
+    """save_scores (one transaction for a model batch) keeps save_score's rules: the score and
+    embedding replace the model's earlier ones, errors clear, marks from other tools only fill
+    blanks, a photo forgotten meanwhile is skipped, and a photo given twice keeps the last."""
+    import numpy as np
+
+    from app.core.errors import PhotoError
+    from app.core.scanner import scan
+    from app.storage import marks, repo
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(4):
+        (folder / f"p{i}.jpg").write_bytes(b"\xff\xd8" + bytes([i]) * 64)
+    engine = db.open_db(tmp_path / "lib.sqlite3")
+    root = repo.add_root(engine, str(folder))
+    repo.sync_root(engine, root, scan(str(folder)).entries)
+    ids = {p.path.rsplit("/", 1)[1]: p.id for p in repo.pending(engine, "m", rescore=True)}
+    repo.save_score(engine, ids["p0.jpg"], "m", "bf16", 3.0, np.ones(1152, np.float16), None)
+    repo.save_error(engine, ids["p1.jpg"], PhotoError("unreadable"))
+    marks.set_rating(engine, [ids["p2.jpg"]], 5)
+
+    def analysis(name, score, found=None):
+        return repo.Analysis(ids[name], "m", "bf16", score, np.full(1152, score / 100, np.float16), None, 2,
+                             {"marks": found} if found else {})
+
+    repo.save_scores(engine, [analysis("p0.jpg", 6.0), analysis("p1.jpg", 4.0, (2, False, False)),
+                              analysis("p2.jpg", 5.0, (1, True, False)), analysis("p3.jpg", 7.0),
+                              analysis("p3.jpg", 7.5), repo.Analysis(10_000, "m", "bf16", 1.0, None, None)])
+    rows = {p.path.rsplit("/", 1)[1]: p for p in repo.list_photos(engine, sort="name")}
+    assert {n: r.score for n, r in rows.items()} == {"p0.jpg": 6.0, "p1.jpg": 4.0, "p2.jpg": 5.0, "p3.jpg": 7.5}
+    assert rows["p1.jpg"].error is None and rows["p1.jpg"].rating == 2
+    assert rows["p2.jpg"].rating == 5 and rows["p2.jpg"].flag == ""  # the user's own mark wins
+    assert float(repo.embedding_of(engine, ids["p0.jpg"], "m")[0]) == pytest.approx(0.06, abs=1e-3)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM scores")).scalar() == 4
+        assert conn.execute(text("SELECT count(*) FROM embeddings")).scalar() == 4

@@ -72,3 +72,30 @@ def test_closing_the_stream_early_stops_its_threads(scorer, jobs):
     next(stream)
     stream.close()
     assert not encoder_threads()
+
+
+def test_a_batch_the_model_finished_is_handed_on_when_stopped_while_decoding(scorer, jobs, monkeypatch):
+    from app.core import pipeline
+
+    cancel = threading.Event()
+    real_embed, real_decode = scorer.embed, pipeline.decode.decode
+    third = str(jobs[2][1])
+
+    def embed(pixels):
+        out = real_embed(pixels)
+        cancel.set()  # the user pauses just after the first batch was scored
+        return out
+
+    def decode_slowly(path, **kw):
+        if str(path) == third:  # the third photo decodes until then (one decoder thread)
+            cancel.wait(30)
+        return real_decode(path, **kw)
+
+    monkeypatch.setattr(scorer, "embed", embed)
+    monkeypatch.setattr(pipeline.decode, "decode", decode_slowly)
+    got = []
+    with pytest.raises(Cancelled):
+        for result in score_stream(iter(jobs), lambda: scorer, batch_size=2, workers=1, cancel=cancel):
+            got.append(result.key)
+    assert got == [0, 1]  # scored before the stop, so kept
+    assert not encoder_threads()
