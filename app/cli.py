@@ -467,6 +467,11 @@ def cmd_list(args, settings) -> int:
         else:
             _print_table([(p.score, "" if p.status == "scored" else p.error or p.status, p.path)])
     print(f"{len(photos)} photos", file=sys.stderr)
+    if not photos and args.folder is None and args.min_score is None and args.max_score is None:
+        outside = len(repo.list_photos(engine, model_key=model_key))
+        if outside:  # `score` caches photos without adding their folders to the library
+            print(f"{outside} photos are cached outside the library folders: `aesthete list FOLDER` shows "
+                  "them, `aesthete scan FOLDER` adds a folder to the library", file=sys.stderr)
     return EXIT_OK
 
 

@@ -48,6 +48,10 @@ def test_score_json_with_options_after_the_subcommand(photos, model_args, aesthe
     # same call, options before the subcommand: everything comes from the cache, same numbers
     again = run([*model_args, "score", "--json", photos], aesthete_home)
     assert [json.loads(l) for l in again.stdout.decode().splitlines()] == lines
+    # `score` caches without adding the folder to the library: a bare `list` says where they are.
+    listed = run(["list"], aesthete_home)
+    assert listed.returncode == 0 and listed.stdout == b""
+    assert "0 photos\n6 photos are cached outside the library folders" in listed.stderr.decode()
 
 
 def test_list_reads_the_cache_without_model_files(photos, model_args, aesthete_home):
