@@ -164,10 +164,22 @@ class ModelHolder:
             from app.core.scorer import Scorer
 
             s = self.settings
-            self._scorer = Scorer(self.files(), s.device, s.precision, self.cancel, s.runtime, self.on_status)
+            self._scorer = Scorer(self.files(), s.device, s.precision, self.cancel, s.runtime, self.on_status,
+                                  s.batch_size or None)
             if self.on_load:
                 self.on_load(self._scorer)
         return self._scorer
+
+    def batch_size(self) -> int:
+        """Photos per model batch: the setting, else what suits the loaded (or the chosen) engine."""
+        if self.settings.batch_size:
+            return self.settings.batch_size
+        if self._scorer is not None:
+            return self._scorer.batch_size
+        from app.core.scorer import default_batch_size
+
+        s = self.settings
+        return default_batch_size(s.device, s.precision, s.runtime)
 
     def wanted_precision(self) -> str | None:
         """The precision a scan must have: only an explicit choice narrows 'already scored'."""
@@ -203,11 +215,11 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
     if not items:
         return summary
     by_id = {p.id: p for p in items}
-    from app.core.scorer import default_batch_size, pick_device
+    from app.core.scorer import pick_device
 
     device = pick_device(s.device)
     if batch_size is None:
-        batch_size = s.batch_size or default_batch_size(device)
+        batch_size = holder.batch_size()
     workers = s.decode_workers or default_workers(device.type)
     jobs = ((p.id, Path(p.path)) for p in items)
 

@@ -226,8 +226,7 @@ class ScoringWorker(QObject):
                 and not self.cancel.is_set() and len(self.queue) > 0)
 
     def _chunk_size(self) -> int:
-        return max(1, self.settings.batch_size or (4 if self._holder.loaded is None or
-                                                   self._holder.loaded.device.type == "cpu" else 32))
+        return max(1, self._holder.batch_size())
 
     @Slot()
     def _step(self) -> None:
@@ -261,7 +260,7 @@ class ScoringWorker(QObject):
         # between chunks. On a GPU a batch takes a fraction of a second, and each chunk starts
         # and drains the decoder pool, so its chunks are longer.
         on_cpu = self._holder.loaded is None or self._holder.loaded.device.type == "cpu"
-        items = self.queue.take(size * (2 if on_cpu else 8))
+        items = self.queue.take(max(4, size * 2) if on_cpu else size * 8)
         if not items:
             self._schedule()
             return

@@ -307,7 +307,7 @@ def main() -> None:
 
     cuda = torch.cuda.is_available()
     if args.configs is None:
-        args.configs = "fp32:32,bf16:32,fp16:32,bf16:64" if cuda else "fp32:1,int8@torch:1,int8@onnx:1"
+        args.configs = "fp32:32,bf16:32,fp16:32,bf16:64" if cuda else "fp32:1,int8@torch:1,int8@onnx:1,int8@onnx:2"
     if args.threads:
         torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="aesthete-bench-"))

@@ -90,6 +90,63 @@ def test_cancel_stops_a_run(tiny_encoder, head_file, pixels):
     assert ort.score_batch(pixels[:1])[0].shape == (1,)
 
 
+def test_a_batch_runs_side_by_side_and_each_photo_scores_as_alone(tiny_encoder, head_file, pixels):
+    alone = make(tiny_encoder, head_file, "int8", batch_size=1)
+    assert alone.onnx.runs == 1 and alone.batch_size == 1
+    expected = np.concatenate([alone.embed(pixels[i:i + 1]).numpy() for i in range(len(pixels))])
+    path = onnx_engine.cache_file(locate(str(tiny_encoder), str(head_file)).encoder.key, "int8", paths.cache_dir())
+    encoder = onnx_engine.OrtEncoder(path, 2, threading.Event(), runs=2)
+    session, both_running, threads = encoder.session, threading.Barrier(2, timeout=10), set()
+
+    class Watched:
+        def run(self, *args):
+            threads.add(threading.current_thread().name)
+            both_running.wait()  # broken (the test fails) unless two runs are in flight at once
+            return session.run(*args)
+
+    encoder.session = Watched()
+    got = encoder(pixels)
+    got = got / np.linalg.norm(got, axis=1, keepdims=True)
+    assert len(threads) == 2 and all(name.startswith("onnx-run") for name in threads)
+    assert np.abs(got - expected).max() < 1e-5  # each photo's own run: the same as alone, in order
+
+
+def test_int8_weights_are_quantised_as_onnx_runtimes_quantiser_does(tiny_encoder, tmp_path):
+    """The conversion streams the exported weights and quantises them itself (a fraction of the
+    memory); the int8 weights and scales are exactly those of ONNX Runtime's quantize_dynamic."""
+    import onnx
+    from onnx import numpy_helper
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fp32 = tmp_path / "fp32.onnx"
+    onnx_engine._export(tiny_encoder, fp32)
+    assert (tmp_path / "fp32.onnx.data").stat().st_size > fp32.stat().st_size  # weights beside the graph
+    onnx_engine._rewrite(fp32, tmp_path / "ours.onnx", quantize=True)
+    quantize_dynamic(str(fp32), str(tmp_path / "ort.onnx"), weight_type=QuantType.QInt8, per_channel=True,
+                     reduce_range=True, op_types_to_quantize=["MatMul"])
+    ours, theirs = ({t.name: numpy_helper.to_array(t) for t in onnx.load(str(tmp_path / f)).graph.initializer}
+                    for f in ("ours.onnx", "ort.onnx"))
+    weights = [name for name in ours if name.endswith("_quantized")]
+    assert len(weights) >= 6  # q, k, v, out, fc1, fc2 of each layer
+    for name in weights:
+        assert ours[name].dtype == np.int8 and np.array_equal(ours[name], theirs[name]), name
+        scale = name.replace("_quantized", "_scale")
+        assert np.array_equal(ours[scale], theirs[scale]), scale
+    assert onnx_engine._verify(tiny_encoder, tmp_path / "ours.onnx", "int8") > 0.999
+
+
+def test_the_default_batch_fits_the_engine(monkeypatch):
+    from app.core.scorer import default_batch_size
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    assert default_batch_size("cpu", "int8", "auto") == 2  # two runs side by side, 2 threads each
+    assert default_batch_size("cpu", "int8", "torch") == 1  # PyTorch: one image at a time
+    assert default_batch_size("cpu", "fp32", "auto") == 1
+    assert onnx_engine.concurrent_runs(4, batch_size=1) == 1  # a batch of one runs on every thread
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert default_batch_size("cpu", "int8", "auto") == 1
+
+
 def test_runtime_choice_and_clear_errors(monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert pick_runtime("auto", cpu, "int8") == "onnx"
