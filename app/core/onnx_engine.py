@@ -1,18 +1,21 @@
 """The SigLIP encoder under ONNX Runtime: the fast CPU path (optional extra `aesthete[onnx]`).
 
 On a CPU, ONNX Runtime's int8 kernels (MLAS) with int8 weights per output channel and activations
-quantised on the fly run the so400m encoder 1.7x as fast as PyTorch's fp32 and 1.13x as fast as
-PyTorch's int8 on a quiet 2-core AVX2 machine (3.2 s against 5.4 and 3.6 s per image), holding
-about 2 GB less memory (tests/bench/bench_scoring.py). The encoder is converted once per model, in a child
-process (so the conversion's memory never stays in the app, and a quit can stop it at once), and
-cached in the user cache folder; later starts load the cached file in about a second.
+quantised on the fly run the so400m encoder about 1.8x as fast as PyTorch's fp32 and 1.2x as fast
+as PyTorch's int8 on a quiet 2-core AVX2 machine, holding about 2 GB less memory
+(tests/bench/bench_scoring.py). The encoder is converted once per model, in child processes (so
+the conversion's memory never stays in the app, and a quit can stop it at once): one exports the
+fp32 graph with its weights streamed to a file beside it, the next quantises them one tensor at a
+time and checks the result against PyTorch (peak 2.2 GB for so400m, where exporting and
+quantising in memory took 7.3 GB). The result is cached in the user cache folder; later starts
+load it in about a second.
 
 Activation scales are per tensor, so the encoder runs one image at a time: a photo's score never
 depends on its batch-mates. The images of a batch run side by side, each on its share of the
-threads: on 2 cores two one-thread runs score 8% more photos per second than one two-thread run
-(no waiting for the slower thread at every operator). Weights use 7 bits (`reduce_range`): on CPUs without VNNI the 8-bit
-u8*s8 products can saturate and the embeddings drift badly (measured: cosine 0.90 to fp32 with
-8 bits, 0.9994 with 7).
+threads: on 2 cores two one-thread runs score about 10% more photos per second than one two-thread
+run (no waiting for the slower thread at every operator). Weights use 7 bits (`reduce_range`): on
+CPUs without VNNI the 8-bit u8*s8 products can saturate and the embeddings drift badly (measured:
+cosine 0.90 to fp32 with 8 bits, 0.9994 with 7).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,9 +69,23 @@ def cache_file(encoder_key: str, precision: str, cache_root: Path) -> Path:
     import onnxruntime
     import torch
 
-    ident = f"{encoder_key}|{precision}|v{EXPORT_VERSION}|ort {onnxruntime.__version__}|torch {torch.__version__}"
-    digest = hashlib.sha256(ident.encode()).hexdigest()[:24]
-    return cache_root / "onnx" / f"siglip-{precision}-{digest}.onnx"
+    model = hashlib.sha256(f"{encoder_key}|{precision}".encode()).hexdigest()[:16]
+    build = f"v{EXPORT_VERSION}|ort {onnxruntime.__version__}|torch {torch.__version__}"
+    return cache_root / "onnx" / f"siglip-{precision}-{model}-{hashlib.sha256(build.encode()).hexdigest()[:8]}.onnx"
+
+
+def forget_older(path: Path) -> None:
+    """Remove what no release will read again (450 MB to 1.7 GB each): this encoder's conversions
+    by other builds (an older release, another ONNX Runtime or torch) and the files of the first
+    naming scheme (siglip-PRECISION-DIGEST24, made by a release whose conversions are all stale)."""
+    model = path.name.rsplit("-", 1)[0]  # siglip-PRECISION-MODEL
+    for old in path.parent.glob("siglip-*"):
+        stem = old.name.split(".")[0]
+        if stem == path.name.split(".")[0] or not old.is_file():
+            continue
+        if stem.rsplit("-", 1)[0] == model or re.fullmatch(r"siglip-(fp32|int8)-[0-9a-f]{24}", stem):
+            log.info("removing a stale converted encoder: %s", old)
+            old.unlink(missing_ok=True)
 
 
 def data_file(path: Path) -> Path:
@@ -223,6 +241,7 @@ def load(encoder_dir: Path, encoder_key: str, precision: str, cache_root: Path, 
             try:
                 encoder = OrtEncoder(path, threads, cancel, runs)
                 failed.unlink(missing_ok=True)
+                forget_older(path)
                 return encoder
             except ModelInvalidError:
                 if attempt == 2:

@@ -68,6 +68,25 @@ def test_conversion_is_cached_and_an_unusable_cache_file_is_rebuilt(tiny_encoder
     assert not list(cached[0].parent.glob("*.part*"))
 
 
+def test_stale_conversions_of_the_encoder_are_removed_and_others_kept(tiny_encoder, head_file):
+    current = onnx_engine.cache_file(locate(str(tiny_encoder), str(head_file)).encoder.key, "int8", paths.cache_dir())
+    folder = current.parent
+    model = current.name.rsplit("-", 1)[0]
+    stale = [folder / f"{model}-0badbeef.onnx", folder / f"{model}-0badbeef.failed",
+             folder / ("siglip-int8-" + "ab" * 12 + ".onnx"), folder / ("siglip-fp32-" + "cd" * 12 + ".onnx.data")]
+    kept = [folder / "siglip-int8-0123456789abcdef-0badbeef.onnx",  # another encoder's
+            folder / f"{model}-0badbeef.onnx.part1"]  # a folder: a conversion at work, not ours to touch
+    for f in stale + kept[:1]:
+        f.write_bytes(b"old")
+    kept[1].mkdir()
+    make(tiny_encoder, head_file, "int8")
+    assert current.exists()
+    assert [f for f in stale if f.exists()] == []
+    assert all(f.exists() for f in kept)
+    kept[0].unlink()
+    kept[1].rmdir()
+
+
 def test_cancelling_the_conversion_stops_it_at_once_and_leaves_nothing(tiny_encoder, head_file, monkeypatch,
                                                                        tmp_path):
     monkeypatch.setattr(paths, "cache_dir", lambda: tmp_path)  # nothing cached: it must convert
