@@ -260,7 +260,7 @@ class ScoringWorker(QObject):
         # between chunks. On a GPU a batch takes a fraction of a second, and each chunk starts
         # and drains the decoder pool, so its chunks are longer.
         on_cpu = self._holder.loaded is None or self._holder.loaded.device.type == "cpu"
-        items = self.queue.take(max(4, size * 2) if on_cpu else size * 8)
+        items = self.queue.take(max(8, size * 2) if on_cpu else size * 8)
         if not items:
             self._schedule()
             return

@@ -69,22 +69,34 @@ def test_conversion_is_cached_and_an_unusable_cache_file_is_rebuilt(tiny_encoder
 
 
 def test_stale_conversions_of_the_encoder_are_removed_and_others_kept(tiny_encoder, head_file):
-    current = onnx_engine.cache_file(locate(str(tiny_encoder), str(head_file)).encoder.key, "int8", paths.cache_dir())
+    import os
+
+    key = locate(str(tiny_encoder), str(head_file)).encoder.key
+    current = onnx_engine.cache_file(key, "int8", paths.cache_dir())
     folder = current.parent
     model = current.name.rsplit("-", 1)[0]
-    stale = [folder / f"{model}-0badbeef.onnx", folder / f"{model}-0badbeef.failed",
-             folder / ("siglip-int8-" + "ab" * 12 + ".onnx"), folder / ("siglip-fp32-" + "cd" * 12 + ".onnx.data")]
-    kept = [folder / "siglip-int8-0123456789abcdef-0badbeef.onnx",  # another encoder's
-            folder / f"{model}-0badbeef.onnx.part1"]  # a folder: a conversion at work, not ours to touch
-    for f in stale + kept[:1]:
+    month_ago = time.time() - 40 * 86400
+    old_build = [folder / f"{model}-0badbeef.onnx", folder / f"{model}-0badbeef.failed"]  # unused 40 days
+    first_scheme = [folder / ("siglip-int8-" + "ab" * 12 + ".onnx"), folder / ("siglip-fp32-" + "cd" * 12 + ".onnx.data")]
+    abandoned = folder / f"{current.name}.part_old"
+    kept = [folder / f"{model}-1badbeef.onnx",  # another build's, used lately (another install)
+            folder / "siglip-int8-0123456789abcdef-0badbeef.onnx",  # another encoder's
+            folder / f"{current.name}.part_new"]  # a conversion at work now
+    fp32 = onnx_engine.cache_file(key, "fp32", paths.cache_dir())  # the same encoder at fp32, this build
+    made_fp32 = not fp32.exists()
+    for f in old_build + first_scheme + kept[:2] + ([fp32] if made_fp32 else []):
         f.write_bytes(b"old")
-    kept[1].mkdir()
+    for d in (abandoned, kept[2]):
+        d.mkdir()
+    for f in old_build + [abandoned]:
+        os.utime(f, (month_ago, month_ago))
     make(tiny_encoder, head_file, "int8")
-    assert current.exists()
-    assert [f for f in stale if f.exists()] == []
-    assert all(f.exists() for f in kept)
-    kept[0].unlink()
-    kept[1].rmdir()
+    assert current.exists() and time.time() - current.stat().st_mtime < 60  # marked used
+    assert [f for f in old_build + first_scheme + [abandoned] if f.exists()] == []
+    assert all(f.exists() for f in kept + [fp32])
+    for f in kept[:2] + ([fp32] if made_fp32 else []):
+        f.unlink()
+    kept[2].rmdir()
 
 
 def test_cancelling_the_conversion_stops_it_at_once_and_leaves_nothing(tiny_encoder, head_file, monkeypatch,
@@ -152,18 +164,52 @@ def test_int8_weights_are_quantised_as_onnx_runtimes_quantiser_does(tiny_encoder
         scale = name.replace("_quantized", "_scale")
         assert np.array_equal(ours[scale], theirs[scale]), scale
     assert onnx_engine._verify(tiny_encoder, tmp_path / "ours.onnx", "int8") > 0.999
+    # An export whose linear layers it cannot quantise is refused, not passed off as int8.
+    graph = onnx.load(str(fp32), load_external_data=False)
+    for node in graph.graph.node:
+        if node.op_type == "MatMul":
+            node.op_type = "Gemm"
+    onnx.save(graph, str(tmp_path / "gemm.onnx"))
+    with pytest.raises(RuntimeError, match="could be quantised"):
+        onnx_engine._rewrite(tmp_path / "gemm.onnx", tmp_path / "refused.onnx", quantize=True)
+
+
+def test_cancel_stops_every_run_of_a_batch_before_it_returns(tiny_encoder, head_file):
+    path = onnx_engine.cache_file(locate(str(tiny_encoder), str(head_file)).encoder.key, "int8", paths.cache_dir())
+    make(tiny_encoder, head_file, "int8")  # converted (once per session)
+    cancel = threading.Event()
+    encoder = onnx_engine.OrtEncoder(path, 2, cancel, runs=2)
+    both_running, stopped = threading.Barrier(2, timeout=10), []
+
+    class Endless:  # a run that goes on until ONNX Runtime's terminate flag is set, as a long one would
+        def run(self, outputs, feeds, run_options):
+            both_running.wait()
+            deadline = time.monotonic() + 10
+            while not run_options.terminate and time.monotonic() < deadline:
+                time.sleep(0.01)
+            stopped.append(run_options.terminate)
+            raise RuntimeError("Exiting due to terminate flag being set to true.")
+
+    encoder.session = Endless()
+    threading.Timer(0.3, cancel.set).start()
+    t0 = time.monotonic()
+    with pytest.raises(Cancelled):
+        encoder(np.zeros((2, 3, 384, 384), np.float32))
+    assert time.monotonic() - t0 < 5
+    assert stopped == [True, True]  # both runs were told to stop, and had stopped when it returned
 
 
 def test_the_default_batch_fits_the_engine(monkeypatch):
     from app.core.scorer import default_batch_size
 
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
-    assert default_batch_size("cpu", "int8", "auto") == 2  # two runs side by side, 2 threads each
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert default_batch_size("cpu", "int8", "auto") == 2  # two runs side by side, a thread each
     assert default_batch_size("cpu", "int8", "torch") == 1  # PyTorch: one image at a time
     assert default_batch_size("cpu", "fp32", "auto") == 1
-    assert onnx_engine.concurrent_runs(4, batch_size=1) == 1  # a batch of one runs on every thread
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
-    assert default_batch_size("cpu", "int8", "auto") == 1
+    assert onnx_engine.concurrent_runs(2, batch_size=1) == 1  # a batch of one runs on both threads
+    for threads in (1, 4, 16):  # measured on 2 cores only: elsewhere one run on every thread
+        monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+        assert default_batch_size("cpu", "int8", "auto") == 1
 
 
 def test_runtime_choice_and_clear_errors(monkeypatch):
