@@ -264,6 +264,10 @@ def cmd_score(args, settings) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _printable(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "replace")
 
@@ -281,7 +285,14 @@ def _scan_and_analyse(args, settings, folders, quiet: bool = False):
         if not os.path.isdir(folder):
             raise AestheteError(f"{folder} is not a folder")
     engine = open_library(args)
+    for folder in folders or []:
+        print(f"looking for photos in {_printable(os.path.abspath(folder))} ...", file=sys.stderr)
     summary = scan_folders(engine, settings, folders or None)
+    for folder in summary.added:
+        print(f"added {_printable(folder)} to the library", file=sys.stderr)
+    if summary.absorbed:
+        print("  it takes in the library folders " + ", ".join(map(_printable, summary.absorbed))
+              + " (`aesthete roots remove` the new folder to undo: scores and marks are kept)", file=sys.stderr)
     if not summary.roots:
         print("the library has no folders yet: aesthete scan FOLDER", file=sys.stderr)
         return engine, 0, EXIT_SETUP
@@ -463,7 +474,8 @@ def cmd_list(args, settings) -> int:
     for p in photos:
         if args.json:
             print(json.dumps({"path": p.path, "score": None if p.score is None else round(p.score, 4),
-                              "model": p.score_model, "state": p.status, **({"error": p.error} if p.error else {})}))
+                              "model": p.score_model, "state": p.status, "rating": p.rating, "flag": p.flag,
+                              **({"error": p.error} if p.error else {})}))
         else:
             _print_table([(p.score, "" if p.status == "scored" else p.error or p.status, p.path)])
     print(f"{len(photos)} photos", file=sys.stderr)
@@ -482,13 +494,20 @@ def cmd_roots(args, settings) -> int:
         for folder in args.folders:
             if not folder.is_dir():
                 raise AestheteError(f"{folder} is not a folder")
+            before = {r.path for r in repo.list_roots(engine)}
             root = repo.add_root(engine, folder)
+            absorbed = sorted(before - {r.path for r in repo.list_roots(engine)})
             print(f"added {_printable(root.path)}; run `aesthete scan` to score it", file=sys.stderr)
+            if absorbed:
+                print("  it takes in the library folders " + ", ".join(map(_printable, absorbed)), file=sys.stderr)
     elif action == "remove":
         for folder in args.folders:
-            if not repo.remove_root(engine, folder):
+            count = repo.remove_root(engine, folder)
+            if count is None:
                 raise AestheteError(f"{folder} is not a library root (see `aesthete roots list`)")
-            print(f"removed {folder} from the library (its files were not touched)", file=sys.stderr)
+            print(f"removed {_printable(os.path.abspath(folder))} from the library ({_count(count, 'photo')}; "
+                  "the files were not touched). Their scores and marks stay cached: adding the folder, or "
+                  "a folder inside it, again brings them back.", file=sys.stderr)
     elif action == "list":
         for root in repo.list_roots(engine):
             state = "" if root.online else "  (offline)"

@@ -66,6 +66,8 @@ class ScanSummary:
     reports: dict[str, repo.SyncReport] = field(default_factory=dict)
     skipped_other: int = 0
     folder_errors: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)  # folders that joined the library in this scan
+    absorbed: list[str] = field(default_factory=list)  # library folders now inside an added one
 
 
 def scan_folders(engine: Engine, settings: Settings, folders: Iterable[Path | str] | None = None,
@@ -75,7 +77,10 @@ def scan_folders(engine: Engine, settings: Settings, folders: Iterable[Path | st
     if folders is None:
         targets = repo.list_roots(engine)
     else:
+        before = {r.path for r in repo.list_roots(engine)}
         targets = [repo.add_root(engine, f) if add else _root_for(engine, f) for f in folders]
+        after = {r.path for r in repo.list_roots(engine)}
+        summary.added, summary.absorbed = sorted(after - before), sorted(before - after)
     rejects = excluded_folders(engine, settings)
     seen: set[int] = set()
     for root in targets:

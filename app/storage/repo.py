@@ -108,7 +108,8 @@ def list_roots(engine: Engine) -> list[Root]:
     with reading(engine) as conn:
         rows = conn.execute(
             select(roots.c.id, roots.c.path, func.count(photos.c.id))
-            .select_from(roots.outerjoin(photos, and_(photos.c.root_id == roots.c.id, photos.c.state != "missing")))
+            .select_from(roots.outerjoin(photos, and_(photos.c.root_id == roots.c.id,
+                                                       photos.c.state.not_in(("missing", "removed")))))
             .group_by(roots.c.id).order_by(roots.c.path)
         ).all()
     return [Root(r[0], r[1], r[2], os.path.isdir(r[1])) for r in rows]
@@ -119,16 +120,21 @@ def find_root(engine: Engine, path: Path | str) -> Root | None:
     return next((r for r in list_roots(engine) if r.path == path), None)
 
 
-def remove_root(engine: Engine, path: Path | str) -> bool:
-    """Forget a root and everything cached for its photos (the files are not touched)."""
+def remove_root(engine: Engine, path: Path | str) -> int | None:
+    """Take a root out of the library; returns how many photos it held, or None when `path` is
+    not a root. The files are not touched, and neither are their scores and marks: the photos stay
+    cached outside the library (as `score` leaves them), so adding the folder again, or a folder
+    inside it (undoing a parent folder added by mistake), brings back scores, stars and picks."""
     path = os.path.abspath(os.fspath(path))
     with engine.begin() as conn:
         row = conn.execute(select(roots.c.id).where(roots.c.path == path)).first()
         if not row:
-            return False
-        conn.execute(delete(photos).where(photos.c.root_id == row.id))
+            return None
+        count = conn.execute(select(func.count()).select_from(photos).where(
+            photos.c.root_id == row.id, photos.c.state.not_in(("missing", "removed")))).scalar_one()
+        conn.execute(update(photos).where(photos.c.root_id == row.id).values(root_id=None))
         conn.execute(delete(roots).where(roots.c.id == row.id))
-    return True
+    return count
 
 
 def move_root(engine: Engine, old: Path | str, new: Path | str) -> int:
@@ -249,6 +255,7 @@ def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntr
     with reading(engine) as conn:
         missing_now |= {r[0] for r in conn.execute(select(photos.c.id).where(photos.c.state == "missing"))}
     report.unchanged = len(entries) - len(new_entries) - len(changed)
+    fresh_marks: set[str] = set()  # changed files that took a gone photo's place: sidecars read anew
     for start in range(0, len(changed), CHUNK):
         with engine.begin() as conn:
             for e in changed[start:start + CHUNK]:
@@ -261,6 +268,12 @@ def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntr
                         _reset_analysis(conn, old.id)
                         values.update(content_hash=digest, analysis_version=0, score=None,
                                       score_model=None, width=None, height=None, captured_at=None)
+                        if old.state != "present":
+                            # Edited in place, a photo keeps its marks; but a different file where a
+                            # gone or removed photo was (camera numbering restarted) is a new photo:
+                            # it must not inherit a reject that the next removal would act on.
+                            values.update(rating=0, flag="", sidecar_mtime_ns=0, first_seen=now)
+                            fresh_marks.add(e.path)
                         report.changed += 1
                     else:
                         report.unchanged += 1
@@ -279,6 +292,8 @@ def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntr
                 match = next((c for c in candidates if digest and c.content_hash == digest), None)
                 if match:
                     missing_by_size[e.size].remove(match)
+                    if match.id in gone_ids:
+                        report.missing -= 1  # gone from its old path in this scan: moved, not missing
                     conn.execute(update(photos).where(photos.c.id == match.id).values(
                         root_id=root_id, path=e.path, folder=os.path.dirname(e.path),
                         name=_display_name(e.path), mtime_ns=e.mtime_ns, state="present",
@@ -302,7 +317,8 @@ def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntr
             report.new += len(fresh)
     if read_marks is not None:
         _import_marks(engine, [e for e in entries if e.sidecar_mtime_ns and
-                               (e.path not in known or known[e.path].sidecar_mtime_ns != e.sidecar_mtime_ns)],
+                               (e.path not in known or e.path in fresh_marks
+                                or known[e.path].sidecar_mtime_ns != e.sidecar_mtime_ns)],
                       read_marks)
     return report
 

@@ -112,6 +112,33 @@ def test_roots_commands(photos, aesthete_home, tmp_path):
     assert run(["roots", "remove", moved], aesthete_home).returncode == 2
 
 
+def test_a_parent_folder_added_by_mistake_can_be_undone_without_losing_marks(tmp_path, model_args, aesthete_home):
+    """`best PARENT` adds the parent to the library, taking in its library folders: it says so, and
+    removing the parent again keeps scores and marks, which come back with the inner folder."""
+    a, b = tmp_path / "trips" / "a", tmp_path / "trips" / "b"
+    for i, folder in enumerate((a, b)):
+        folder.mkdir(parents=True)
+        scene(i).save(folder / f"p{i}.jpg")
+    assert run(["scan", a, b, *model_args], aesthete_home).returncode == 0
+    assert run(["mark", "--stars", "5", "--flag", "pick", a / "p0.jpg"], aesthete_home).returncode == 0
+    before = {r["path"]: r for r in map(json.loads, run(["list", "--json"], aesthete_home).stdout.decode().splitlines())}
+
+    res = run(["best", "--json", tmp_path / "trips", *model_args], aesthete_home)
+    err = res.stderr.decode()
+    assert res.returncode == 0, err
+    assert f"added {tmp_path / 'trips'} to the library" in err
+    assert f"takes in the library folders {a}, {b}" in err
+    assert run(["roots", "list"], aesthete_home).stdout.decode().split() == ["2", str(tmp_path / "trips")]
+
+    res = run(["roots", "remove", tmp_path / "trips"], aesthete_home)
+    assert res.returncode == 0 and "2 photos" in res.stderr.decode() and "stay cached" in res.stderr.decode()
+    assert run(["roots", "list"], aesthete_home).stdout == b""
+    assert run(["roots", "add", a], aesthete_home).returncode == 0
+    after = [json.loads(l) for l in run(["list", "--json"], aesthete_home).stdout.decode().splitlines()]
+    assert [r["path"] for r in after] == [str(a / "p0.jpg")]
+    assert (after[0]["score"], after[0]["rating"], after[0]["flag"]) == (before[str(a / "p0.jpg")]["score"], 5, "pick")
+
+
 def test_non_utf8_names_survive_json(tmp_path, model_args, aesthete_home):
     folder = tmp_path / "odd"
     folder.mkdir()

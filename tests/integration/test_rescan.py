@@ -53,7 +53,7 @@ def test_new_changed_moved_deleted(library, model_settings):
     os.remove(folder / "2024" / "IMG_3.jpg")
     summary, result = scan_and_score(engine, model_settings)
     report = summary.reports[str(folder)]
-    assert (report.new, report.changed, report.moved, report.missing) == (1, 1, 1, 2)
+    assert (report.new, report.changed, report.moved, report.missing) == (1, 1, 1, 1)  # a move is not missing
     assert result.scored == 2  # the new one and the changed one; the moved one kept its score
     after = by_name(engine)
     assert after["holiday.jpg"].id == before["IMG_2.jpg"].id
@@ -62,6 +62,33 @@ def test_new_changed_moved_deleted(library, model_settings):
     assert after["IMG_1.jpg"].id == before["IMG_1.jpg"].id
     assert after["IMG_1.jpg"].score != before["IMG_1.jpg"].score
     assert "IMG_2.jpg" not in after  # the old path is gone, not duplicated
+
+
+def test_a_different_file_where_a_gone_photo_was_starts_without_its_marks(library, model_settings, tmp_path):
+    """Camera numbering restarts: a new IMG_1.jpg must not inherit the reject of the removed one,
+    or the next "remove rejected" would move a photo nobody looked at. An edit in place keeps marks."""
+    from app import curation
+    from app.storage import marks
+
+    engine, folder = library
+    ids = {name: p.id for name, p in by_name(engine).items()}
+    marks.set_flag(engine, [ids["IMG_0.jpg"], ids["IMG_1.jpg"], ids["IMG_2.jpg"]], "reject")
+    marks.set_rating(engine, [ids["IMG_0.jpg"], ids["IMG_1.jpg"], ids["IMG_2.jpg"]], 2)
+    report = curation.remove_photos(engine, model_settings, [ids["IMG_1.jpg"]], rejects_folder=str(tmp_path / "Rejects"))
+    assert len(report.moved) == 1
+    os.remove(folder / "2024" / "IMG_2.jpg")
+    scan_and_score(engine, model_settings)
+    assert by_name(engine)["IMG_2.jpg"].state == "missing"
+    for name, seed in (("IMG_0.jpg", 20), ("IMG_1.jpg", 21), ("IMG_2.jpg", 22)):
+        scene(seed).save(folder / "2024" / name)  # IMG_0 edited in place; the others are new shots
+    summary, result = scan_and_score(engine, model_settings)
+    after = by_name(engine)
+    assert result.scored == 3
+    assert (after["IMG_0.jpg"].flag, after["IMG_0.jpg"].rating) == ("reject", 2)
+    for name in ("IMG_1.jpg", "IMG_2.jpg"):
+        assert after[name].state == "present"
+        assert (after[name].flag, after[name].rating) == ("", 0), name
+    assert list((tmp_path / "Rejects").rglob("IMG_1.jpg"))  # the removed photo itself is still there
 
 
 def test_touched_but_identical_file_is_not_rescored(library, model_settings):
