@@ -130,7 +130,10 @@ def load_settings(args: argparse.Namespace) -> settings_mod.Settings:
 def open_library(args: argparse.Namespace):
     from app import curation
 
-    engine = db.open_db(getattr(args, "db", None) or paths.default_db_path())
+    db_path = getattr(args, "db", None) or paths.default_db_path()
+    if os.path.isdir(db_path):
+        raise AestheteError(f"--db {db_path} is a folder; give the library database's file name")
+    engine = db.open_db(db_path)
     fixed = curation.repair(engine)  # a removal interrupted by a crash is finished first
     if fixed:
         print(f"finished the record of an interrupted removal ({fixed} files)", file=sys.stderr)
@@ -168,12 +171,18 @@ class Progress:
 
         self.bar = tqdm(total=total, desc=label, unit="photo", file=sys.stderr, disable=None,
                         dynamic_ncols=True, smoothing=0.1)
+        self.failures: list[tuple[str, str]] = []  # (path, reason) of the photos that failed
 
     def step(self, result, _item) -> None:
+        if result.error is not None:
+            self.failures.append((str(result.path), result.error.reason))
         self.bar.update(1)
 
     def close(self) -> None:
         self.bar.close()
+
+
+SHOWN_FAILURES = 10
 
 
 def _run_analysis(engine, holder: ModelHolder, items, label: str):
@@ -186,6 +195,11 @@ def _run_analysis(engine, holder: ModelHolder, items, label: str):
                               batch_size=holder.settings.batch_size or None)
     finally:
         progress.close()
+    for path, reason in progress.failures[:SHOWN_FAILURES]:
+        print(f"failed: {_printable(path)}: {reason}", file=sys.stderr)
+    if len(progress.failures) > SHOWN_FAILURES:
+        print(f"... and {len(progress.failures) - SHOWN_FAILURES} more (`aesthete list` shows every reason)",
+              file=sys.stderr)
     return summary
 
 
@@ -204,6 +218,7 @@ def _entries_for_paths(targets: Sequence[Path], settings) -> tuple[list[scanner.
         elif formats.kind_of(os.path.splitext(path)[1]) == "other":
             if os.path.lexists(path):
                 skipped += 1
+                print(f"not a photo, passed over: {_printable(path)}", file=sys.stderr)
             else:
                 raise AestheteError(f"{target}: no such file or folder")
         elif os.path.lexists(path):
@@ -404,12 +419,17 @@ def cmd_cull(args, settings) -> int:
             print(f"{s}  {_printable(row.path)}  ({'; '.join(it.reasons)})")
     where = "the system trash" if args.trash or not (args.move_to or settings.rejects_folder) else \
         str(args.move_to or settings.rejects_folder)
-    print(f"{len(items)} cull candidates", file=sys.stderr)
+    print(f"{_count(len(items), 'cull candidate')}", file=sys.stderr)
+    present = sum(1 for p in repo.list_photos(engine, under=os.path.abspath(args.folder)) if p.status != "failed")
+    if items and len(items) >= present:
+        print(f"note: that is every photo under {_printable(os.path.abspath(args.folder))}", file=sys.stderr)
     if args.dry_run or not items:
         return EXIT_FAILED if failed else EXIT_OK
-    if not args.yes and not _confirm(f"Move {len(items)} photos to {where}?"):
-        print("nothing moved" + ("" if sys.stdin.isatty() else " (no terminal to confirm: pass --yes)"),
-              file=sys.stderr)
+    if not args.yes and not sys.stdin.isatty():
+        print("nothing moved: no terminal to confirm (pass --yes)", file=sys.stderr)
+        return EXIT_SETUP
+    if not args.yes and not _confirm(f"Move {_count(len(items), 'photo')} to {where}?"):
+        print("nothing moved", file=sys.stderr)
         return EXIT_FAILED if failed else EXIT_OK
     report = curation.remove_photos(engine, settings, [it.member.row.id for it in items],
                                     rejects_folder=str(args.move_to) if args.move_to else None, trash=args.trash)
@@ -439,14 +459,21 @@ def cmd_export(args, settings) -> int:
     engine, failed, code = _scan_and_analyse(args, settings, [args.folder], quiet=True)
     if code is not None:
         return code
-    copied = curation.export_picks(engine, settings, args.picks, os.path.abspath(args.folder))
-    print(f"copied {len(copied)} files to {_printable(str(args.picks))}", file=sys.stderr)
+    report = curation.export_picks(engine, settings, args.picks, os.path.abspath(args.folder))
+    print(f"copied {_count(len(report.copied), 'file')} to {_printable(os.path.abspath(args.picks))}"
+          + (f"; {len(report.already)} were there from an earlier export" if report.already else ""),
+          file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_mark(args, settings) -> int:
     from app import curation
 
+    if args.stars is None and args.flag is None:
+        raise AestheteError("say what to mark: --stars 0-5 and/or --flag pick|reject|unmark")
+    for p in args.paths:
+        if not os.path.lexists(p):
+            raise AestheteError(f"{p}: no such file")
     engine = open_library(args)
     wanted = [os.path.abspath(p) for p in args.paths]
     photos = repo.list_photos(engine, paths=wanted)
@@ -457,12 +484,14 @@ def cmd_mark(args, settings) -> int:
     problems = curation.set_marks(engine, settings, [p.id for p in photos], stars=args.stars, flag=flag)
     for problem in problems:
         print(_printable(problem), file=sys.stderr)
-    print(f"marked {len(photos)} photos", file=sys.stderr)
+    print(f"marked {_count(len(photos), 'photo')}", file=sys.stderr)
     return EXIT_FAILED if missing or problems else EXIT_OK
 
 
 def cmd_list(args, settings) -> int:
     engine = open_library(args)
+    if args.folder is not None and os.path.isfile(args.folder):
+        raise AestheteError(f"{args.folder} is a file: `aesthete list` takes a folder (`aesthete score` answers for files)")
     model_key = None
     if settings.explicit("encoder") or settings.explicit("head"):
         model_key = ModelHolder(settings, allow_download=False).key()
@@ -478,7 +507,10 @@ def cmd_list(args, settings) -> int:
                               **({"error": p.error} if p.error else {})}))
         else:
             _print_table([(p.score, "" if p.status == "scored" else p.error or p.status, p.path)])
-    print(f"{len(photos)} photos", file=sys.stderr)
+    print(_count(len(photos), "photo"), file=sys.stderr)
+    if not photos and args.folder is not None and not os.path.isdir(args.folder):
+        # An unplugged drive still lists what is cached; a folder that is neither is a typo.
+        raise AestheteError(f"{args.folder}: no such folder, and nothing cached under it")
     if not photos and args.folder is None and args.min_score is None and args.max_score is None:
         outside = len(repo.list_photos(engine, model_key=model_key))
         if outside:  # `score` caches photos without adding their folders to the library
@@ -560,9 +592,29 @@ COMMANDS = {"score": cmd_score, "scan": cmd_scan, "list": cmd_list, "roots": cmd
             "cull": cmd_cull, "undo": cmd_undo, "export": cmd_export, "mark": cmd_mark}
 
 
+VALUE_OPTIONS = {"--db", "--config", "--encoder", "--head", "--device", "--precision", "--runtime", "--batch-size"}
+
+
+def _folder_means_gui(argv: list[str]) -> list[str]:
+    """`aesthete ~/Pictures` opens the app on that folder, as `aesthete gui ~/Pictures` does."""
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in VALUE_OPTIONS:
+            i += 2
+            continue
+        if token.startswith("-"):
+            i += 1
+            continue
+        if token not in COMMANDS and os.path.isdir(token):
+            return argv[:i] + ["gui"] + argv[i:]
+        return argv
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_folder_means_gui(list(sys.argv[1:] if argv is None else argv)))
     logsetup.setup(debug=getattr(args, "debug", False))
     if args.command is None:
         args.command, args.folders = "gui", []

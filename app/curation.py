@@ -266,22 +266,56 @@ def picks(engine: Engine, settings: Settings, under: str | None = None) -> list[
     return [r for r in rows if r.id in chosen]
 
 
-def export_picks(engine: Engine, settings: Settings, dest: Path, under: str | None = None) -> list[Path]:
-    """Copy the picks (with RAW companions) into dest; never overwrites, originals untouched."""
+@dataclass
+class ExportReport:
+    copied: list[Path] = field(default_factory=list)
+    already: list[Path] = field(default_factory=list)  # an identical copy was there from an earlier export
+
+
+def export_picks(engine: Engine, settings: Settings, dest: Path, under: str | None = None) -> ExportReport:
+    """Copy the picks (with RAW companions) into dest, keeping their folders below `under`; never
+    overwrites (a different file of the same name gets a numbered name), skips what an earlier
+    export already copied, and leaves the originals untouched. Scans skip dest from then on."""
+    dest = Path(os.path.abspath(dest))
     dest.mkdir(parents=True, exist_ok=True)
-    out = []
+    journal.record_export(engine, str(dest))
+    report = ExportReport()
     for r in picks(engine, settings, under):
         for f in [r.path] + ([r.companion] if r.companion else []):
-            target = _free_name(dest / os.path.basename(f))
+            relative = os.path.relpath(f, under) if under and f.startswith(under.rstrip(os.sep) + os.sep) \
+                else os.path.basename(f)
+            wanted = dest / relative
+            same = _same_file_among(wanted, f)
+            if same is not None:
+                report.already.append(same)
+                continue
+            wanted.parent.mkdir(parents=True, exist_ok=True)
+            target = _free_name(wanted)
             shutil.copy2(f, target)
-            out.append(target)
-    return out
+            report.copied.append(target)
+    return report
+
+
+def _numbered(path: Path):
+    yield path
+    n = 1
+    while True:
+        yield path.with_name(f"{path.stem} ({n}){path.suffix}")
+        n += 1
+
+
+def _same_file_among(wanted: Path, source: str) -> Path | None:
+    """A copy of `source` at `wanted` or one of its numbered names, left by an earlier export."""
+    size = os.path.getsize(source)
+    digest = None
+    for candidate in _numbered(wanted):
+        if not candidate.exists():
+            return None
+        if candidate.stat().st_size == size:
+            digest = digest or removal.file_sha256(Path(source))
+            if removal.file_sha256(candidate) == digest:
+                return candidate
 
 
 def _free_name(path: Path) -> Path:
-    n = 1
-    candidate = path
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
-        n += 1
-    return candidate
+    return next(c for c in _numbered(path) if not c.exists())

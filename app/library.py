@@ -107,8 +107,10 @@ def scan_folders(engine: Engine, settings: Settings, folders: Iterable[Path | st
 
 
 def excluded_folders(engine: Engine, settings: Settings) -> list[str]:
-    """Folders scans skip: the rejects folder and every folder removals went to."""
-    return ([settings.rejects_folder] if settings.rejects_folder else []) + journal.targets(engine)
+    """Folders scans skip: the rejects folder, every folder removals went to, and every folder
+    picks were exported to."""
+    return ([settings.rejects_folder] if settings.rejects_folder else []) + journal.targets(engine) \
+        + journal.export_folders(engine)
 
 
 def sync_folder(engine: Engine, settings: Settings, root_id: int, folder: str,

@@ -38,7 +38,12 @@ class Setting:
         """Turn a raw value (string from env/flag, or TOML value) into this setting's type."""
         try:
             if self.type is bool:
-                value = raw if isinstance(raw, bool) else str(raw).strip().lower() in {"1", "true", "yes", "on"}
+                if isinstance(raw, bool):
+                    value = raw
+                elif str(raw).strip().lower() in TRUE_WORDS | FALSE_WORDS:
+                    value = str(raw).strip().lower() in TRUE_WORDS
+                else:  # a typo ("ture") must not quietly turn the setting off
+                    raise SettingsError(f"{source}: {self.name} must be true or false, got {raw!r}")
             elif self.type is list:
                 if isinstance(raw, str):
                     value = [part.strip() for part in raw.split(",") if part.strip()]
@@ -49,7 +54,8 @@ class Setting:
             else:
                 value = self.type(raw)
         except (TypeError, ValueError):
-            raise SettingsError(f"{source}: {self.name} must be a {self.type.__name__}, got {raw!r}") from None
+            kind = {int: "whole number", float: "number"}.get(self.type, self.type.__name__)
+            raise SettingsError(f"{source}: {self.name} must be a {kind}, got {raw!r}") from None
         if self.choices and value not in self.choices:
             raise SettingsError(f"{source}: {self.name} must be one of {', '.join(self.choices)}, got {value!r}")
         if self.minimum is not None and value < self.minimum:
@@ -63,6 +69,10 @@ DEFAULT_ENCODER = "google/siglip-so400m-patch14-384"
 HEAD_URL = (
     "https://github.com/discus0434/aesthetic-predictor-v2-5/raw/main/models/aesthetic_predictor_v2_5.pth"
 )
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+PATH_SETTINGS = ("encoder", "head", "rejects_folder")  # encoder and head may also be a hub id or URL
 
 REGISTRY: dict[str, Setting] = {
     s.name: s
@@ -155,13 +165,17 @@ def load(path: Path | None = None, overrides: dict[str, Any] | None = None,
 
 
 def save(path: Path, changes: dict[str, Any]) -> None:
-    """Write changed values into the settings file, keeping the others; atomic replace."""
+    """Write changed values into the settings file, keeping the others; atomic replace.
+    A path setting given as an existing relative path is saved absolute, so it means the same
+    from any working folder (a relative encoder folder would otherwise read as a hub id)."""
     data = read_file(path)
     for name, raw in changes.items():
         setting = REGISTRY.get(name)
         if setting is None:
             raise SettingsError(f"unknown setting {name!r}")
         value = setting.parse(raw, name)
+        if name in PATH_SETTINGS and value and not os.path.isabs(value) and os.path.exists(value):
+            value = os.path.abspath(value)
         if value == setting.default:
             data.pop(name, None)
         else:

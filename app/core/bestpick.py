@@ -113,7 +113,8 @@ def _explain(
     measured = sum(c.quality is not None for c in members)
     # Within measurement noise (about 5% between shifted frames) of the best counts as sharpest.
     if winner.quality is not None and measured > 1 and _focus(winner.quality) >= SHARPEST_TOLERANCE * best_focus:
-        sharp_part = f"sharpest of {measured}"
+        best = _focus(winner.quality) >= best_focus
+        sharp_part = f"sharpest of {measured}" if best else f"as sharp as any of {measured}"
     # Lead with what decided it: the score when every contender had one, otherwise focus.
     parts.extend(p for p in ((score_part, sharp_part) if scored else (sharp_part, score_part)) if p)
 

@@ -36,10 +36,11 @@ class CullCandidate:
 
 
 def _score_reason(score: float, below: float) -> str:
+    limit = f"{below:.1f}" if round(below, 1) == below else f"{below:g}"  # 1.45 must not read "below 1.4"
     shown = f"{score:.1f}"
-    if shown == f"{below:.1f}":
+    if float(shown) >= below:
         shown = f"{score:.2f}"  # 3.96 must not read as "4.0, below 4.0"
-    return f"score {shown}, below {below:.1f}"
+    return f"score {shown}, below {limit}"
 
 
 def _group_reason(kind: str | None, pick: int, size: int, name: str | None = None) -> str:

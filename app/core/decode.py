@@ -9,6 +9,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import stat
 import struct
 import warnings
@@ -138,6 +139,15 @@ def _exif_time(exif: Image.Exif) -> float | None:
     return seconds
 
 
+def _too_large(exc: Exception) -> PhotoError:
+    """Pillow's decompression-bomb error in plain words: how many megapixels, and the limit."""
+    numbers = [int(n) for n in re.findall(r"\d{6,}", str(exc))]
+    if len(numbers) >= 2:
+        return PhotoError(f"image too large to decode safely ({numbers[0] / 1e6:,.0f} megapixels; "
+                          f"the limit is {numbers[1] / 1e6:,.0f})")
+    return PhotoError("image too large to decode safely")
+
+
 def _open(data: bytes, path: Path) -> Image.Image:
     suffix = path.suffix.lower()
     if suffix in formats.UNSUPPORTED:
@@ -147,7 +157,7 @@ def _open(data: bytes, path: Path) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
-        raise PhotoError(f"image too large to decode safely ({exc})".split(" could be")[0]) from None
+        raise _too_large(exc) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as exc:
         if not isinstance(exc, UnidentifiedImageError):
             raise PhotoError(f"corrupt {suffix.lstrip('.').upper() or 'image'} file ({exc})") from None
@@ -192,7 +202,8 @@ def decode(path: Path, min_side: int | None = 768, data: bytes | None = None) ->
     try:
         width, height = im.size
         if width * height > 2 * MAX_PIXELS:
-            raise PhotoError(f"image too large to decode safely ({width}x{height} pixels)")
+            raise PhotoError(f"image too large to decode safely ({width}x{height} pixels; "
+                             f"the limit is {2 * MAX_PIXELS / 1e6:,.0f} megapixels)")
         exif = im.getexif()
         orientation = int(exif.get(TAG_ORIENTATION, 1) or 1)
         if orientation not in range(1, 9):
@@ -212,7 +223,7 @@ def decode(path: Path, min_side: int | None = 768, data: bytes | None = None) ->
     except PhotoError:
         raise
     except Image.DecompressionBombError as exc:
-        raise PhotoError(f"image too large to decode safely ({exc})".split(" could be")[0]) from None
+        raise _too_large(exc) from None
     except OSError as exc:
         text = str(exc)
         if "truncated" in text:

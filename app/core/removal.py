@@ -110,7 +110,8 @@ def restore(moved: Moved) -> Path:
     """Put a moved photo back where it was, refusing rather than overwriting or guessing."""
     source = moved.source
     if os.path.lexists(source):
-        raise RemovalError(f"Can't put {source.name} back: {source} already exists.")
+        raise RemovalError(f"Can't put {source.name} back: {source} already exists; "
+                           f"the removed photo stays at {moved.destination}.")
     where: Path | None = moved.destination
     if not moved.destination.is_file():
         # A repair may have recorded a trash name that send2trash later reused; search by content.
@@ -130,7 +131,8 @@ def restore(moved: Moved) -> Path:
         source.parent.mkdir(parents=True, exist_ok=True)
         _move_without_overwrite(where, source, moved.sha256)
     except FileExistsError:
-        raise RemovalError(f"Can't put {source.name} back: {source} already exists.") from None
+        raise RemovalError(f"Can't put {source.name} back: {source} already exists; "
+                           f"the removed photo stays at {where}.") from None
     except OSError as error:
         raise RemovalError(f"Couldn't put {source.name} back: {error}") from error
     _forget_trash_record(where, source)

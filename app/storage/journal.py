@@ -6,9 +6,10 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.storage.db import reading
-from app.storage.schema import photos, removal_files, removals
+from app.storage.schema import exports, photos, removal_files, removals
 
 
 @dataclass(frozen=True)
@@ -95,3 +96,15 @@ def targets(engine: Engine) -> list[str]:
     with reading(engine) as conn:
         return [r[0] for r in conn.execute(select(removals.c.target).where(removals.c.target.is_not(None))
                                            .distinct())]
+
+
+def record_export(engine: Engine, folder: str) -> None:
+    """Remember a folder picks were copied to, so scans leave the copies out of the library."""
+    with engine.begin() as conn:
+        conn.execute(sqlite_insert(exports).values(path=folder, at=time.time())
+                     .on_conflict_do_update(index_elements=["path"], set_={"at": time.time()}))
+
+
+def export_folders(engine: Engine) -> list[str]:
+    with reading(engine) as conn:
+        return [r[0] for r in conn.execute(select(exports.c.path))]

@@ -117,6 +117,17 @@ CREATE INDEX ix_photos_size_view ON photos (size DESC, name, id, state, root_id)
 """
 
 
+# Folders picks were exported to: scans skip them, as they skip rejects folders, so exported copies
+# inside a library folder do not come back as duplicates of their originals (and cull candidates).
+V4 = """
+CREATE TABLE exports (
+	path BLOB NOT NULL, 
+	at FLOAT NOT NULL, 
+	PRIMARY KEY (path)
+);
+"""
+
+
 def _run(script: str) -> Callable[[Connection], None]:
     def migrate(conn: Connection) -> None:
         for statement in script.split(";"):
@@ -130,4 +141,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _run(V1),  # 1: roots, photos, scores, embeddings, errors
     _run(V2),  # 2: technical quality, scene hash, sidecar stamp, removal journal
     _run(V3),  # 3: the library view's order indexes
+    _run(V4),  # 4: export folders
 ]

@@ -119,3 +119,10 @@ removal_files = Table(
     Column("state", String, nullable=False),  # planned | moved | restored | failed | skipped
     Column("error", Text),
 )
+
+# Folders picks were exported to (scans skip them).
+exports = Table(
+    "exports", metadata,
+    Column("path", PathBytes, primary_key=True),
+    Column("at", Float, nullable=False),
+)

@@ -120,7 +120,7 @@ def undo(engine: Engine) -> tuple[curation.UndoReport, list[int]]:
 
 def export(engine: Engine, settings: Settings, dest: str, under: str | None) -> list[Path]:
     try:
-        return curation.export_picks(engine, settings, Path(dest), under)
+        return curation.export_picks(engine, settings, Path(dest), under).copied
     except OSError as exc:
         raise AestheteError(f"Could not copy the picks to {dest}: {exc.strerror or exc}") from None
 

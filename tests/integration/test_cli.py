@@ -91,6 +91,30 @@ def test_usage_errors_are_exit_2(aesthete_home):
     assert run(["list", "--precision", "int4"], aesthete_home).returncode == 2
 
 
+def test_mistakes_get_plain_words_and_exit_2(photos, model_args, aesthete_home, tmp_path):
+    res = run(["score", photos / "p0.jpg", photos / "movie.mp4", *model_args], aesthete_home)
+    assert res.returncode == 0 and f"not a photo, passed over: {photos / 'movie.mp4'}" in res.stderr.decode()
+    res = run(["scan", photos, *model_args], aesthete_home)
+    assert res.returncode == 1 and f"failed: {photos / 'broken.jpg'}: not a readable JPG" in res.stderr.decode()
+    for args, words in ((["mark", photos / "p0.jpg"], "say what to mark"),
+                        (["mark", "--stars", "3", tmp_path / "nope.jpg"], "no such file"),
+                        (["list", tmp_path / "nope"], "no such folder"),
+                        (["list", photos / "p0.jpg"], "is a file"),
+                        (["--db", tmp_path, "list"], "is a folder")):
+        res = run(args, aesthete_home)
+        assert res.returncode == 2 and words in res.stderr.decode(), (args, res.stderr)
+    assert run(["mark", "--stars", "1", photos / "p0.jpg"], aesthete_home).stderr.decode().endswith("marked 1 photo\n")
+
+
+def test_a_folder_alone_opens_the_app_on_it(tmp_path):
+    from app.cli import _folder_means_gui
+
+    assert _folder_means_gui([str(tmp_path)]) == ["gui", str(tmp_path)]
+    assert _folder_means_gui(["--db", str(tmp_path / "x"), str(tmp_path)]) == ["--db", str(tmp_path / "x"), "gui", str(tmp_path)]
+    assert _folder_means_gui(["scan", str(tmp_path)]) == ["scan", str(tmp_path)]
+    assert _folder_means_gui([str(tmp_path / "missing")]) == [str(tmp_path / "missing")]
+
+
 def test_broken_database_is_exit_2_untouched(photos, aesthete_home, tmp_path):
     bad = tmp_path / "bad.sqlite3"
     bad.write_bytes(b"garbage" * 1000)

@@ -164,10 +164,25 @@ def test_interrupted_removal_is_repaired(analysed, model_settings, shoot, tmp_pa
 def test_export_copies_picks_without_touching_originals(analysed, model_settings, shoot, tmp_path):
     before = {p: sha(p) for p in shoot.iterdir()}
     dest = tmp_path / "keepers"
-    copied = curation.export_picks(analysed, model_settings, dest, str(shoot))
+    copied = curation.export_picks(analysed, model_settings, dest, str(shoot)).copied
     burst = next(g for g in curation.load_groups(analysed, model_settings, str(shoot)) if g.kind == "burst")
     assert os.path.basename(burst.pick.row.path) in {p.name for p in copied}
     assert {p: sha(p) for p in shoot.iterdir()} == before
+    # Again: nothing is copied twice.
+    again = curation.export_picks(analysed, model_settings, dest, str(shoot))
+    assert again.copied == [] and sorted(again.already) == sorted(copied)
+
+
+def test_an_export_inside_the_library_does_not_come_back_as_duplicates(analysed, model_settings, shoot):
+    """Keepers exported into a library folder are not scanned back in: they would be exact copies
+    of their originals, cull candidates, and would change which frame is each group's pick."""
+    picks_before = {g.pick.row.path for g in curation.load_groups(analysed, model_settings, str(shoot))}
+    report = curation.export_picks(analysed, model_settings, shoot / "Keepers", str(shoot))
+    assert report.copied and all(str(p).startswith(str(shoot / "Keepers")) for p in report.copied)
+    summary = scan_folders(analysed, model_settings, [shoot])
+    assert summary.reports[str(shoot)].new == 0
+    assert not [p for p in repo.list_photos(analysed, include_missing=True) if "Keepers" in p.path]
+    assert {g.pick.row.path for g in curation.load_groups(analysed, model_settings, str(shoot))} >= picks_before
 
 
 def test_quality_is_filled_for_photos_analysed_by_an_older_release(shoot, model_settings, tmp_path):
@@ -204,7 +219,7 @@ def test_cli_best_cull_trash_and_undo(shoot, tiny_encoder, head_file, tmp_path, 
     assert burst["reason"] and all("faults" in m for m in burst["members"])
     before = {p: sha(p) for p in shoot.iterdir()}
     res = cli(["cull", "--json", "--below", "0", shoot, *model], aesthete_home, xdg)
-    assert res.returncode == 0 and b"no terminal to confirm" in res.stderr  # nothing moved without --yes
+    assert res.returncode == 2 and b"no terminal to confirm" in res.stderr  # nothing moved without --yes
     assert {p: sha(p) for p in shoot.iterdir()} == before
     candidates = [json.loads(l) for l in res.stdout.decode().splitlines()]
     assert candidates and all(c["reasons"] for c in candidates)

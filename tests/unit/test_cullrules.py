@@ -26,6 +26,9 @@ def test_low_score_is_a_candidate_with_its_number():
 
 def test_a_score_just_under_the_line_does_not_read_as_equal():
     assert reasons([CullFacts(1, 3.96, GOOD)]) == {1: ("score 3.96, below 4.0",)}
+    # The threshold is shown as given, and a rounded score never reads as above it.
+    assert reasons([CullFacts(1, 1.43, GOOD)], below=1.45) == {1: ("score 1.4, below 1.45",)}
+    assert reasons([CullFacts(1, 3.96, GOOD)], below=3.97) == {1: ("score 3.96, below 3.97",)}
 
 
 def test_below_zero_turns_the_score_rule_off():

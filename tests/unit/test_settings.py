@@ -35,10 +35,27 @@ def test_save_keeps_other_values_and_drops_defaults(tmp_path):
     assert "batch_size" not in path.read_text()
 
 
-@pytest.mark.parametrize("name,value", [("precision", "int4"), ("batch_size", "many"), ("cull_threshold", "11")])
+@pytest.mark.parametrize("name,value", [("precision", "int4"), ("batch_size", "many"), ("cull_threshold", "11"),
+                                        ("write_xmp", "ture"), ("write_xmp", "maybe")])
 def test_bad_values_are_clear_errors(tmp_path, name, value):
     with pytest.raises(SettingsError, match=name):
         settings.load(tmp_path / "x.toml", environ={f"AESTHETE_{name.upper()}": value})
+
+
+def test_switches_read_the_usual_words(tmp_path):
+    for raw, value in (("yes", True), ("On", True), ("1", True), ("no", False), ("off", False), ("0", False)):
+        assert settings.load(tmp_path / "x.toml", environ={"AESTHETE_WRITE_XMP": raw}).write_xmp is value
+
+
+def test_relative_paths_are_saved_absolute_and_hub_ids_kept(tmp_path, monkeypatch):
+    (tmp_path / "enc").mkdir()
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "settings.toml"
+    settings.save(path, {"encoder": "enc", "rejects_folder": "enc"})
+    s = settings.load(path, environ={})
+    assert s.encoder == str(tmp_path / "enc") and s.rejects_folder == str(tmp_path / "enc")
+    settings.save(path, {"encoder": "google/siglip-so400m-patch14-384"})  # no such folder here: a hub id
+    assert settings.load(path, environ={}).encoder == "google/siglip-so400m-patch14-384"
 
 
 def test_broken_settings_file(tmp_path):
