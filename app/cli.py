@@ -185,13 +185,19 @@ class Progress:
 SHOWN_FAILURES = 10
 
 
-def _run_analysis(engine, holder: ModelHolder, items, label: str):
+def _run_analysis(engine, holder: ModelHolder, items, label: str, on_result=None):
     if not items:
         return None
     progress = Progress(len(items), label)
+
+    def step(result, item) -> None:
+        progress.step(result, item)
+        if on_result is not None:
+            on_result(result, item)
+
     try:
         with Interrupts(holder.cancel):
-            summary = analyse(engine, holder, items, on_result=progress.step,
+            summary = analyse(engine, holder, items, on_result=step,
                               batch_size=holder.settings.batch_size or None)
     finally:
         progress.close()
@@ -246,37 +252,49 @@ def cmd_score(args, settings) -> int:
     holder = ModelHolder(settings, on_status=_say)
     precision = holder.wanted_precision()
     items = library.pending(engine, holder, rescore=args.rescore, paths=wanted) if wanted else []
-    _run_analysis(engine, holder, items, "scoring")
+    counts = {"scored": 0, "failed": 0}
+    companions = {e.path: e.companion for e in entries}
+
+    def emit(path: str, score: float | None, error: str | None) -> None:
+        """One photo's line (and its RAW companion's), printed as soon as it is known."""
+        out: dict = {"path": path}
+        if error or score is None:
+            out["error"] = error or "not scored"
+            counts["failed"] += 1
+        else:
+            out["score"] = round(score, 4)
+            counts["scored"] += 1
+        lines = [out] + ([{**out, "path": companions[path], "companion_of": path}] if companions.get(path) else [])
+        for line in lines:
+            if args.json:
+                print(json.dumps(line), flush=True)
+            else:
+                _print_table([(line.get("score"), line.get("error", ""), line["path"])])
+                sys.stdout.flush()
+
+    # What is cached first, then each photo as the model finishes it (a long run streams).
+    waiting = {i.path for i in items}
+    cached = [p for p in wanted if p not in waiting]
+    rows = {p.path: p for p in repo.list_photos(engine, sort="name", model_key=holder.key(), precision=precision,
+                                                paths=cached, include_missing=True)} if cached else {}
+    for path in cached:
+        photo = rows.get(path)
+        emit(path, photo.score if photo else None, photo.error if photo else None)
+
+    def analysed(result, item) -> None:
+        score = result.score
+        if score is None and result.error is None:  # analysed again for quality only: its score is kept
+            kept = repo.list_photos(engine, model_key=holder.key(), precision=precision, paths=[item.path])
+            score = kept[0].score if kept else None
+        emit(item.path, score, result.error.reason if result.error else None)
+
+    _run_analysis(engine, holder, items, "scoring", on_result=analysed)
     if holder.cancel.is_set():
         print("interrupted: scores so far are saved; run again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    rows = {p.path: p for p in repo.list_photos(engine, sort="name", model_key=holder.key(),
-                                                precision=precision, paths=wanted, include_missing=True)}
-    failed = 0
-    lines = []
-    for e in entries:
-        photo = rows.get(e.path)
-        out: dict = {"path": e.path}
-        if photo is not None and photo.error:
-            out["error"] = photo.error
-            failed += 1
-        elif photo is not None and photo.score is not None:
-            out["score"] = round(photo.score, 4)
-        else:
-            out["error"] = "not scored"
-            failed += 1
-        lines.append(out)
-        if e.companion:
-            lines.append({**out, "path": e.companion, "companion_of": e.path})
-    if args.json:
-        for out in lines:
-            print(json.dumps(out))
-    else:
-        _print_table([(o.get("score"), o.get("error", ""), o["path"]) for o in lines])
-    scored = sum(1 for o in lines if "score" in o)
-    print(f"{scored} scored, {failed} failed" + (f", {skipped} other files passed over" if skipped else ""),
-          file=sys.stderr)
-    return EXIT_FAILED if failed else EXIT_OK
+    print(f"{counts['scored']} scored, {counts['failed']} failed"
+          + (f", {skipped} other files passed over" if skipped else ""), file=sys.stderr)
+    return EXIT_FAILED if counts["failed"] else EXIT_OK
 
 
 def _count(n: int, noun: str) -> str:
@@ -435,7 +453,10 @@ def cmd_cull(args, settings) -> int:
                                     rejects_folder=str(args.move_to) if args.move_to else None, trash=args.trash)
     for problem in report.failed:
         print(f"not moved: {_printable(problem)}", file=sys.stderr)
-    print(f"moved {len(report.moved)} files to {where}; `aesthete undo` puts them back", file=sys.stderr)
+    extra = len(report.moved) - len(items)
+    print(f"moved {_count(len(report.moved), 'file')} to {where}"
+          + (f" (the photos with {_count(extra, 'RAW or XMP companion file')})" if extra > 0 else "")
+          + "; `aesthete undo` puts them back", file=sys.stderr)
     return EXIT_FAILED if (failed or report.failed) else EXIT_OK
 
 

@@ -47,7 +47,8 @@ def test_score_json_with_options_after_the_subcommand(photos, model_args, aesthe
     assert "5 scored, 1 failed" in err and "Traceback" not in err
     # same call, options before the subcommand: everything comes from the cache, same numbers
     again = run([*model_args, "score", "--json", photos], aesthete_home)
-    assert [json.loads(l) for l in again.stdout.decode().splitlines()] == lines
+    by_path = lambda rows: sorted(rows, key=lambda r: r["path"])  # noqa: E731 (streamed as they finish)
+    assert by_path(json.loads(l) for l in again.stdout.decode().splitlines()) == by_path(lines)
     # `score` caches without adding the folder to the library: a bare `list` says where they are.
     listed = run(["list"], aesthete_home)
     assert listed.returncode == 0 and listed.stdout == b""
@@ -176,7 +177,8 @@ def test_non_utf8_names_survive_json(tmp_path, model_args, aesthete_home):
     assert os.path.exists(obj["path"])
 
 
-def start_scan(tmp_path, count, model_args, home, stderr=subprocess.DEVNULL):
+def start_scan(tmp_path, count, model_args, home, stderr=subprocess.DEVNULL, command=("scan",),
+               stdout=subprocess.DEVNULL):
     """A folder of `count` small photos and a background `aesthete scan` of it, one photo a batch."""
     folder = tmp_path / "many"
     folder.mkdir()
@@ -184,9 +186,9 @@ def start_scan(tmp_path, count, model_args, home, stderr=subprocess.DEVNULL):
         scene(i, size=(320, 240)).save(folder / f"{i:03d}.jpg")
     env = dict(os.environ, AESTHETE_HOME=str(home), HF_HUB_OFFLINE="1", PYTHONPATH=python_path())
     db_path = tmp_path / "lib.sqlite3"
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--db", str(db_path), "scan", str(folder),
+    proc = subprocess.Popen([sys.executable, "-m", "app", "--db", str(db_path), *command, str(folder),
                              "--batch-size", "1", *map(str, model_args)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=stderr)
+                            stdout=stdout, stderr=stderr)
     return proc, db_path
 
 
@@ -241,3 +243,16 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, model_args, aesthete_home):
     assert res.returncode == 0
     con = sqlite3.connect(db_path)
     assert con.execute("SELECT count(*), count(DISTINCT photo_id) FROM scores").fetchone() == (30, 30)
+
+
+def test_score_json_streams_each_photo_as_it_is_scored(tmp_path, model_args, aesthete_home):
+    """Interrupted, `score --json` has already printed a line for every photo it saved."""
+    proc, db_path = start_scan(tmp_path, 30, model_args, aesthete_home, command=("score", "--json"),
+                               stdout=subprocess.PIPE)
+    wait_for_scores(proc, db_path, 3)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    lines = [json.loads(l) for l in out.decode().splitlines()]
+    assert 3 <= len(lines) < 30 and all(isinstance(l["score"], float) for l in lines)
+    assert len(lines) in (scores_in(db_path), scores_in(db_path) - 1)  # the last may be saved, not yet printed
