@@ -75,7 +75,11 @@ def load_groups(engine: Engine, settings: Settings, under: str | None = None,
         pick = bestpick.best_pick([
             bestpick.Candidate(m.row.id, m.row.score, m.quality, user_pick=m.row.flag == "pick",
                                user_reject=m.row.flag == "reject", rating=m.row.rating) for m in members])
-        out.append(GroupView(min(g.members), g.kind, members, pick.photo_id, pick.reason))
+        reason = pick.reason
+        if g.kind == "exact" and not any(m.row.flag or m.row.rating for m in members):
+            # Byte-identical files score and measure alike: focus or score cannot tell them apart.
+            reason = "identical files: the one first seen in the library is kept"
+        out.append(GroupView(min(g.members), g.kind, members, pick.photo_id, reason))
     out.sort(key=lambda g: (min((m.row.captured_at or 0) for m in g.members), g.id))
     return out
 

@@ -260,8 +260,11 @@ def load_head(path: Path) -> AestheticHead:
     """Load and check the head's state dict (saved on CUDA upstream, so mapped to the CPU)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelInvalidError(f"{path} is not a PyTorch weights file ({_short(exc)})") from None
+    except Exception:
+        # torch's own words (an unpickling error code, a paragraph on weights_only) tell a user nothing
+        raise ModelInvalidError(
+            f"{path} is not a PyTorch weights file (damaged, or another kind of file under this name); "
+            "the head is aesthetic_predictor_v2_5.pth") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -68,6 +68,20 @@ def names(members):
     return sorted(os.path.basename(m.row.path) for m in members)
 
 
+def test_exact_copies_say_why_one_copy_is_kept(analysed, model_settings, shoot):
+    import shutil
+
+    (shoot / "backup").mkdir()
+    shutil.copy2(shoot / "OTHER.jpg", shoot / "backup" / "OTHER.jpg")
+    scan_folders(analysed, model_settings, [shoot])
+    holder = ModelHolder(model_settings)
+    analyse(analysed, holder, library.pending(analysed, holder))
+    exact = next(g for g in curation.load_groups(analysed, model_settings, str(shoot)) if g.kind == "exact")
+    assert names(exact.members) == ["OTHER.jpg", "OTHER.jpg"]
+    assert exact.pick.row.path == str(shoot / "OTHER.jpg")  # the first one seen
+    assert exact.reason == "identical files: the one first seen in the library is kept"
+
+
 def test_burst_is_grouped_and_a_sound_frame_is_picked(analysed, model_settings, shoot):
     groups = curation.load_groups(analysed, model_settings, str(shoot))
     kinds = {g.kind: g for g in groups}
