@@ -99,7 +99,10 @@ def cull_list(engine: Engine, settings: Settings, under: str | None = None,
             user_reject=r.flag == "reject", group_pick_id=g.pick_id if g else None,
             group_kind=g.kind if g else None, group_pick_name=g.pick.row.name if g else None))
     rule = cullrules.CullSettings(below=settings.cull_threshold if below is None else below)
-    return [CullItem(members[c.photo_id], c.reasons) for c in cullrules.cull_candidates(facts, rule)]
+    items = [CullItem(members[c.photo_id], c.reasons) for c in cullrules.cull_candidates(facts, rule)]
+    # Worst first: the lowest scores, then the unscored (flagged for faults alone), then by name.
+    items.sort(key=lambda it: (it.member.row.score is None, it.member.row.score or 0.0, it.member.row.name.lower()))
+    return items
 
 
 # --- marks -------------------------------------------------------------------------------------

@@ -121,6 +121,8 @@ def test_cull_candidates_respect_stars_and_picks(analysed, model_settings, shoot
     assert "IMG_03.jpg" not in {os.path.basename(i.member.row.path) for i in items}
     # the score rule: a threshold above every score makes every unstarred photo a candidate
     everything = curation.cull_list(analysed, model_settings, str(shoot), below=10)
+    scores = [it.member.row.score for it in everything]
+    assert scores == sorted(scores)  # worst first
     assert len(everything) == 6 and all(any("below 10.0" in r for r in i.reasons) for i in everything)
 
 
