@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("roots", "manage library roots")
     roots_sub = p.add_subparsers(dest="roots_command", metavar="ACTION", required=True)
-    for name, text in [("add", "add folders"), ("remove", "forget folders (files are not touched)")]:
+    for name, text in [("add", "add folders"),
+                       ("remove", "take folders out of the library (files, scores and marks are kept)")]:
         rp = roots_sub.add_parser(name, help=text)
         _global_options(rp, suppress=True)
         rp.add_argument("folders", nargs="+", type=Path, metavar="FOLDER")

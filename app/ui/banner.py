@@ -24,6 +24,7 @@ class ModelBanner(QFrame):
         outer.setContentsMargins(10, 8, 10, 8)
         row = QHBoxLayout()
         self.title = QLabel("<b>Scoring is off.</b>", self)
+        self.title.setWordWrap(True)  # the window may be narrower than the sentence
         self.message = QLabel(self)
         self.message.setObjectName("bannerMessage")
         self.message.setWordWrap(True)

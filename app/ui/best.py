@@ -415,6 +415,7 @@ class BestShotsView(QWidget):
         self.title.setFont(font)
         self.summary = QLabel(self)
         self.summary.setObjectName("bestShotsSummary")
+        self.summary.setMinimumWidth(1)  # a long folder name is cut, not a wider window (the tooltip has it all)
         self.accept_button = QPushButton("Accept all picks", self)
         self.accept_button.setObjectName("acceptAllButton")
         self.accept_button.setToolTip("Mark the pick of every group as picked (Ctrl+Shift+A)")
@@ -426,6 +427,7 @@ class BestShotsView(QWidget):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         hint = QLabel("↑↓ groups · ←→ frames · Enter/P pick · Space mark · C compare", self)
         hint.setStyleSheet("color: palette(placeholder-text);")
+        hint.setMinimumWidth(1)  # it gives way first when the window is narrow
         header = QHBoxLayout()
         header.setContentsMargins(8, 6, 8, 6)
         header.addWidget(self.title)
@@ -493,6 +495,7 @@ class BestShotsView(QWidget):
             parts.append(f"{result.waiting:,} photos still waiting for analysis")
         scope = fmt.printable(self.under) if self.under else "all photos"
         self.summary.setText(" · ".join(parts) + f" — in {scope}")
+        self.summary.setToolTip(self.summary.text())
         if not result.groups:
             self._show_empty("No bursts or similar shots here." if not result.waiting else
                              "No groups yet: photos are still being analysed.")

@@ -251,6 +251,7 @@ class CompareView(QWidget):
         self.zoom_label.setMinimumWidth(60)
         hint = QLabel("Wheel zooms both · drag pans both · Z 1:1 · F fit · Esc back", self)
         hint.setStyleSheet("color: palette(placeholder-text);")
+        hint.setMinimumWidth(1)  # it gives way first when the window is narrow
         for b in (back, self.fit_button, self.one_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         top.setSpacing(6)
@@ -272,6 +273,7 @@ class CompareView(QWidget):
             head = QHBoxLayout()
             self.titles[i].setObjectName(f"compareTitle{i}")
             self.titles[i].setTextFormat(Qt.TextFormat.RichText)
+            self.titles[i].setMinimumWidth(1)  # a long file name is cut, not a wider window
             self.keep[i].setFocusPolicy(Qt.FocusPolicy.NoFocus)
             self.keep[i].clicked.connect(lambda _=False, i=i: self._keep(i))
             head.addWidget(self.titles[i], 1)

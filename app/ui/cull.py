@@ -271,6 +271,7 @@ class CullView(QWidget):
     undoRequested = Signal()
     markRequested = Signal(str)
     rateRequested = Signal(int)
+    thresholdChanged = Signal(float)  # the user changed "Score below" (0: off)
 
     def __init__(self, service: CurationService, thumbnails, thumb_pixels: int = 256, good: float = 5.5,
                  cull: float = 4.0, parent: QWidget | None = None):
@@ -298,6 +299,7 @@ class CullView(QWidget):
         self.title.setFont(font)
         self.summary = QLabel(self)
         self.summary.setObjectName("cullSummary")
+        self.summary.setMinimumWidth(1)  # a long folder name is cut, not a wider window (the tooltip has it all)
         self.threshold = QDoubleSpinBox(self)
         self.threshold.setObjectName("cullThreshold")
         self.threshold.setRange(0.0, 10.0)
@@ -305,13 +307,15 @@ class CullView(QWidget):
         self.threshold.setDecimals(2)
         self.threshold.setValue(cull)
         self.threshold.setSpecialValueText("off")
-        self.threshold.setToolTip("Photos scoring below this are candidates (0: off). The default is in Settings.")
+        self.threshold.setToolTip("Photos scoring below this are candidates (0: off). It is the Cull below "
+                                  "setting: the viewer and the grid use it too.")
         self.threshold.setKeyboardTracking(False)
         self._threshold_timer = QTimer(self)
         self._threshold_timer.setSingleShot(True)
         self._threshold_timer.setInterval(300)
         self._threshold_timer.timeout.connect(self.reload)
         self.threshold.valueChanged.connect(lambda _v: self._threshold_timer.start())
+        self.threshold.valueChanged.connect(self.thresholdChanged)
         self.remove_button = QPushButton("Remove rejected…", self)
         self.remove_button.setObjectName("removeRejectedButton")
         self.remove_button.setToolTip("Move the photos marked rejected in this folder to the trash or the "
@@ -436,6 +440,7 @@ class CullView(QWidget):
             parts.append(f"{self._waiting:,} photos still waiting for analysis")
         scope = fmt.printable(self.under) if self.under else "all photos"
         self.summary.setText(" · ".join(parts) + f" — in {scope}")
+        self.summary.setToolTip(self.summary.text())
 
     def _show_empty(self, text: str) -> None:
         self.empty.setText(text)

@@ -19,6 +19,16 @@ from app.ui.format import printable
 log = logging.getLogger(__name__)
 
 
+def start_folder(path: str, fallback: str = "") -> str:
+    """Where a file dialog opens: `path` when it is a folder, else its folder, else `fallback`,
+    else the home folder (never the working directory; a model name is not a path)."""
+    path = os.path.expanduser(path) if path else ""
+    for candidate in (path, os.path.dirname(path) if path else "", fallback):
+        if candidate and os.path.isabs(candidate) and os.path.isdir(candidate):
+            return candidate
+    return os.path.expanduser("~")
+
+
 class ErrorsDialog(QDialog):
     """Photos that could not be scored, with the reason in one line; double-click shows one."""
 
@@ -193,11 +203,13 @@ class SettingsDialog(QDialog):
 
     def _browse(self, name: str) -> None:
         editor = self.editors[name]
+        start = start_folder(editor.text().strip())  # type: ignore[attr-defined]
         if name == "head":
-            path, _ = QFileDialog.getOpenFileName(self, "Aesthetic head weights", "", "PyTorch weights (*.pth *.pt)")
+            path, _ = QFileDialog.getOpenFileName(self, "Aesthetic head weights", start,
+                                                  "PyTorch weights (*.pth *.pt)")
         else:
             path = QFileDialog.getExistingDirectory(self, "SigLIP encoder folder" if name == "encoder" else
-                                                    "Rejects folder")
+                                                    "Rejects folder", start)
         if path:
             editor.setText(path)  # type: ignore[attr-defined]
 

@@ -10,6 +10,7 @@ SORTS = [("Score", "score"), ("Capture date", "date"), ("Name", "name"), ("File 
 SHOW = [("All photos", None), ("Scored", "scored"), ("Not scored yet", "unscored"), ("Failed", "failed")]
 MARKS = [("Any mark", None), ("Picks", "pick"), ("Rejects", "reject"), ("Hide rejects", "unrejected")]
 RATINGS = [("Any rating", 0)] + [("★" * n + " or more" if n < 5 else "★★★★★", n) for n in range(1, 6)]
+COMBO_MIN_WIDTH = 60  # in a narrow window the combo boxes shorten their text, so the window can be half a screen
 
 
 class FilterBar(QWidget):
@@ -58,6 +59,7 @@ class FilterBar(QWidget):
         combo.setObjectName(name)
         for text, value in entries:
             combo.addItem(text, value)
+        combo.setMinimumWidth(COMBO_MIN_WIDTH)
         combo.currentIndexChanged.connect(self._changed)
         combo.currentIndexChanged.connect(lambda _i: self._order_text(self.order.isChecked()))
         return combo

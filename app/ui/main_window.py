@@ -5,17 +5,19 @@ caller dispose of the database.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QItemSelectionModel, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar,
                                QSplitter, QStackedWidget, QTabBar, QVBoxLayout, QWidget)
 from sqlalchemy import Engine
 
+from app.config import paths
 from app.config import settings as settings_mod
 from app.core.errors import AestheteError
 from app.storage import browse, marks
@@ -24,7 +26,7 @@ from app.ui.banner import ModelBanner
 from app.ui.best import BestShotsView
 from app.ui.cull import CullView
 from app.ui.delegate import TileDelegate
-from app.ui.dialogs import ErrorsDialog, SettingsDialog
+from app.ui.dialogs import ErrorsDialog, SettingsDialog, start_folder
 from app.ui.filterbar import FilterBar
 from app.ui.format import plural, printable
 from app.ui.grid import LibraryGrid
@@ -70,6 +72,11 @@ def write_sidecars(engine: Engine, ids: list[int]) -> int:
     return written
 
 
+def ui_state() -> QSettings:
+    """Where the window remembers its layout: a small file in the state folder (not the settings)."""
+    return QSettings(str(paths.state_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+
 class MainWindow(QMainWindow):
     shutdownFinished = Signal(bool)  # True when every worker thread ended in time
     countsShown = Signal()
@@ -94,6 +101,8 @@ class MainWindow(QMainWindow):
         self._why_off = ""
         self._show_when_loaded: int | None = None  # a photo to open once the rows that hold it arrive
         self._counts_waiting = False  # counts asked for while the grid's rows were on their way
+        self._select_when_listed: str | None = None  # a folder just added, selected once the sidebar lists it
+        self._viewer_row: int | None = None  # the viewer's row while the grid's rows are replaced
         self.tile = settings.thumbnail_size
 
         # --- workers -------------------------------------------------------------------
@@ -190,6 +199,7 @@ class MainWindow(QMainWindow):
         self._counts_timer.setInterval(3000)
         self._counts_timer.timeout.connect(self.refresh_counts)
         self.resize(1280, 820)
+        self._restore_layout()
 
     # --- start --------------------------------------------------------------------------
 
@@ -300,6 +310,8 @@ class MainWindow(QMainWindow):
         self.viewer.openRequested.connect(self.open_selected)
         self.viewer.revealRequested.connect(self.reveal_selected)
         self.model.dataChanged.connect(self._rows_changed)
+        self.model.modelAboutToBeReset.connect(self._keep_viewer_row)
+        self.model.modelReset.connect(self._follow_viewer)  # after the grid has kept its selection
         self.model.reloaded.connect(self._rows_shown)
         self.model.reloadFailed.connect(self._rows_failed)
         self.switcher.currentChanged.connect(lambda i: self.show_view(VIEWS[i]))
@@ -308,6 +320,7 @@ class MainWindow(QMainWindow):
         self.cull.rateRequested.connect(self.rate_selected)
         self.cull.removeRequested.connect(self.remove_rejected)
         self.cull.undoRequested.connect(self.undo_removal)
+        self.cull.thresholdChanged.connect(self._cull_threshold_changed)
         self.curation.marksChanged.connect(self._marked_by_curation)
         self.curation.problem.connect(self.show_problem)
 
@@ -323,8 +336,8 @@ class MainWindow(QMainWindow):
 
         w = self.scoring
         w.modelUnavailable.connect(self._model_unavailable)
-        w.modelLoading.connect(self.scoring_status.set_loading)
-        w.modelStatus.connect(self.scoring_status.set_loading)  # a long one-time step (the ONNX conversion)
+        w.modelLoading.connect(self._model_loading)
+        w.modelStatus.connect(self._model_loading)  # a long one-time step (the ONNX conversion)
         w.modelReady.connect(self._model_ready)
         w.progress.connect(self._progress)
         w.chunkStarted.connect(self.model.set_scoring)
@@ -398,6 +411,8 @@ class MainWindow(QMainWindow):
         if tree != self._tree:  # rebuilding would reset the sidebar's scrolling for nothing
             self._tree = tree
             self.sidebar.show_counts(roots, folders, counts.total)
+        if self._select_when_listed and self.sidebar.select_folder(self._select_when_listed):
+            self._select_when_listed = None
         parts = [f"{counts.total:,} photos", f"{counts.scored:,} scored"]
         if counts.unscored:
             parts.append(f"{counts.unscored:,} waiting")
@@ -429,6 +444,7 @@ class MainWindow(QMainWindow):
         self.reload()
 
     def _folder_changed(self, folder: str | None) -> None:
+        self._select_when_listed = None  # the user chose (or the folder just added was selected)
         self.query = self.query.with_(under=folder)
         self.reload()
         for view in (self.best, self.cull):
@@ -455,12 +471,16 @@ class MainWindow(QMainWindow):
         folders = [os.path.abspath(f) for f in folders if os.path.isdir(f)]
         if folders:
             self.pages.setCurrentWidget(self.grid_page)
+            self._sync_switcher()
+            self._select_when_listed = folders[0]
             self.library.rescan(folders)
 
     def remove_root(self, root: str) -> None:
         answer = QMessageBox.question(
             self, "Remove folder from the library",
-            f"Forget {printable(root)} and the scores of its photos?\n\nThe files themselves are not touched.")
+            f"Take {printable(root)} out of the library?\n\nThe files themselves are not touched. The scores "
+            "and marks of its photos stay cached: adding the folder (or a folder inside it) again brings "
+            "them back.")
         if answer == QMessageBox.StandardButton.Yes:
             if self.query.under and (self.query.under + os.sep).startswith(root.rstrip(os.sep) + os.sep):
                 self.query = self.query.with_(under=None)
@@ -480,9 +500,18 @@ class MainWindow(QMainWindow):
         self.scoring_status.set_off(why)
         self._counts_timer.stop()
 
+    def _model_loading(self, message: str = "") -> None:
+        self._hide_model_problem()
+        self.scoring_status.set_loading(message)
+
     def _model_ready(self, device: str) -> None:
-        self.banner.hide()
+        self._hide_model_problem()
         self.scoring_status.set_device(device)
+
+    def _hide_model_problem(self) -> None:
+        """A model is on its way: the "scoring is off" banner goes (a download keeps its progress)."""
+        if self.download is None or not self.download.running:
+            self.banner.hide()
 
     def _progress(self, done: int, total: int) -> None:
         if total <= 0 and not (self._library_total or self.model.rowCount()):
@@ -583,11 +612,13 @@ class MainWindow(QMainWindow):
 
     def choose_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(
-            self, "Choose the SigLIP encoder folder (config.json and model.safetensors)")
+            self, "Choose the SigLIP encoder folder (config.json and model.safetensors)",
+            start_folder(self.settings.encoder))
         if not folder:
             return
         head, _ = QFileDialog.getOpenFileName(self, "Choose the aesthetic head (aesthetic_predictor_v2_5.pth)",
-                                              os.path.dirname(folder), "PyTorch weights (*.pth *.pt)")
+                                              start_folder(self.settings.head, os.path.dirname(folder)),
+                                              "PyTorch weights (*.pth *.pt)")
         if not head:
             return
         self.apply_settings({"encoder": folder, "head": head})
@@ -605,12 +636,15 @@ class MainWindow(QMainWindow):
             # What the user just chose applies now, even over a flag given at start.
             fresh.values[name] = settings_mod.REGISTRY[name].parse(value, name)
             fresh.sources[name] = "file"
+        self._use_settings(fresh)
+
+    def _use_settings(self, fresh: settings_mod.Settings) -> None:
         old, self.settings = self.settings, fresh
         self.library.settings = fresh
         self.curation.settings = fresh
         if any(getattr(old, n) != getattr(fresh, n) for n in ("good_threshold", "cull_threshold")):
             self.delegate.good, self.delegate.cull = fresh.good_threshold, fresh.cull_threshold
-            self.viewer.good, self.viewer.cull = fresh.good_threshold, fresh.cull_threshold
+            self.viewer.set_thresholds(fresh.good_threshold, fresh.cull_threshold)
             self.grid.viewport().update()
             self.best.set_thresholds(fresh.good_threshold, fresh.cull_threshold)
             self.cull.set_thresholds(fresh.good_threshold, fresh.cull_threshold)
@@ -622,7 +656,7 @@ class MainWindow(QMainWindow):
             self.thumbnails.clear_memory()
             self.grid.set_tile(self.tile)
         if any(getattr(old, n) != getattr(fresh, n) for n in MODEL_SETTINGS):
-            self.scoring_status.set_loading()
+            self._model_loading()
             self.scoring.reconfigure(fresh)
         if old.exclude != fresh.exclude or old.rejects_folder != fresh.rejects_folder:
             self.library.rescan(None)
@@ -637,7 +671,8 @@ class MainWindow(QMainWindow):
     def selected_ids(self) -> list[int]:
         page = self.pages.currentWidget()
         if page is self.viewer and self.viewer.photo is not None:
-            return [self.viewer.photo.id]
+            pid = self.viewer.photo.id
+            return [pid] if self.model.row_of(pid) is not None else []  # never a photo that left the view
         if page in (self.best, self.cull):
             pid = page.current_photo_id()
             return [] if pid is None else [pid]
@@ -763,6 +798,25 @@ class MainWindow(QMainWindow):
         self.grid.scrollTo(self.grid.currentIndex())
         self.grid.setFocus()
 
+    def _keep_viewer_row(self) -> None:
+        self._viewer_row = self.grid.currentIndex().row() if self.pages.currentWidget() is self.viewer else None
+
+    def _follow_viewer(self) -> None:
+        """New rows under the viewer: it keeps its photo, or when that left (deleted, moved away)
+        shows the photo that took its place, or closes when no photo is left."""
+        row, self._viewer_row = self._viewer_row, None
+        if row is None or self.pages.currentWidget() is not self.viewer or self.viewer.photo is None:
+            return
+        kept = self.model.row_of(self.viewer.photo.id)
+        if kept is None:
+            if not self.model.rowCount():
+                self.close_viewer()
+                return
+            kept = min(max(0, row), self.model.rowCount() - 1)
+        index = self.model.index(kept)
+        self.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self._show_in_viewer(index)
+
     def _rows_changed(self, top: QModelIndex, bottom: QModelIndex, _roles=None) -> None:
         if self.pages.currentWidget() is self.viewer:
             row = self.grid.currentIndex().row()
@@ -791,6 +845,19 @@ class MainWindow(QMainWindow):
             view.reload_if_stale()
             view.focus_view()
         self._sync_switcher()
+
+    def _cull_threshold_changed(self, value: float) -> None:
+        """The Cull tab's threshold is the cull_threshold setting: saved, and the viewer, the grid
+        and best shots follow it."""
+        if abs(value - self.settings.cull_threshold) <= 1e-9:
+            return
+        try:
+            settings_mod.save(self.settings.path, {"cull_threshold": value})
+        except (AestheteError, OSError) as exc:
+            self.show_problem(f"the threshold applies until you quit, it could not be saved: {exc}")
+        # Only this value changes: the rest stays as the app started (flags included).
+        self._use_settings(dataclasses.replace(self.settings, values={**self.settings.values, "cull_threshold": value},
+                                               sources={**self.settings.sources, "cull_threshold": "file"}))
 
     def _sync_switcher(self) -> None:
         index = VIEWS.index(self.current_view())
@@ -918,7 +985,9 @@ class MainWindow(QMainWindow):
             self._tell(f"Finished a removal that was interrupted ({plural(fixed, 'file')} accounted for).")
 
     def export_picks(self) -> None:
-        dest = QFileDialog.getExistingDirectory(self, "Copy the picks to a folder")
+        roots = [p for _id, p in browse.root_paths(self.engine)]
+        dest = QFileDialog.getExistingDirectory(self, "Copy the picks to a folder",
+                                                start_folder(self.query.under or (roots[0] if roots else "")))
         if not dest:
             return
         self.statusBar().showMessage(f"Copying the picks to {printable(dest)}…")
@@ -937,8 +1006,35 @@ class MainWindow(QMainWindow):
     # --- shutdown -------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._save_layout()
         self.shutdown()
         event.accept()
+
+    def _restore_layout(self) -> None:
+        """The window's size, place and splitter as the user left them."""
+        state = ui_state()
+        geometry, window, splitter = (state.value(k) for k in ("geometry", "windowState", "splitter"))
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if window is not None:
+            self.restoreState(window)
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+
+    def _save_layout(self) -> None:
+        try:
+            paths.state_dir().mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            log.warning("the window layout cannot be saved: %s", exc)
+            return
+        state = ui_state()
+        state.setValue("geometry", self.saveGeometry())
+        state.setValue("windowState", self.saveState())
+        if self.sidebar.isVisible():  # hidden (no folder yet) it would come back zero wide
+            state.setValue("splitter", self.splitter.saveState())
+        state.sync()
+        if state.status() != QSettings.Status.NoError:
+            log.warning("the window layout could not be saved to %s", state.fileName())
 
     def shutdown(self, budget_s: float = 1.8) -> bool:
         """Staged: stop watching, ask every worker to stop, then wait for them (within budget_s)."""

@@ -131,7 +131,8 @@ class Sidebar(QWidget):
                 stack.append(child)
         return out
 
-    def select_folder(self, path: str | None) -> None:
+    def select_folder(self, path: str | None) -> bool:
+        """Select this folder (None: all photos); False when the tree does not list it."""
         stack = [self.model.invisibleRootItem()]
         while stack:
             item = stack.pop()
@@ -139,8 +140,9 @@ class Sidebar(QWidget):
                 child = item.child(r)
                 if child.data(PATH_ROLE) == (path or ALL):
                     self.tree.setCurrentIndex(child.index())
-                    return
+                    return True
                 stack.append(child)
+        return False
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         path = current.data(PATH_ROLE) if current.isValid() else ALL
@@ -162,7 +164,8 @@ class Sidebar(QWidget):
         if root:
             menu.addSeparator()
             remove = QAction("Remove from library", menu)
-            remove.setToolTip("Forget this folder and its scores; the files are not touched")
+            remove.setToolTip("Take this folder out of the library; the files are not touched, and its "
+                              "scores and marks come back if you add it again")
             remove.triggered.connect(lambda: self.removeRequested.emit(root))
             menu.addAction(remove)
         menu.addSeparator()

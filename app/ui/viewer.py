@@ -142,6 +142,11 @@ class Viewer(QWidget):
                  on_done=lambda preview: self._loaded(token, preview),
                  on_error=lambda exc: self._failed(token, exc))
 
+    def set_thresholds(self, good: float, cull: float) -> None:
+        self.good, self.cull = good, cull
+        if self.photo is not None:
+            self._fill_info(self.photo, self.status)
+
     def _loaded(self, token: int, preview: Preview) -> None:
         self._cache[preview.path] = preview
         while len(self._cache) > 6:

@@ -134,6 +134,7 @@ class ScoringWorker(QObject):
         self._timer: QTimer | None = None  # made in the worker thread: timers belong to their thread
         self._done = 0
         self._total = 0
+        self._failures = 0  # of the photos done this session
         self._failed: set[int] = set()
 
     # --- slots, queued from the GUI thread ---------------------------------------------
@@ -168,7 +169,7 @@ class ScoringWorker(QObject):
         before = len(self.queue)
         added = self.queue.fill(pending)
         if before == 0 and self._done >= self._total:
-            self._done = self._total = 0  # a new round of work
+            self._done = self._total = self._failures = 0  # a new round of work
         self._total = self._done + len(self.queue)
         if added or before:
             log.info("%d photos wait for a score (%d new)", len(self.queue), added)
@@ -186,7 +187,7 @@ class ScoringWorker(QObject):
         self._holder = None
         self._available = False
         self.queue.clear()
-        self._done = self._total = 0
+        self._done = self._total = self._failures = 0
         self._failed.clear()
         self.setup()
 
@@ -272,6 +273,10 @@ class ScoringWorker(QObject):
             self._done += 1
             if result.error is not None:
                 self._failed.add(item.id)
+                self._failures += 1
+                # The errors dialog sends the user here for the why.
+                log.log(logging.INFO if result.error.kind == "unsupported" else logging.WARNING,
+                        "cannot score %s: %s", item.path, result.error.reason)
                 self.photoFailed.emit(item.id, result.error.reason)
             elif result.score is not None:
                 self.photoScored.emit(item.id, float(result.score))
@@ -299,7 +304,7 @@ class ScoringWorker(QObject):
         self.chunkStarted.emit([])
         log.debug("chunk of %d photos done (%d of %d this session)", len(items), self._done, self._total)
         if len(self.queue) == 0 and not self.cancel.is_set():
-            log.info("scoring done: %d photos this session", self._done)
+            log.info("scoring done: %d photos this session, %d of them failed", self._done, self._failures)
             self.progress.emit(self._done, self._total)
             self.idle.emit()
             return
