@@ -187,14 +187,19 @@ SHOWN_FAILURES = 10
 
 
 def _run_analysis(engine, holder: ModelHolder, items, label: str, on_result=None):
+    """Analyse items with a progress bar; on_result (which may print to stdout) runs per photo,
+    and without it the photos that failed are named at the end."""
     if not items:
         return None
+    from tqdm import tqdm
+
     progress = Progress(len(items), label)
 
     def step(result, item) -> None:
         progress.step(result, item)
         if on_result is not None:
-            on_result(result, item)
+            with tqdm.external_write_mode(file=sys.stdout):  # the bar clears its line first
+                on_result(result, item)
 
     try:
         with Interrupts(holder.cancel):
@@ -202,9 +207,10 @@ def _run_analysis(engine, holder: ModelHolder, items, label: str, on_result=None
                               batch_size=holder.settings.batch_size or None)
     finally:
         progress.close()
-    for path, reason in progress.failures[:SHOWN_FAILURES]:
+    shown = [] if on_result is not None else progress.failures  # on_result has printed them
+    for path, reason in shown[:SHOWN_FAILURES]:
         print(f"failed: {_printable(path)}: {reason}", file=sys.stderr)
-    if len(progress.failures) > SHOWN_FAILURES:
+    if len(shown) > SHOWN_FAILURES:
         print(f"... and {len(progress.failures) - SHOWN_FAILURES} more (`aesthete list` shows every reason)",
               file=sys.stderr)
     return summary
@@ -493,12 +499,12 @@ def cmd_mark(args, settings) -> int:
 
     if args.stars is None and args.flag is None:
         raise AestheteError("say what to mark: --stars 0-5 and/or --flag pick|reject|unmark")
-    for p in args.paths:
-        if not os.path.lexists(p):
-            raise AestheteError(f"{p}: no such file")
     engine = open_library(args)
     wanted = [os.path.abspath(p) for p in args.paths]
     photos = repo.list_photos(engine, paths=wanted)
+    for p in sorted(set(wanted) - {p.path for p in photos}):
+        if not os.path.lexists(p):  # a photo on an unplugged drive is still in the library
+            raise AestheteError(f"{p}: no such file")
     missing = set(wanted) - {p.path for p in photos}
     for m in sorted(missing):
         print(f"not in the library (scan it first): {_printable(m)}", file=sys.stderr)
@@ -622,8 +628,8 @@ def _folder_means_gui(argv: list[str]) -> list[str]:
     i = 0
     while i < len(argv):
         token = argv[i]
-        if token in VALUE_OPTIONS:
-            i += 2
+        if token.startswith("--") and "=" not in token and any(v.startswith(token) for v in VALUE_OPTIONS):
+            i += 2  # argparse also takes unambiguous abbreviations (--enc DIR)
             continue
         if token.startswith("-"):
             i += 1

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from app.config.settings import Settings
 from app.core import bestpick, cullrules, grouping, removal, xmp
+from app.core.errors import AestheteError
 from app.core.quality import TechnicalQuality, faults
 from app.storage import journal, marks, repo
 
@@ -76,7 +77,8 @@ def load_groups(engine: Engine, settings: Settings, under: str | None = None,
             bestpick.Candidate(m.row.id, m.row.score, m.quality, user_pick=m.row.flag == "pick",
                                user_reject=m.row.flag == "reject", rating=m.row.rating) for m in members])
         reason = pick.reason
-        if g.kind == "exact" and not any(m.row.flag or m.row.rating for m in members):
+        if g.kind == "exact" and pick.photo_id == min(g.members) and not any(m.row.flag or m.row.rating
+                                                                               for m in members):
             # Byte-identical files score and measure alike: focus or score cannot tell them apart.
             reason = "identical files: the one first seen in the library is kept"
         out.append(GroupView(min(g.members), g.kind, members, pick.photo_id, reason))
@@ -273,6 +275,10 @@ def picks(engine: Engine, settings: Settings, under: str | None = None) -> list[
     return [r for r in rows if r.id in chosen]
 
 
+class ExportError(AestheteError):
+    """The picks cannot go there (a folder of the library itself)."""
+
+
 @dataclass
 class ExportReport:
     copied: list[Path] = field(default_factory=list)
@@ -284,6 +290,10 @@ def export_picks(engine: Engine, settings: Settings, dest: Path, under: str | No
     overwrites (a different file of the same name gets a numbered name), skips what an earlier
     export already copied, and leaves the originals untouched. Scans skip dest from then on."""
     dest = Path(os.path.abspath(dest))
+    held = repo.list_photos(engine, under=str(dest), library_only=True)
+    if held:  # scans skip export folders: one holding library photos would drop them from the library
+        raise ExportError(f"{dest} holds {len(held)} photos of the library; copy the picks to a folder "
+                          "outside the library or to a new one")
     dest.mkdir(parents=True, exist_ok=True)
     journal.record_export(engine, str(dest))
     report = ExportReport()

@@ -78,6 +78,11 @@ def scan_folders(engine: Engine, settings: Settings, folders: Iterable[Path | st
         targets = repo.list_roots(engine)
     else:
         before = {r.path for r in repo.list_roots(engine)}
+        folders = [os.path.abspath(os.fspath(f)) for f in folders]
+        for f in folders:
+            for export in journal.export_folders(engine):  # named on purpose: it joins the library
+                if f == export or f.startswith(export.rstrip(os.sep) + os.sep):
+                    journal.forget_export(engine, export)
         targets = [repo.add_root(engine, f) if add else _root_for(engine, f) for f in folders]
         after = {r.path for r in repo.list_roots(engine)}
         summary.added, summary.absorbed = sorted(after - before), sorted(before - after)

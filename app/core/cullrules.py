@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ def _score_reason(score: float, below: float) -> str:
     limit = f"{below:.1f}" if round(below, 1) == below else f"{below:g}"  # 1.45 must not read "below 1.4"
     shown = f"{score:.1f}"
     if float(shown) >= below:
-        shown = f"{score:.2f}"  # 3.96 must not read as "4.0, below 4.0"
+        shown = f"{math.floor(score * 100) / 100:.2f}"  # 3.96 must not read "4.0, below 4.0"; 3.998 not "4.00"
     return f"score {shown}, below {limit}"
 
 

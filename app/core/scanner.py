@@ -84,6 +84,8 @@ def scan(root: Path | str, exclude: Iterable[str] = (), skip_dirs: Iterable[Path
     globs = list(exclude)
     skip = {os.path.abspath(os.fspath(p)) for p in skip_dirs}
     result = ScanResult()
+    if any(root == s or root.startswith(s.rstrip(os.sep) + os.sep) for s in skip):
+        return result  # the watcher's look inside a rejects or export folder: nothing there is the library's
     seen_dirs: set[tuple[int, int]] = set()
     stack = [root]
     while stack:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.storage.db import reading
@@ -103,6 +103,13 @@ def record_export(engine: Engine, folder: str) -> None:
     with engine.begin() as conn:
         conn.execute(sqlite_insert(exports).values(path=folder, at=time.time())
                      .on_conflict_do_update(index_elements=["path"], set_={"at": time.time()}))
+
+
+def forget_export(engine: Engine, folder: str) -> bool:
+    """The user made this export folder (or one inside it) part of the library: scans stop skipping it."""
+    with engine.begin() as conn:
+        gone = conn.execute(delete(exports).where(exports.c.path == folder)).rowcount
+    return bool(gone)
 
 
 def export_folders(engine: Engine) -> list[str]:

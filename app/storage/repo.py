@@ -268,7 +268,7 @@ def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntr
                         _reset_analysis(conn, old.id)
                         values.update(content_hash=digest, analysis_version=0, score=None,
                                       score_model=None, width=None, height=None, captured_at=None)
-                        if old.state != "present":
+                        if old.state in ("missing", "removed"):
                             # Edited in place, a photo keeps its marks; but a different file where a
                             # gone or removed photo was (camera numbering restarted) is a new photo:
                             # it must not inherit a reject that the next removal would act on.
@@ -611,6 +611,8 @@ def curation_rows(engine: Engine, under: str | None = None, with_embeddings: boo
     q = q.where(photos.c.state == "present")
     if under:
         q = q.where(_under(photos.c.path, os.path.abspath(under)))
+    else:  # the whole library: not photos cached outside it (scored alone, or of a removed folder)
+        q = q.where(photos.c.root_id.is_not(None))
     out = []
     with reading(engine) as conn:
         for r in conn.execute(q.order_by(photos.c.id)):

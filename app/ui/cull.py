@@ -315,7 +315,10 @@ class CullView(QWidget):
         self._threshold_timer.setInterval(300)
         self._threshold_timer.timeout.connect(self.reload)
         self.threshold.valueChanged.connect(lambda _v: self._threshold_timer.start())
-        self.threshold.valueChanged.connect(self.thresholdChanged)
+        self._user_threshold = False  # the user (not the settings) moved the box since the last reload
+        self.threshold.valueChanged.connect(lambda _v: setattr(self, "_user_threshold", True))
+        # Told once the box settles (not per arrow step), and only for the user's own changes.
+        self._threshold_timer.timeout.connect(self._threshold_settled)
         self.remove_button = QPushButton("Remove rejected…", self)
         self.remove_button.setObjectName("removeRejectedButton")
         self.remove_button.setToolTip("Move the photos marked rejected in this folder to the trash or the "
@@ -541,7 +544,13 @@ class CullView(QWidget):
         self.delegate.good, self.delegate.cull = good, cull
         if abs(self.threshold.value() - cull) > 1e-9:
             self.threshold.setValue(cull)  # reloads through the timer
+            self._user_threshold = False  # from the settings: nothing to save back
         self.list.viewport().update()
+
+    def _threshold_settled(self) -> None:
+        if self._user_threshold:
+            self._user_threshold = False
+            self.thresholdChanged.emit(self.threshold.value())
 
     @property
     def pools(self):

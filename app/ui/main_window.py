@@ -986,8 +986,10 @@ class MainWindow(QMainWindow):
 
     def export_picks(self) -> None:
         roots = [p for _id, p in browse.root_paths(self.engine)]
-        dest = QFileDialog.getExistingDirectory(self, "Copy the picks to a folder",
-                                                start_folder(self.query.under or (roots[0] if roots else "")))
+        # Beside the library folder, not in it: a folder holding library photos is refused.
+        library_folder = self.query.under or (roots[0] if roots else "")
+        dest = QFileDialog.getExistingDirectory(self, "Copy the picks to a folder (outside the library)",
+                                                start_folder(os.path.dirname(library_folder) if library_folder else ""))
         if not dest:
             return
         self.statusBar().showMessage(f"Copying the picks to {printable(dest)}…")

@@ -59,7 +59,7 @@ def test_adding_a_folder_from_cull_shows_the_library_tab_and_the_folder(qtbot, m
     assert window.pages.currentWidget() is window.cull
 
 
-def test_viewer_uses_the_cull_tabs_threshold(qtbot, make_window, engine, tmp_path):
+def test_viewer_uses_the_cull_tabs_threshold(qtbot, make_window, engine, tmp_path, monkeypatch):
     folder = tmp_path / "Photos"
     write_photos(folder, 3)
     settings = _no_model(tmp_path)
@@ -70,8 +70,13 @@ def test_viewer_uses_the_cull_tabs_threshold(qtbot, make_window, engine, tmp_pat
     _start(qtbot, window, [])
     window.open_viewer(window.model.index(0))
     assert window.viewer.fields["Score"].text() == "cull candidate (below 4)"
-    window.cull.threshold.setValue(2.0)
-    assert window.viewer.fields["Score"].text() == "fine"
+    saves = []
+    real_save = settings_mod.save
+    monkeypatch.setattr(settings_mod, "save", lambda *a: (saves.append(a), real_save(*a)))
+    window.cull.threshold.setValue(2.5)
+    window.cull.threshold.setValue(2.0)  # two steps in quick succession: saved once, when settled
+    qtbot.waitUntil(lambda: window.viewer.fields["Score"].text() == "fine", timeout=5_000)
+    assert len(saves) == 1
     assert window.delegate.cull == 2.0 and window.best.delegate.cull == 2.0
     # It is the "Cull below" setting, so the next start (and the CLI) use it too.
     assert settings_mod.load(settings.path).cull_threshold == 2.0
@@ -189,10 +194,10 @@ def test_file_dialogs_start_in_a_sensible_folder(qtbot, make_window, tmp_path, m
 
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", dialog)
     window.export_picks()
-    assert starts[-1] == str(folder), "the library folder, not the working directory"
+    assert starts[-1] == str(tmp_path), "beside the library folder (exports into it are refused)"
     _select(qtbot, window, folder / "trip")
     window.export_picks()
-    assert starts[-1] == str(folder / "trip"), "the folder shown"
+    assert starts[-1] == str(folder), "beside the folder shown"
     window.choose_model()
     assert starts[-1] == str(home), "a model name is not a folder: home"
 

@@ -197,8 +197,24 @@ def test_an_export_inside_the_library_does_not_come_back_as_duplicates(analysed,
     assert report.copied and all(str(p).startswith(str(shoot / "Keepers")) for p in report.copied)
     summary = scan_folders(analysed, model_settings, [shoot])
     assert summary.reports[str(shoot)].new == 0
+    root = repo.list_roots(analysed)[0]
+    synced, _ = library.sync_folder(analysed, model_settings, root.id, str(shoot / "Keepers"))  # the watcher
+    assert synced.new == 0
     assert not [p for p in repo.list_photos(analysed, include_missing=True) if "Keepers" in p.path]
-    assert {g.pick.row.path for g in curation.load_groups(analysed, model_settings, str(shoot))} >= picks_before
+    assert {g.pick.row.path for g in curation.load_groups(analysed, model_settings, str(shoot))} == picks_before
+    # A folder of the library itself is refused (scans would then skip its photos).
+    with pytest.raises(curation.ExportError, match="holds 7 photos of the library"):
+        curation.export_picks(analysed, model_settings, shoot, str(shoot))
+    # Scanning the export folder on purpose makes it part of the library.
+    assert scan_folders(analysed, model_settings, [shoot / "Keepers"]).reports[str(shoot)].new == len(report.copied)
+
+
+def test_a_removed_folder_leaves_best_shots_cull_and_exports(analysed, model_settings, shoot):
+    assert curation.cull_list(analysed, model_settings, None, below=10)
+    assert repo.remove_root(analysed, shoot) == 7
+    assert curation.cull_list(analysed, model_settings, None, below=10) == []
+    assert curation.load_groups(analysed, model_settings) == []
+    assert curation.picks(analysed, model_settings) == []
 
 
 def test_quality_is_filled_for_photos_analysed_by_an_older_release(shoot, model_settings, tmp_path):

@@ -99,17 +99,22 @@ def test_touched_but_identical_file_is_not_rescored(library, model_settings):
 
 
 def test_unreachable_root_goes_offline_not_missing(library, model_settings, tmp_path):
+    from app.storage import marks
+
     engine, folder = library
+    marks.set_rating(engine, [by_name(engine)["IMG_0.jpg"].id], 5)
     parked = tmp_path / "unplugged"
     folder.rename(parked)
     summary, result = scan_and_score(engine, model_settings)
     assert summary.reports[str(folder)].offline
     assert {p.state for p in by_name(engine).values()} == {"offline"}
+    scene(30).save(parked / "2024" / "IMG_0.jpg")  # edited elsewhere while the drive was away
     parked.rename(folder)
     scan_and_score(engine, model_settings)
     photos = by_name(engine)
     assert {p.state for p in photos.values()} == {"present"}
     assert all(p.score is not None for p in photos.values())
+    assert photos["IMG_0.jpg"].rating == 5  # an edit, not a new photo: its marks stay
 
 
 def test_roots_move_keeps_scores(library, model_settings, tmp_path):

@@ -150,3 +150,21 @@ def test_a_batch_of_analyses_is_stored_as_one_by_one(tmp_path):
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM scores")).scalar() == 4
         assert conn.execute(text("SELECT count(*) FROM embeddings")).scalar() == 4
+
+
+def test_migrations_build_the_tables_schema_py_describes(tmp_path):
+    """The code reads and writes through schema.py's tables; the migrations are what builds them."""
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+    from app.storage import schema
+
+    path = tmp_path / "lib.sqlite3"
+    db.open_db(path)
+    con = sqlite3.connect(path)
+    built = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert built == set(schema.metadata.tables)
+    for table in schema.metadata.sorted_tables:
+        columns = [(r[1], r[2], bool(r[3]), r[5] > 0) for r in con.execute(f"PRAGMA table_info({table.name})")]
+        described = [(c.name, c.type.compile(dialect=sqlite_dialect.dialect()), not c.nullable, c.primary_key)
+                     for c in table.columns]
+        assert columns == described, table.name
