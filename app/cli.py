@@ -489,7 +489,8 @@ def cmd_export(args, settings) -> int:
         return code
     report = curation.export_picks(engine, settings, args.picks, os.path.abspath(args.folder))
     print(f"copied {_count(len(report.copied), 'file')} to {_printable(os.path.abspath(args.picks))}"
-          + (f"; {len(report.already)} were there from an earlier export" if report.already else ""),
+          + (f"; {_count(len(report.already), 'file')} already there from an earlier export"
+             if report.already else ""),
           file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
 

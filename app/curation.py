@@ -292,7 +292,8 @@ def export_picks(engine: Engine, settings: Settings, dest: Path, under: str | No
     dest = Path(os.path.abspath(dest))
     held = repo.list_photos(engine, under=str(dest), library_only=True)
     if held:  # scans skip export folders: one holding library photos would drop them from the library
-        raise ExportError(f"{dest} holds {len(held)} photos of the library; copy the picks to a folder "
+        raise ExportError(f"{dest} holds {len(held)} photo{'' if len(held) == 1 else 's'} of the library; "
+                          "copy the picks to a folder "
                           "outside the library or to a new one")
     dest.mkdir(parents=True, exist_ok=True)
     journal.record_export(engine, str(dest))
