@@ -994,9 +994,11 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage(f"Copying the picks to {printable(dest)}…")
 
-        def done(copied) -> None:
+        def done(report) -> None:
             if not self._shut_down:
-                self._tell(f"Copied {plural(len(copied), 'file')} to {printable(dest)}.")
+                already = f" ({plural(len(report.already), 'file')} already there from an earlier export)" \
+                    if report.already else ""
+                self._tell(f"Copied {plural(len(report.copied), 'file')} to {printable(dest)}{already}.")
 
         self.curation.export(dest, self.query.under, done)
 

@@ -118,9 +118,9 @@ def undo(engine: Engine) -> tuple[curation.UndoReport, list[int]]:
     return report, ids
 
 
-def export(engine: Engine, settings: Settings, dest: str, under: str | None) -> list[Path]:
+def export(engine: Engine, settings: Settings, dest: str, under: str | None) -> curation.ExportReport:
     try:
-        return curation.export_picks(engine, settings, Path(dest), under).copied
+        return curation.export_picks(engine, settings, Path(dest), under)
     except OSError as exc:
         raise AestheteError(f"Could not copy the picks to {dest}: {exc.strerror or exc}") from None
 
@@ -195,7 +195,7 @@ class CurationService(QObject):
     def repair(self, on_done: Callable[[int], None]) -> None:
         self._write(curation.repair, self.engine, on_done=on_done)
 
-    def export(self, dest: str, under: str | None, on_done: Callable[[list[Path]], None]) -> None:
+    def export(self, dest: str, under: str | None, on_done: Callable[[curation.ExportReport], None]) -> None:
         self._write(export, self.engine, self.settings, dest, under, on_done=on_done)
 
     def stop(self, wait_ms: int = 1000) -> bool:

@@ -169,6 +169,10 @@ def test_export_picks(qtbot, make_window, settings, analysed, tmp_path, monkeypa
     copied = sorted(p.name for p in dest.iterdir())
     assert done.args[0].startswith(f"Copied {len(copied)} file")
     assert copied and set(copied) & {"IMG_01.jpg", "IMG_02.jpg"}
+    with qtbot.waitSignal(window.curationDone, timeout=30_000) as again:  # nothing twice
+        window.findChild(type(window.undo_action), "exportPicksAction").trigger()
+    assert again.args[0].startswith("Copied 0 files") and "already there from an earlier export" in again.args[0]
+    assert sorted(p.name for p in dest.iterdir()) == copied
 
 
 def test_interrupted_removal_is_finished_at_start(qtbot, make_window, settings, engine, analysed, tmp_path):
