@@ -50,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+    def add(name: str, help_text: str, epilog: str | None = None) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog)
         _global_options(p, suppress=True)
         return p
 
@@ -93,9 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", type=Path, metavar="FOLDER")
     p.add_argument("--json", action="store_true", help="one JSON object per group on stdout")
 
-    p = add("cull", "list cull candidates under FOLDER and move them away (never deletes)")
+    p = add("cull", "list cull candidates under FOLDER and move them away (never deletes)",
+            epilog="rules: score (below the threshold), blur (out of focus, motion blur), exposure (nearly "
+                   "black or white, highlights lost), extra (not the pick of its burst or similar shots), "
+                   "copy (an exact copy). A group's pick is only ever taken by the score rule or your reject. "
+                   "With neither --rules nor --below the cull_rules setting applies (all five unless changed); "
+                   "--below X alone means the score rule only.")
     p.add_argument("folder", type=Path, metavar="FOLDER")
-    p.add_argument("--below", type=float, metavar="X", help="score threshold (0 turns the score rule off)")
+    p.add_argument("--rules", metavar="RULE[,RULE...]",
+                   help="exactly these rules: score, blur, exposure, extra, copy")
+    p.add_argument("--below", type=float, metavar="X",
+                   help="the score rule's threshold (alone: only the score rule, at X)")
     p.add_argument("--dry-run", action="store_true", help="only list the candidates")
     p.add_argument("--json", action="store_true", help="one JSON object per candidate on stdout")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -384,7 +392,8 @@ def _member_json(m) -> dict:
     out = {"path": m.row.path, "score": None if m.row.score is None else round(m.row.score, 4)}
     if m.quality is not None:
         q = m.quality
-        out.update(sharpness=round(q.sharpness, 2), brightness=round(q.brightness, 3),
+        out.update(focus=round(q.focus, 3), blur_px=None if q.blur_px is None else round(q.blur_px, 2),
+                   motion_px=round(q.motion_px, 2), brightness=round(q.brightness, 3),
                    clipped_highlights=round(q.clipped_highlights, 4), crushed_shadows=round(q.crushed_shadows, 4),
                    noise=round(q.noise, 2), width=q.width, height=q.height)
     out["faults"] = m.faults
@@ -429,22 +438,35 @@ def _confirm(question: str) -> bool:
 
 def cmd_cull(args, settings) -> int:
     from app import curation
+    from app.core import cullrules
 
     engine, failed, code = _scan_and_analyse(args, settings, [args.folder], quiet=True)
     if code is not None:
         return code
-    items = curation.cull_list(engine, settings, os.path.abspath(args.folder), args.below)
+    try:
+        result = curation.cull_list(engine, settings, os.path.abspath(args.folder), args.below, args.rules)
+    except cullrules.RuleError as exc:
+        print(f"aesthete cull: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    items = result.items
     for it in items:
         row = it.member.row
         if args.json:
             print(json.dumps({"path": row.path, "score": None if row.score is None else round(row.score, 4),
-                              "reasons": list(it.reasons)}))
+                              "rules": list(it.rules), "reasons": list(it.reasons)}))
         else:
             s = "  -  " if row.score is None else f"{row.score:5.2f}"
             print(f"{s}  {_printable(row.path)}  ({'; '.join(it.reasons)})")
     where = "the system trash" if args.trash or not (args.move_to or settings.rejects_folder) else \
         str(args.move_to or settings.rejects_folder)
-    print(f"{_count(len(items), 'cull candidate')}", file=sys.stderr)
+    print(f"{_count(len(items), 'cull candidate')} under rules {_rules_text(result)}", file=sys.stderr)
+    if items:
+        counts = result.by_rule
+        print("by rule: " + ", ".join(f"{rule} {counts.get(rule, 0)}" for rule in [*cullrules.RULES, cullrules.REJECTED]
+                                      if rule in result.rules or counts.get(rule)), file=sys.stderr)
+    if result.scenes_lost:
+        print(f"note: {_count(result.scenes_lost, 'scene')} would go whole (every frame is a candidate)",
+              file=sys.stderr)
     present = sum(1 for p in repo.list_photos(engine, under=os.path.abspath(args.folder)) if p.status != "failed")
     if items and len(items) >= present:
         print(f"note: that is every photo under {_printable(os.path.abspath(args.folder))}", file=sys.stderr)
@@ -465,6 +487,13 @@ def cmd_cull(args, settings) -> int:
           + (f" (the photos with {_count(extra, 'RAW or XMP companion file')})" if extra > 0 else "")
           + "; `aesthete undo` puts them back", file=sys.stderr)
     return EXIT_FAILED if (failed or report.failed) else EXIT_OK
+
+
+def _rules_text(result) -> str:
+    from app.core import cullrules
+
+    names = [r for r in cullrules.RULES if r in result.rules]
+    return ", ".join(f"score (below {result.below:g})" if r == "score" else r for r in names)
 
 
 def cmd_undo(args, settings) -> int:

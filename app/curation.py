@@ -18,20 +18,17 @@ from sqlalchemy import Engine
 from app.config.settings import Settings
 from app.core import bestpick, cullrules, grouping, removal, xmp
 from app.core.errors import AestheteError
-from app.core.quality import TechnicalQuality, faults
+from app.core.quality import QualityThresholds, TechnicalQuality, exposure_faults, faults
 from app.storage import journal, marks, repo
 
 log = logging.getLogger(__name__)
-
-
-EXPOSURE_FAULTS = {"too dark", "too bright", "blown highlights", "crushed shadows"}
 
 
 @dataclass
 class Member:
     row: repo.CurationRow
     quality: TechnicalQuality | None
-    faults: list[str]
+    faults: list[str]  # in words: alone, or next to the other frames of its group once grouped
 
 
 @dataclass
@@ -41,6 +38,8 @@ class GroupView:
     members: list[Member]
     pick_id: int
     reason: str
+    member_faults: dict[int, tuple] = field(default_factory=dict)  # photo id -> its Faults next to the others
+    thresholds: QualityThresholds = QualityThresholds()  # what it was judged with, for choosing again
 
     @property
     def pick(self) -> Member:
@@ -50,61 +49,153 @@ class GroupView:
 @dataclass
 class CullItem:
     member: Member
-    reasons: tuple[str, ...]
+    findings: tuple[tuple[str, str], ...]  # (cull rule or "rejected", reason in words)
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return cullrules.CullCandidate(self.member.row.id, self.findings).reasons
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return cullrules.CullCandidate(self.member.row.id, self.findings).rules
+
+
+@dataclass
+class CullList:
+    items: list[CullItem]  # worst first
+    rules: frozenset[str]
+    below: float
+    group_of: dict[int, int] = field(default_factory=dict)  # photo id -> its group's id, for photos in groups
+
+    @property
+    def by_rule(self) -> dict[str, int]:
+        """Candidates each rule names (a photo named by two counts under both)."""
+        return cullrules.count_by_rule(cullrules.CullCandidate(i.member.row.id, i.findings) for i in self.items)
+
+    @property
+    def scenes_lost(self) -> int:
+        """Groups every frame of which is a candidate: only the score rule or the user's rejects do that."""
+        size: dict[int, int] = {}
+        for gid in self.group_of.values():
+            size[gid] = size.get(gid, 0) + 1
+        taken: dict[int, int] = {}
+        for i in self.items:
+            gid = self.group_of.get(i.member.row.id)
+            if gid is not None:
+                taken[gid] = taken.get(gid, 0) + 1
+        return sum(1 for gid, n in taken.items() if n == size[gid])
+
+    def restrict(self, rules: Iterable[str]) -> CullList:
+        """The same candidates under fewer rules, without grouping and judging again."""
+        rules = frozenset(rules) & self.rules
+        items = []
+        for i in self.items:
+            kept = cullrules.restrict([cullrules.CullCandidate(i.member.row.id, i.findings)], rules)
+            if kept:
+                items.append(CullItem(i.member, kept[0].findings))
+        return CullList(items, rules, self.below, self.group_of)
 
 
 def grouping_settings(settings: Settings) -> grouping.GroupingSettings:
     return grouping.GroupingSettings(burst_window_s=settings.burst_window_s,
-                                     scene_max_distance=settings.scene_max_distance)
+                                     scene_max_distance=settings.scene_max_distance,
+                                     similar_max_distance=settings.scene_max_distance)
 
 
-def _member(row: repo.CurationRow) -> Member:
-    q = TechnicalQuality.from_dict(row.quality) if row.quality else None
-    return Member(row, q, faults(q) if q else [])
+def _quality(row: repo.CurationRow) -> TechnicalQuality | None:
+    try:
+        return TechnicalQuality.from_dict(row.quality) if row.quality else None
+    except (KeyError, TypeError, ValueError):  # measured by an older release: judged once analysed again
+        return None
+
+
+def quality_thresholds(settings: Settings) -> QualityThresholds:
+    return QualityThresholds(out_of_focus_px=settings.out_of_focus_px, motion_px=settings.motion_blur_px,
+                             lost_highlights=settings.lost_highlights)
+
+
+def _member(row: repo.CurationRow, thresholds: QualityThresholds) -> Member:
+    q = _quality(row)
+    return Member(row, q, [f.text for f in faults(q, thresholds)] if q else [])
+
+
+def _exposure_differs(q: TechnicalQuality | None) -> bool:
+    # Clipping wipes out detail the scene hash sees, so such a frame may lie a little further from its scene.
+    return q is not None and (bool(exposure_faults(q)) or q.clipped_highlights + q.crushed_shadows >= 0.05)
+
+
+def pick_group(members: Sequence[Member], thresholds: QualityThresholds = QualityThresholds()) -> bestpick.Pick:
+    """The keeper of a group (the user's marks first), with each member's faults next to the others
+    (set on the members in words)."""
+    pick = bestpick.best_pick([
+        bestpick.Candidate(m.row.id, m.row.score, m.quality, user_pick=m.row.flag == "pick",
+                           user_reject=m.row.flag == "reject", rating=m.row.rating) for m in members], thresholds)
+    for m in members:
+        m.faults = [f.text for f in pick.faults.get(m.row.id, ())]
+    return pick
 
 
 def load_groups(engine: Engine, settings: Settings, under: str | None = None,
                 rows: Sequence[repo.CurationRow] | None = None) -> list[GroupView]:
     """Groups of exact copies, bursts and similar shots under a folder, each with its pick."""
     rows = rows if rows is not None else repo.curation_rows(engine, under)
-    by_id = {r.id: _member(r) for r in rows}
+    thresholds = quality_thresholds(settings)
+    by_id = {r.id: _member(r, thresholds) for r in rows}
     facts = [grouping.PhotoFacts(r.id, r.content_hash, r.captured_at, r.scene_hash, r.embedding,
-                                 exposure_fault=bool(set(by_id[r.id].faults) & EXPOSURE_FAULTS)) for r in rows]
+                                 exposure_fault=_exposure_differs(by_id[r.id].quality)) for r in rows]
     out = []
     for g in grouping.group_photos(facts, grouping_settings(settings)):
         members = [by_id[i] for i in g.members]
-        pick = bestpick.best_pick([
-            bestpick.Candidate(m.row.id, m.row.score, m.quality, user_pick=m.row.flag == "pick",
-                               user_reject=m.row.flag == "reject", rating=m.row.rating) for m in members])
+        pick = pick_group(members, thresholds)
         reason = pick.reason
         if g.kind == "exact" and pick.photo_id == min(g.members) and not any(m.row.flag or m.row.rating
                                                                                for m in members):
             # Byte-identical files score and measure alike: focus or score cannot tell them apart.
             reason = "identical files: the one first seen in the library is kept"
-        out.append(GroupView(min(g.members), g.kind, members, pick.photo_id, reason))
+        out.append(GroupView(min(g.members), g.kind, members, pick.photo_id, reason, dict(pick.faults), thresholds))
     out.sort(key=lambda g: (min((m.row.captured_at or 0) for m in g.members), g.id))
     return out
 
 
-def cull_list(engine: Engine, settings: Settings, under: str | None = None,
-              below: float | None = None) -> list[CullItem]:
-    """Cull candidates with their reasons; starred or picked photos never are."""
+def cull_rules(settings: Settings, rules: Iterable[str] | str | None = None,
+               below: float | None = None) -> tuple[frozenset[str], float]:
+    """The rules and score threshold a cull applies: the named rules when given; otherwise only the
+    score rule when a threshold alone is given; otherwise the cull_rules setting."""
+    if rules is not None:
+        chosen = cullrules.parse_rules(rules)
+    elif below is not None:
+        chosen = frozenset({"score"})
+    else:
+        chosen = cullrules.parse_rules(settings.cull_rules)
+    return chosen, settings.cull_threshold if below is None else below
+
+
+def cull_list(engine: Engine, settings: Settings, under: str | None = None, below: float | None = None,
+              rules: Iterable[str] | str | None = None) -> CullList:
+    """Cull candidates under the chosen rules (see cull_rules), each with its rules and reasons, worst
+    first; starred or picked photos never are, and a group's pick only by score or the user's reject."""
+    chosen, threshold = cull_rules(settings, rules, below)
     rows = repo.curation_rows(engine, under)
     groups = load_groups(engine, settings, rows=rows)
-    in_group = {m.row.id: g for g in groups for m in g.members}
-    members = {r.id: _member(r) for r in rows}
+    in_group = {m.row.id: (g, m) for g in groups for m in g.members}
+    thresholds = quality_thresholds(settings)
+    members = {r.id: _member(r, thresholds) for r in rows}
+    pick_faults = {pid: fs for g in groups for pid, fs in g.member_faults.items()}
     facts = []
     for r in rows:
-        g = in_group.get(r.id)
+        g, m = in_group.get(r.id, (None, None))
+        if m is not None:
+            members[r.id] = m
         facts.append(cullrules.CullFacts(
             r.id, r.score, members[r.id].quality, rating=r.rating, user_pick=r.flag == "pick",
             user_reject=r.flag == "reject", group_pick_id=g.pick_id if g else None,
-            group_kind=g.kind if g else None, group_pick_name=g.pick.row.name if g else None))
-    rule = cullrules.CullSettings(below=settings.cull_threshold if below is None else below)
-    items = [CullItem(members[c.photo_id], c.reasons) for c in cullrules.cull_candidates(facts, rule)]
+            group_kind=g.kind if g else None, group_pick_name=g.pick.row.name if g else None,
+            group_faults=pick_faults.get(r.id) if g else None))
+    candidates = cullrules.cull_candidates(facts, cullrules.CullSettings(below=threshold, rules=chosen), thresholds)
+    items = [CullItem(members[c.photo_id], c.findings) for c in candidates]
     # Worst first: the lowest scores, then the unscored (flagged for faults alone), then by name.
     items.sort(key=lambda it: (it.member.row.score is None, it.member.row.score or 0.0, it.member.row.name.lower()))
-    return items
+    return CullList(items, chosen, threshold, {m.row.id: g.id for g in groups for m in g.members})
 
 
 # --- marks -------------------------------------------------------------------------------------

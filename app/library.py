@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # torch loads in a couple of seconds: only commands that scor
 log = logging.getLogger(__name__)
 
 # 1: score and embedding. 2: technical quality, scene hash, marks from XMP sidecars and files.
-ANALYSIS_VERSION = 2
+# 3: focus independent of exposure, blur width, motion smear, lost highlights and shadows as patches.
+ANALYSIS_VERSION = 3
 
 
 def photo_extras(decoded: DecodedPhoto) -> dict:

@@ -56,7 +56,12 @@ class Setting:
         except (TypeError, ValueError):
             kind = {int: "whole number", float: "number"}.get(self.type, self.type.__name__)
             raise SettingsError(f"{source}: {self.name} must be a {kind}, got {raw!r}") from None
-        if self.choices and value not in self.choices:
+        if self.choices and self.type is list:
+            wrong = [v for v in value if v not in self.choices]
+            if wrong:
+                raise SettingsError(f"{source}: {self.name} takes {', '.join(self.choices)}; "
+                                    f"{', '.join(repr(v) for v in wrong)} is not one of them")
+        elif self.choices and value not in self.choices:
             raise SettingsError(f"{source}: {self.name} must be one of {', '.join(self.choices)}, got {value!r}")
         if self.minimum is not None and value < self.minimum:
             raise SettingsError(f"{source}: {self.name} must be at least {self.minimum}, got {value!r}")
@@ -93,8 +98,25 @@ REGISTRY: dict[str, Setting] = {
                 minimum=0, maximum=64),
         Setting("good_threshold", float, 5.5, "Scores at or above this are shown as very good.",
                 minimum=0, maximum=10),
-        Setting("cull_threshold", float, 4.0, "Photos scoring below this are cull candidates (0: off).",
+        Setting("cull_threshold", float, 4.0,
+                "The score rule's threshold: photos scoring below it are cull candidates when the score rule is on.",
                 minimum=0, maximum=10),
+        Setting("cull_rules", list, ["score", "blur", "exposure", "extra", "copy"],
+                "Cull rules on by default: score (below cull_threshold), blur (out of focus or motion blur), "
+                "exposure (nearly black or white, highlights lost), extra (not the pick of its group), "
+                "copy (an exact copy).", choices=("score", "blur", "exposure", "extra", "copy")),
+        Setting("out_of_focus_px", float, 0.7,
+                "A photo alone is out of focus when even its sharpest part is blurred this many pixels at "
+                "1024 px (sharp real photos measured 0.0-0.45, a 3 px blur of 1600 px photos 0.72-1.8).",
+                minimum=0.1, maximum=16),
+        Setting("motion_blur_px", float, 1.0,
+                "A photo alone has motion blur when it is smeared this many pixels more in one direction "
+                "than in the others, at 1024 px (sharp real photos 0.1-0.9, real camera shakes 1.1-4.4).",
+                minimum=0.1, maximum=16),
+        Setting("lost_highlights", float, 0.10,
+                "A photo alone has lost its highlights when white patches with no detail cover this share "
+                "of the frame (normal exposures 0-0.03, real over-exposed photos 0.10-0.46).",
+                minimum=0.01, maximum=1),
         Setting("thumbnail_size", int, 256, "Thumbnail size in pixels in the library grid.",
                 minimum=64, maximum=1024),
         Setting("exclude", list, [], "Extra glob patterns (matched on names and relative paths) to skip."),

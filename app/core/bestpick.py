@@ -1,22 +1,38 @@
-"""The keeper of a group of near-duplicates, chosen the way a photographer would and explained in plain words."""
+"""The keeper of a group of near-duplicates, chosen the way a photographer would and explained in plain words.
+
+Frames of one scene are judged against each other: a frame is softer than the sharpest one, or loses more
+highlights or shadows than the best-exposed one. Focus is compared only between frames whose exposure
+lets it be judged, so a frame of an exposure bracket is never called softer for being darker.
+"""
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from app.core.quality import QualityThresholds, TechnicalQuality, faults
+from app.core.quality import (Fault, QualityThresholds, TechnicalQuality, blur_faults, exposure_faults,
+                              relative_focus)
 
-# Shifted, cropped and re-exposed frames of one scene measured 0.84-1.15 of each other's focus, and a
-# 1 px Gaussian blur 0.09-0.48 (13 sample photos, 3 synthetic scenes); half separates them.
-SOFTER_RATIO = 0.5
+# Focus (app.core.quality) of frames of one scene at the same focus: shifted and cropped frames 0.84-1.15 of
+# each other, exposures from -2 to +1 EV 0.82-1.26 on 11 of the 13 sample photos and 0.56-1.15 on all of
+# them (a macro ladybird and a yellow flower against smooth dark backgrounds), real tripod bracket frames
+# 0.72-1.13; a 1 px Gaussian blur 0.23-0.62 (0.90 on a storm sky already smeared by motion), the real
+# GoPro blurred frames 0.50 and 0.16. Under this share of the sharpest frame's focus, a frame is softer.
+SOFTER_RATIO = 0.55
+# A frame losing this much more of its area to clipped highlights or shadows than the best-exposed frame
+# is worse exposed: the real bracket's frames differ by 0.09 (+1.2 vs +4.1 EV) to 0.85 (-4.7 EV).
+EXPOSURE_MARGIN = 0.08
+# A frame also is when it is this much less well exposed (quality.exposedness) than the best frame and
+# at least EXPOSURE_STOPS darker or brighter: the sample photos 2 EV under measured 0.53-0.80 of their
+# own exposure, 3 EV under 0.35-0.50; a real bracket's frames 1.8 EV under and 1.2 EV over 0.50.
+EXPOSEDNESS_RATIO = 0.55
+EXPOSURE_STOPS = 1.5
 SMALLER_RATIO = 0.5  # under half the pixels of the group's largest frame
 SHARPEST_TOLERANCE = 0.95
-# Faults that make a frame lose to any frame without them. Noise and absolute size are left out:
-# a little grain spoils no keeper, and size only matters next to the other frames.
-_DISQUALIFYING = ("blurry", "too dark", "too bright", "blown highlights", "crushed shadows")
+MUCH_SMALLER = "much smaller"
 
 
 @dataclass(frozen=True)
@@ -33,29 +49,71 @@ class Candidate:
 class Pick:
     photo_id: int
     reason: str
+    # What each frame has against it next to the others (blur and exposure faults, alone or compared).
+    faults: dict[int, tuple[Fault, ...]] = field(default_factory=dict, compare=False)
 
 
-def _focus(q: TechnicalQuality) -> float:
-    # Exposure scales the Laplacian with brightness squared; dividing it out leaves focus alone,
-    # so a darker frame of a burst is not mistaken for a softer one.
-    return q.sharpness / max(q.brightness, 0.05) ** 2
+def _lost(q: TechnicalQuality) -> float:
+    return q.clipped_highlights + q.crushed_shadows
 
 
-def _frame_faults(
-    c: Candidate, best_focus: float, most_pixels: int, thresholds: QualityThresholds
-) -> list[str]:
-    if c.quality is None:
-        return []
-    found = [f for f in faults(c.quality, thresholds) if f in _DISQUALIFYING]
-    if "blurry" not in found and _focus(c.quality) < SOFTER_RATIO * best_focus:
-        found.append("softer than the rest")
-    if c.quality.width * c.quality.height < SMALLER_RATIO * most_pixels:
-        found.append("much smaller")
+def _percent(fraction: float) -> str:
+    return f"{max(1, round(fraction * 100))}%"
+
+
+def _stops(a: TechnicalQuality, b: TechnicalQuality) -> float:
+    """How many stops brighter `a` is than `b` (mean luminance is gamma-encoded, about 2.2)."""
+    return 2.2 * math.log2(max(a.brightness, 1e-3) / max(b.brightness, 1e-3))
+
+
+def _least_relative_focus(c: Candidate, judged: Sequence[Candidate]) -> float | None:
+    """The frame's focus as a share of the sharpest other frame's, on the tiles both judge."""
+    shares = [relative_focus(d.quality, c.quality) for d in judged if d is not c and d.quality is not None]
+    shares = [r for r in shares if r is not None]
+    return min(shares) if shares else None
+
+
+def _exposure_faults(q: TechnicalQuality, least_lost: float, best_exposed: TechnicalQuality | None,
+                     thresholds: QualityThresholds) -> list[Fault]:
+    """Exposure faults alone, or next to the best-exposed frame of the group."""
+    found = exposure_faults(q, thresholds)
+    if found:
+        return found
+    if _lost(q) >= least_lost + EXPOSURE_MARGIN:
+        which, lost = (("highlights", q.clipped_highlights) if q.clipped_highlights >= q.crushed_shadows
+                       else ("shadows", q.crushed_shadows))
+        return [Fault("exposure", f"{which} lost on {_percent(lost)} of the frame")]
+    if best_exposed is not None and q.exposedness < EXPOSEDNESS_RATIO * best_exposed.exposedness:
+        stops = _stops(q, best_exposed)
+        if abs(stops) >= EXPOSURE_STOPS:
+            return [Fault("exposure", f"{'brighter' if stops > 0 else 'darker'} than the best-exposed frame "
+                                      f"by {abs(stops):.0f} stops")]
+    return []
+
+
+def _blur_faults(c: Candidate, judged: Sequence[Candidate], thresholds: QualityThresholds) -> list[Fault]:
+    """Blur alone, or next to the sharpest frame of the group (frames whose exposure lets it be judged)."""
+    q = c.quality
+    found = blur_faults(q, thresholds)
+    share = _least_relative_focus(c, judged) if c in judged else None
+    if not found and share is not None and share < SOFTER_RATIO:
+        kind = "motion blur" if q.motion_ratio >= thresholds.motion_ratio and \
+            q.motion_px >= 0.5 * thresholds.motion_px else "out of focus"
+        found.append(Fault("blur", f"{kind}: softer than the sharpest frame"))
     return found
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _summary(fault: Fault) -> str:
+    """A fault as the others' tally counts it: "motion blur", not the comparison that found it."""
+    if fault.rule == "blur":
+        return fault.text.split(":")[0]
+    if fault.text.endswith("of the frame"):
+        return " ".join(fault.text.split()[:2])
+    return fault.text.split(" than ")[0] if " than " in fault.text else fault.text
 
 
 def best_pick(members: Sequence[Candidate], thresholds: QualityThresholds = QualityThresholds()) -> Pick:
@@ -65,9 +123,25 @@ def best_pick(members: Sequence[Candidate], thresholds: QualityThresholds = Qual
     most_pixels = max((q.width * q.height for q in measured), default=0)
     # A much smaller photo is measured at its own small size, where every edge looks crisper: it
     # cannot set the focus the others are held to.
-    comparable = [q for q in measured if q.width * q.height >= SMALLER_RATIO * most_pixels]
-    best_focus = max((_focus(q) for q in comparable), default=0.0)
-    found = {c.photo_id: _frame_faults(c, best_focus, most_pixels, thresholds) for c in members}
+    least_lost = min((_lost(q) for q in measured), default=0.0)
+    # The best-exposed frame among those that lost nothing to clipping (a blown frame scores well on
+    # closeness to grey precisely because it is too bright).
+    sound = [q for q in measured if not exposure_faults(q, thresholds) and _lost(q) < least_lost + EXPOSURE_MARGIN]
+    best_exposed = max(sound, key=lambda q: q.exposedness, default=None)
+    exposure = {c.photo_id: _exposure_faults(c.quality, least_lost, best_exposed, thresholds)
+                for c in members if c.quality is not None}
+    # Focus is compared between frames whose exposure lets it be judged: a frame much darker than
+    # the rest shows its shadows as 8-bit steps, and a clipped one has lost detail, not focus.
+    judged = [c for c in members if c.quality is not None and c.quality.blur_px is not None
+              and not exposure[c.photo_id] and c.quality.width * c.quality.height >= SMALLER_RATIO * most_pixels]
+    found: dict[int, list[Fault]] = {}
+    for c in members:
+        if c.quality is None:
+            found[c.photo_id] = []
+            continue
+        found[c.photo_id] = _blur_faults(c, judged, thresholds) + exposure[c.photo_id]
+        if c.quality.width * c.quality.height < SMALLER_RATIO * most_pixels:
+            found[c.photo_id].append(Fault("size", MUCH_SMALLER))
 
     def standing(c: Candidate) -> tuple:
         # The user's own marks outrank everything the machine measures; then fewer faults, and a
@@ -79,18 +153,18 @@ def best_pick(members: Sequence[Candidate], thresholds: QualityThresholds = Qual
     scored = all(c.score is not None for c in contenders)
 
     def merit(c: Candidate) -> tuple:
-        focus = _focus(c.quality) if c.quality is not None else float("-inf")
+        focus = c.quality.focus if c.quality is not None else float("-inf")
         score = c.score if c.score is not None else float("-inf")
         # Unscored frames cannot be compared on score, so then quality decides.
         return (score, focus, -c.photo_id) if scored else (focus, score, -c.photo_id)
 
     winner = max(contenders, key=merit)
-    return Pick(winner.photo_id, _explain(winner, members, found, scored, best_focus))
+    reason = _explain(winner, members, found, scored, judged)
+    return Pick(winner.photo_id, reason, {pid: tuple(f for f in fs if f.rule != "size") for pid, fs in found.items()})
 
 
-def _explain(
-    winner: Candidate, members: Sequence[Candidate], found: dict[int, list[str]], scored: bool, best_focus: float
-) -> str:
+def _explain(winner: Candidate, members: Sequence[Candidate], found: dict[int, list[Fault]], scored: bool,
+             judged: Sequence[Candidate]) -> str:
     n = len(members)
     if n == 1:
         return "your pick" if winner.user_pick else "the only photo"
@@ -110,22 +184,22 @@ def _explain(
         else:
             score_part = f"score {winner.score:.1f}"
     sharp_part = ""
-    measured = sum(c.quality is not None for c in members)
     # Within measurement noise (about 5% between shifted frames) of the best counts as sharpest.
-    if winner.quality is not None and measured > 1 and _focus(winner.quality) >= SHARPEST_TOLERANCE * best_focus:
-        best = _focus(winner.quality) >= best_focus
-        sharp_part = f"sharpest of {measured}" if best else f"as sharp as any of {measured}"
+    share = _least_relative_focus(winner, judged) if winner in judged and len(judged) > 1 else None
+    if share is not None and share >= SHARPEST_TOLERANCE:
+        sharp_part = f"sharpest of {len(judged)}" if share >= 1.0 else f"as sharp as any of {len(judged)}"
+    wq = winner.quality
     # Lead with what decided it: the score when every contender had one, otherwise focus.
     parts.extend(p for p in ((score_part, sharp_part) if scored else (sharp_part, score_part)) if p)
 
     if found[winner.photo_id]:
-        parts.append("least flawed: " + ", ".join(found[winner.photo_id]))
-    elif winner.quality is not None:
+        parts.append("least flawed: " + ", ".join(f.text for f in found[winner.photo_id]))
+    elif wq is not None:
         others_clipped = max((c.quality.clipped_highlights for c in others if c.quality is not None), default=0.0)
-        if winner.quality.clipped_highlights <= 0.001 and others_clipped > 0.01:
+        if wq.clipped_highlights <= 0.001 and others_clipped > 0.01:
             parts.append("no clipped highlights")
 
-    tally = Counter(f for c in others for f in found[c.photo_id])
+    tally = Counter(_summary(f) for c in others for f in found[c.photo_id])
     tally.update("rejected by you" for c in others if c.user_reject)
     if tally:
         parts.append("others: " + ", ".join(f"{count} {fault}" for fault, count in tally.items()))

@@ -222,8 +222,48 @@ def _similar_groups(photos: Sequence[PhotoFacts], settings: GroupingSettings) ->
     return groups
 
 
+def _join_badly_exposed(groups: list[tuple[str, list[PhotoFacts]]], remaining: Sequence[PhotoFacts],
+                        settings: GroupingSettings) -> None:
+    """Frames left alone because clipping or darkness moved their hash (a bracket's -4.7 EV frame is 14
+    from its +4.1 EV sibling) join the group all of whose frames they are near, or the nearest lone frame,
+    at the exposure allowance. Only such frames are looked at, each against every hash at once."""
+    limit = settings.scene_max_distance + settings.exposure_extra_distance
+    outliers = [p for p in remaining if p.exposure_fault and p.scene_hash is not None]
+    if not outliers:
+        return
+    alone = [p for p in remaining if p.scene_hash is not None]
+    joined: set[int] = set()
+    for p in outliers:
+        if p.photo_id in joined:
+            continue
+        h = np.uint64(_hash64(p))
+        best_worst, target = limit + 1, None
+        if groups:
+            # Complete linkage: a group's distance is its farthest frame's.
+            flat = np.array([_hash64(q) for _k, g in groups for q in g], dtype=np.uint64)
+            starts = np.cumsum([0] + [len(g) for _k, g in groups[:-1]])
+            worst = np.maximum.reduceat(_popcount(flat ^ h), starts)
+            i = int(np.argmin(worst))
+            best_worst, target = int(worst[i]), groups[i][1]
+        others = [q for q in alone if q.photo_id != p.photo_id and q.photo_id not in joined]
+        if others:
+            d = _popcount(np.array([_hash64(q) for q in others], dtype=np.uint64) ^ h)
+            j = int(np.argmin(d))
+            if int(d[j]) < best_worst:
+                best_worst, target = int(d[j]), None
+                pair = others[j]
+        if best_worst > limit:
+            continue
+        if target is not None:
+            target.append(p)
+        else:
+            groups.append(("similar", [pair, p]))
+            joined.add(pair.photo_id)
+        joined.add(p.photo_id)
+
+
 def group_photos(photos: Sequence[PhotoFacts], settings: GroupingSettings = GroupingSettings()) -> list[Group]:
-    result: list[Group] = []
+    found_all: list[tuple[str, list[PhotoFacts]]] = []
     remaining = list(photos)
     # Each stage only sees photos no earlier stage took, so a photo is in at most one group.
     for kind in ("exact", "burst", "similar"):
@@ -235,6 +275,10 @@ def group_photos(photos: Sequence[PhotoFacts], settings: GroupingSettings = Grou
             found = _similar_groups(remaining, settings)
         taken = {p.photo_id for g in found for p in g}
         remaining = [p for p in remaining if p.photo_id not in taken]
-        result.extend(Group(kind, tuple(p.photo_id for p in sorted(g, key=_order))) for g in found)
+        found_all.extend((kind, list(g)) for g in found)
+    alike = [(k, g) for k, g in found_all if k != "exact"]  # exact copies share their bytes: none join them
+    _join_badly_exposed(alike, remaining, settings)
+    found_all = [(k, g) for k, g in found_all if k == "exact"] + alike
+    result = [Group(kind, tuple(p.photo_id for p in sorted(g, key=_order))) for kind, g in found_all]
     order = {p.photo_id: _order(p) for p in photos}
     return sorted(result, key=lambda g: order[g.members[0]])

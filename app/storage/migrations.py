@@ -128,6 +128,19 @@ CREATE TABLE exports (
 """
 
 
+# Focus measured independently of exposure, the blur width at the sharpest part and the motion smear
+# (analysis version 3 fills them; older rows are analysed again without the model).
+V5 = """
+ALTER TABLE photos ADD COLUMN focus FLOAT;
+ALTER TABLE photos ADD COLUMN blur_px FLOAT;
+ALTER TABLE photos ADD COLUMN motion_px FLOAT;
+ALTER TABLE photos ADD COLUMN motion_angle FLOAT;
+ALTER TABLE photos ADD COLUMN motion_ratio FLOAT;
+ALTER TABLE photos ADD COLUMN exposedness FLOAT;
+ALTER TABLE photos ADD COLUMN focus_tiles BLOB;
+"""
+
+
 def _run(script: str) -> Callable[[Connection], None]:
     def migrate(conn: Connection) -> None:
         for statement in script.split(";"):
@@ -142,4 +155,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _run(V2),  # 2: technical quality, scene hash, sidecar stamp, removal journal
     _run(V3),  # 3: the library view's order indexes
     _run(V4),  # 4: export folders
+    _run(V5),  # 5: focus, blur width, motion smear
 ]

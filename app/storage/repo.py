@@ -385,7 +385,9 @@ def pending(engine: Engine, model_key: str, precision: str | None = None,
             if wanted is None or r.path in wanted]  # long path lists are filtered here, not in SQL
 
 
-QUALITY_FIELDS = ("sharpness", "clipped_highlights", "crushed_shadows", "brightness", "noise")
+# The first is set by every analysis since version 3 (a row without it was measured the old way).
+QUALITY_FIELDS = ("focus", "blur_px", "motion_px", "motion_angle", "motion_ratio", "clipped_highlights",
+                  "crushed_shadows", "brightness", "exposedness", "noise", "focus_tiles")
 
 
 def _signed64(value: int | None) -> int | None:
@@ -595,7 +597,7 @@ class CurationRow:
     rating: int
     flag: str
     companion: str | None
-    quality: dict | None  # QUALITY_FIELDS plus width/height, or None before analysis v2
+    quality: dict | None  # QUALITY_FIELDS plus width/height, or None before analysis v3
     embedding: np.ndarray | None
 
 

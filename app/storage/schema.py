@@ -55,7 +55,9 @@ photos = Table(
     Column("score_model", String),
     Column("first_seen", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
-    # technical quality (app.core.quality), filled by analysis version 2
+    # technical quality (app.core.quality), filled by analysis version 2; sharpness is no longer
+    # written (analysis version 3 measures focus instead), clipped_highlights and crushed_shadows
+    # hold the share of the frame in clipped patches since version 3
     Column("sharpness", Float),
     Column("clipped_highlights", Float),
     Column("crushed_shadows", Float),
@@ -63,6 +65,14 @@ photos = Table(
     Column("noise", Float),
     Column("scene_hash", Integer),  # 64-bit perceptual hash, stored signed
     Column("sidecar_mtime_ns", Integer, nullable=False, default=0),  # XMP marks read at this stamp
+    # focus and blur measures (app.core.quality), filled by analysis version 3 (migration V5)
+    Column("focus", Float),
+    Column("blur_px", Float),
+    Column("motion_px", Float),
+    Column("motion_angle", Float),
+    Column("motion_ratio", Float),
+    Column("exposedness", Float),
+    Column("focus_tiles", LargeBinary),
     Index("ix_photos_folder", "folder"),
     Index("ix_photos_hash", "content_hash"),
     # The library view's natural orders, read without sorting (migration V3); the score one also

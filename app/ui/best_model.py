@@ -10,7 +10,7 @@ from enum import IntEnum
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QPixmap
 
-from app.core import bestpick
+from app import curation
 from app.curation import GroupView, Member
 from app.storage.repo import Photo
 from app.workers.thumbnails import ThumbKey, ThumbnailLoader
@@ -37,10 +37,8 @@ def reason_text(group: GroupView) -> str:
 
 def repick(group: GroupView) -> None:
     """Choose the group's pick again after its marks changed (as app.curation.load_groups does)."""
-    pick = bestpick.best_pick([
-        bestpick.Candidate(m.row.id, m.row.score, m.quality, user_pick=m.row.flag == "pick",
-                           user_reject=m.row.flag == "reject", rating=m.row.rating) for m in group.members])
-    group.pick_id, group.reason = pick.photo_id, pick.reason
+    pick = curation.pick_group(group.members, group.thresholds)
+    group.pick_id, group.reason, group.member_faults = pick.photo_id, pick.reason, dict(pick.faults)
 
 
 class GroupListModel(QAbstractListModel):

@@ -1,22 +1,29 @@
 """The cull view: the candidates (below the cull threshold, technically bad, or not the pick of
 their group), each with its reasons, beside a large preview of the current one.
 
+One switch per cull rule, each with how many candidates it names (on or off): the list is loaded
+once under every rule, and a switch only filters it, so trying the rules costs no reload.
+
 Review by keyboard: ↑↓ (or ←→) move, P pick, X reject, U unmark, 0-5 stars. The list stays as it
 was loaded while reviewing, so a photo just picked does not jump away; "Remove rejected" moves the
 rejected photos of the folder to the trash or the rejects folder, and Ctrl+Z puts them back.
 """
 from __future__ import annotations
 
+import html
 import logging
+from collections.abc import Iterable
 from enum import IntEnum
 
 from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QRect, QRectF, QSize,
                             Qt, QTimer, Signal)
 from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QListView,
-                               QPushButton, QSplitter, QStackedWidget, QStyle, QStyledItemDelegate,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel,
+                               QListView, QPushButton, QSplitter, QStackedWidget, QStyle, QStyledItemDelegate,
                                QStyleOptionViewItem, QVBoxLayout, QWidget)
 
+from app import curation
+from app.core import cullrules
 from app.core.errors import PhotoError
 from app.curation import CullItem
 from app.storage.repo import Photo
@@ -272,12 +279,20 @@ class CullView(QWidget):
     markRequested = Signal(str)
     rateRequested = Signal(int)
     thresholdChanged = Signal(float)  # the user changed "Score below" (0: off)
+    rulesChanged = Signal(list)  # the user switched a rule: the rules now on, in RULES order
 
     def __init__(self, service: CurationService, thumbnails, thumb_pixels: int = 256, good: float = 5.5,
-                 cull: float = 4.0, parent: QWidget | None = None):
+                 cull: float = 4.0, parent: QWidget | None = None, rules: Iterable[str] | None = None):
         super().__init__(parent)
         self.setObjectName("cullView")
         self.service = service
+        if rules is None:  # the cull_rules setting, which the service holds like the window does
+            rules = getattr(service.settings, "cull_rules", cullrules.RULES)
+        self.rules = self._known(rules)
+        self.candidates: curation.CullList | None = None  # as loaded, under every rule
+        self.shown: curation.CullList | None = None  # under the rules that are on
+        self._photos: dict[int, Photo] = {}  # every loaded candidate's, shown or not
+        self._waiting = 0  # photos not analysed yet when the list was loaded
         self.under: str | None = None
         self.stale = True
         self.loading = False
@@ -315,6 +330,7 @@ class CullView(QWidget):
         self._threshold_timer.setInterval(300)
         self._threshold_timer.timeout.connect(self.reload)
         self.threshold.valueChanged.connect(lambda _v: self._threshold_timer.start())
+        self.threshold.valueChanged.connect(lambda _v: self._rule_labels())
         self._user_threshold = False  # the user (not the settings) moved the box since the last reload
         self.threshold.valueChanged.connect(lambda _v: setattr(self, "_user_threshold", True))
         # Told once the box settles (not per arrow step), and only for the user's own changes.
@@ -340,6 +356,20 @@ class CullView(QWidget):
         header.addSpacing(10)
         header.addWidget(self.undo_button)
         header.addWidget(self.remove_button)
+        switches = QHBoxLayout()
+        switches.setContentsMargins(8, 0, 8, 6)
+        switches.addWidget(QLabel("Rules:", self))
+        self.rule_switches: dict[str, QCheckBox] = {}
+        for rule in cullrules.RULES:
+            box = QCheckBox(rule.capitalize(), self)
+            box.setObjectName(f"cullRule{rule.capitalize()}")
+            box.setChecked(rule in self.rules)
+            box.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keys stay with the list under review
+            box.toggled.connect(lambda on, rule=rule: self._rule_switched(rule, on))
+            self.rule_switches[rule] = box
+            switches.addWidget(box)
+        switches.addStretch(1)
+        self._rule_labels()
 
         self.image = ImageArea(self)
         self.image.setObjectName("cullPreview")
@@ -380,6 +410,7 @@ class CullView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(header)
+        layout.addLayout(switches)
         layout.addWidget(self.stack, 1)
         self._show_empty("Finding cull candidates…")
 
@@ -388,7 +419,10 @@ class CullView(QWidget):
     def set_scope(self, under: str | None) -> None:
         if under != self.under:
             self.under = under
+            self.candidates = self.shown = None
+            self._photos = {}
             self.model.set_items([], {})
+            self._rule_labels()
             self.stale = True
 
     def mark_stale(self) -> None:
@@ -412,14 +446,34 @@ class CullView(QWidget):
         if token != self._token or result.under != self.under or result.below != self.threshold.value():
             return  # the folder or the threshold changed meanwhile: a newer load is coming
         self.loading = False
+        self._waiting = result.waiting
+        self.candidates = result.cull
+        self._photos = dict(result.photos)
+        self._rule_labels()
+        self._show_rules()
+        self.loaded.emit()
+
+    def _show_rules(self) -> None:
+        """The loaded candidates under the rules that are on, keeping the current photo where it stays."""
+        if self.candidates is None:
+            return
         keep = self.current_photo_id()
         keep_row = self.list.currentIndex().row()
-        self.model.set_items(result.items, result.photos)
-        self._summary(result.waiting)
-        if not result.items:
-            self._show_empty("Nothing to cull here: no photo is below the threshold, technically bad, "
-                             "or a lesser frame of a group." if not result.waiting else
-                             "No candidates yet: photos are still being analysed.")
+        self.shown = self._with_marks(self.candidates).restrict(self.rules)
+        ids = [i.member.row.id for i in self.shown.items]
+        self.model.set_items(self.shown.items, {pid: self._photos[pid] for pid in ids if pid in self._photos})
+        self._summary()
+        if not self.shown.items:
+            if self._waiting and not self.candidates.items:
+                text = "No candidates yet: photos are still being analysed."
+            elif not self.candidates.items:
+                text = ("Nothing to cull here: no photo is below the threshold, technically bad, "
+                        "or a lesser frame of a group.")
+            else:
+                off = [f"{rule.capitalize()} ({n:,})" for rule, n in self.candidates.by_rule.items()
+                       if rule in cullrules.RULES and rule not in self.rules]
+                text = ("Nothing to cull here under the rules that are on. Switched off: " + ", ".join(off) + ".")
+            self._show_empty(text)
             self.currentChanged.emit(None)
         else:
             self.stack.setCurrentWidget(self.splitter)
@@ -428,18 +482,65 @@ class CullView(QWidget):
                 row = min(max(0, keep_row), self.model.rowCount() - 1)
             self.list.setCurrentIndex(self.model.index(row))
             self.list.scrollTo(self.model.index(row))
-        self.loaded.emit()
 
-    def _summary(self, waiting: int | None = None) -> None:
-        if waiting is not None:
-            self._waiting = waiting
+    def _with_marks(self, candidates: curation.CullList) -> curation.CullList:
+        """The candidates with the user's rejects as they are now: a photo rejected since the load
+        stays under any rules, as a reload would keep it (and "Remove rejected" would move it)."""
+        items = []
+        for i in candidates.items:
+            photo = self._photos.get(i.member.row.id)
+            if photo is not None and photo.flag == "reject" and cullrules.REJECTED not in i.rules:
+                i = CullItem(i.member, ((cullrules.REJECTED, "rejected by you"), *i.findings))
+            items.append(i)
+        return curation.CullList(items, candidates.rules, candidates.below, candidates.group_of)
+
+    # --- the rules ------------------------------------------------------------------------
+
+    @staticmethod
+    def _known(rules: Iterable[str]) -> frozenset[str]:
+        return frozenset(r for r in rules if r in cullrules.RULES)
+
+    def set_rules(self, rules: Iterable[str]) -> None:
+        """The rules on by default changed (the cull_rules setting): switch to them without a reload."""
+        rules = self._known(rules)
+        if rules == self.rules:
+            return
+        self.rules = rules
+        for rule, box in self.rule_switches.items():
+            box.blockSignals(True)
+            box.setChecked(rule in rules)
+            box.blockSignals(False)
+        self._show_rules()
+
+    def _rule_switched(self, rule: str, on: bool) -> None:
+        self.rules = self.rules | {rule} if on else self.rules - {rule}
+        self._show_rules()
+        self.rulesChanged.emit([r for r in cullrules.RULES if r in self.rules])
+
+    def _rule_labels(self) -> None:
+        """Each switch with how many candidates its rule names, whether it is on or off."""
+        counts = self.candidates.by_rule if self.candidates is not None else None
+        below = self.threshold.value()
+        for rule, box in self.rule_switches.items():
+            box.setText(rule.capitalize() if counts is None else f"{rule.capitalize()} {counts.get(rule, 0):,}")
+            tip = cullrules.RULES[rule].capitalize()
+            if rule == "score":
+                tip += (f" ({below:g}, the Score below box)" if below > 0 else " (off: Score below is 0)")
+            box.setToolTip(tip + ". The number counts the candidates it names, whether it is on or off.")
+
+    def _summary(self) -> None:
         rejected, kept = self.model.counts()
         parts = [fmt.plural(self.model.rowCount(), "candidate")]
+        if len(self.rules) < len(cullrules.RULES):
+            parts[0] += f" under {len(self.rules)} of {len(cullrules.RULES)} rules"
+        lost = self.shown.scenes_lost if self.shown is not None else 0
+        if lost:
+            parts.append(f"{fmt.plural(lost, 'scene')} would go whole")
         if rejected:
             parts.append(f"{rejected:,} marked rejected")
         if kept:
             parts.append(f"{kept:,} kept")
-        if getattr(self, "_waiting", 0):
+        if self._waiting:
             parts.append(f"{self._waiting:,} photos still waiting for analysis")
         scope = fmt.printable(self.under) if self.under else "all photos"
         self.summary.setText(" · ".join(parts) + f" — in {scope}")
@@ -478,8 +579,6 @@ class CullView(QWidget):
                          on_done=lambda preview: self._loaded_preview(-1, preview))
 
     def _fill_info(self, item: CullItem, photo: Photo) -> None:
-        import html
-
         marks = ("★" * photo.rating) if photo.rating else "no stars"
         if photo.flag:
             marks += " · " + ("picked" if photo.flag == "pick" else "<span style='color:#ef4444'>rejected</span>")
@@ -526,6 +625,9 @@ class CullView(QWidget):
             self.image.show_pixmap(self.image.pixmap, "Cannot show this photo: " + reason)
 
     def photos_changed(self, fresh: dict[int, Photo]) -> None:
+        for pid, photo in fresh.items():  # the hidden candidates too: a switch may show them again
+            if pid in self._photos:
+                self._photos[pid] = photo
         rows = self.model.photos_changed(fresh)
         if not rows:
             return

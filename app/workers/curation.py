@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from app import curation
 from app.config.settings import Settings
+from app.core import cullrules
 from app.core.errors import AestheteError
 from app.storage import browse, journal, marks
 from app.storage.repo import Photo
@@ -37,9 +38,13 @@ class GroupsResult:
 class CullResult:
     under: str | None
     below: float
-    items: list[curation.CullItem]
-    photos: dict[int, Photo]
+    cull: curation.CullList  # under every rule: the view switches rules off without loading again
+    photos: dict[int, Photo]  # every candidate's, under any rule
     waiting: int = 0
+
+    @property
+    def items(self) -> list[curation.CullItem]:
+        return self.cull.items
 
 
 @dataclass
@@ -63,9 +68,11 @@ def load_groups(engine: Engine, settings: Settings, under: str | None) -> Groups
 
 
 def load_cull(engine: Engine, settings: Settings, under: str | None, below: float) -> CullResult:
-    items = curation.cull_list(engine, settings, under, below)
-    photos = browse.photos_by_id(engine, [i.member.row.id for i in items])
-    return CullResult(under, below, items, photos, _waiting(engine, under))
+    """The candidates under every rule (the view shows those of the rules that are on), so each
+    rule's count holds even while it is off."""
+    cull = curation.cull_list(engine, settings, under, below, rules=cullrules.RULES)
+    photos = browse.photos_by_id(engine, [i.member.row.id for i in cull.items])
+    return CullResult(under, below, cull, photos, _waiting(engine, under))
 
 
 def with_current_marks(engine: Engine, group: curation.GroupView) -> curation.GroupView:

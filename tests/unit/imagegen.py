@@ -111,3 +111,31 @@ def sample_photos() -> list[Path]:
     if not SAMPLE_PHOTOS.is_dir():
         return []
     return sorted(SAMPLE_PHOTOS.glob("*.jpg"))
+
+
+def motion_blurred(img: Image.Image, length: int, angle: float = 0.0) -> Image.Image:
+    """A smear of `length` pixels along `angle` degrees (0 = horizontal): a hand-held camera that moved."""
+    from scipy import ndimage
+
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0
+    kernel = ndimage.rotate(kernel, angle, reshape=False, order=1)
+    kernel /= kernel.sum()
+    arr = np.asarray(img, dtype=np.float32)
+    out = np.stack([ndimage.convolve(arr[..., c], kernel, mode="nearest") for c in range(arr.shape[2])], -1)
+    return Image.fromarray(out.clip(0, 255).round().astype(np.uint8), "RGB")
+
+
+def fogged(img: Image.Image, amount: float = 0.6, level: int = 200) -> Image.Image:
+    """Fog or haze: the scene faded towards a light grey, detail and edges intact but low in contrast."""
+    arr = np.asarray(img, dtype=np.float32) * (1.0 - amount) + level * amount
+    return Image.fromarray(arr.clip(0, 255).round().astype(np.uint8), "RGB")
+
+
+REAL = SAMPLE_PHOTOS.parent / "real"  # labelled real photos beside the checkout, when there
+
+
+def real_photo(folder: str, name: str) -> Image.Image | None:
+    """One of the shared real photos as RGB, or None where the folder is absent."""
+    path = REAL / folder / name
+    return Image.open(path).convert("RGB") if path.is_file() else None
