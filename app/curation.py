@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from app.config.settings import Settings
 from app.core import bestpick, cullrules, grouping, removal, xmp
 from app.core.errors import AestheteError
-from app.core.quality import QualityThresholds, TechnicalQuality, exposure_faults, faults
+from app.core.quality import QualityThresholds, TechnicalQuality, blur_faults, exposure_faults, faults
 from app.storage import journal, marks, repo
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,7 @@ class CullList:
 
 def grouping_settings(settings: Settings) -> grouping.GroupingSettings:
     return grouping.GroupingSettings(burst_window_s=settings.burst_window_s,
-                                     scene_max_distance=settings.scene_max_distance,
-                                     similar_max_distance=settings.scene_max_distance)
+                                     scene_max_distance=settings.scene_max_distance)
 
 
 def _quality(row: repo.CurationRow) -> TechnicalQuality | None:
@@ -124,6 +123,12 @@ def _exposure_differs(q: TechnicalQuality | None) -> bool:
     return q is not None and (bool(exposure_faults(q)) or q.clipped_highlights + q.crushed_shadows >= 0.05)
 
 
+def photo_facts(row: repo.CurationRow, q: TechnicalQuality | None,
+                thresholds: QualityThresholds = QualityThresholds()) -> grouping.PhotoFacts:
+    return grouping.PhotoFacts(row.id, row.content_hash, row.captured_at, row.scene_hash, row.embedding,
+                               exposure_fault=_exposure_differs(q), blur_fault=q is not None and bool(blur_faults(q, thresholds)))
+
+
 def pick_group(members: Sequence[Member], thresholds: QualityThresholds = QualityThresholds()) -> bestpick.Pick:
     """The keeper of a group (the user's marks first), with each member's faults next to the others
     (set on the members in words)."""
@@ -141,8 +146,7 @@ def load_groups(engine: Engine, settings: Settings, under: str | None = None,
     rows = rows if rows is not None else repo.curation_rows(engine, under)
     thresholds = quality_thresholds(settings)
     by_id = {r.id: _member(r, thresholds) for r in rows}
-    facts = [grouping.PhotoFacts(r.id, r.content_hash, r.captured_at, r.scene_hash, r.embedding,
-                                 exposure_fault=_exposure_differs(by_id[r.id].quality)) for r in rows]
+    facts = [photo_facts(r, by_id[r.id].quality, thresholds) for r in rows]
     out = []
     for g in grouping.group_photos(facts, grouping_settings(settings)):
         members = [by_id[i] for i in g.members]

@@ -24,7 +24,8 @@ class GroupingSettings:
     # "similar" search is exact up to its hash radius, and widening it would cost far more than it finds.
     embedding_extra_distance: int = 4
     # Stricter because nothing but the picture ties two shots taken hours apart together; within 8 the
-    # hash index stays exact and groups 100,000 photos in about 3 s.
+    # hash index stays exact and groups 100,000 photos in about 3 s. A blurred or badly exposed frame
+    # may join at the burst distances (see _join_flawed): real tripod bracket frames lie 8-14 apart.
     similar_max_distance: int = 8
     # A frame 2.5 EV over the scene measured 16 from it (distinct scenes: >= 24 at the same size in
     # tests/integration/test_curation.py, >= 16 over 300 generated scenes); only with an exposure
@@ -42,6 +43,9 @@ class PhotoFacts:
     # Badly exposed (blown or crushed): clipping wipes out detail the hash sees, so within a burst
     # such a frame may lie a little further from its scene.
     exposure_fault: bool = False
+    # Blurred (out of focus or smeared): the hash moves a little with it, and the frame cannot be the
+    # keeper of a group it joins, so it may join its scene at the burst distance without times.
+    blur_fault: bool = False
 
 
 @dataclass(frozen=True)
@@ -222,13 +226,14 @@ def _similar_groups(photos: Sequence[PhotoFacts], settings: GroupingSettings) ->
     return groups
 
 
-def _join_badly_exposed(groups: list[tuple[str, list[PhotoFacts]]], remaining: Sequence[PhotoFacts],
-                        settings: GroupingSettings) -> None:
-    """Frames left alone because clipping or darkness moved their hash (a bracket's -4.7 EV frame is 14
-    from its +4.1 EV sibling) join the group all of whose frames they are near, or the nearest lone frame,
-    at the exposure allowance. Only such frames are looked at, each against every hash at once."""
-    limit = settings.scene_max_distance + settings.exposure_extra_distance
-    outliers = [p for p in remaining if p.exposure_fault and p.scene_hash is not None]
+def _join_flawed(groups: list[tuple[str, list[PhotoFacts]]], remaining: Sequence[PhotoFacts],
+                 settings: GroupingSettings) -> None:
+    """Blurred or badly exposed frames left alone join their scene without capture times: the group all
+    of whose frames they are near, or the nearest lone frame, at the burst distance (with the exposure
+    allowance for a bad exposure: a bracket's -4.7 EV frame lies 14 from its +4.1 EV sibling). Safe to
+    be generous here: a flawed frame never becomes the keeper of the group it joins, so only it can be
+    culled for it. Only such frames are looked at, each against every hash at once."""
+    outliers = [p for p in remaining if (p.exposure_fault or p.blur_fault) and p.scene_hash is not None]
     if not outliers:
         return
     alone = [p for p in remaining if p.scene_hash is not None]
@@ -236,8 +241,9 @@ def _join_badly_exposed(groups: list[tuple[str, list[PhotoFacts]]], remaining: S
     for p in outliers:
         if p.photo_id in joined:
             continue
+        limit = settings.scene_max_distance + (settings.exposure_extra_distance if p.exposure_fault else 0)
         h = np.uint64(_hash64(p))
-        best_worst, target = limit + 1, None
+        best_worst, target, pair = limit + 1, None, None
         if groups:
             # Complete linkage: a group's distance is its farthest frame's.
             flat = np.array([_hash64(q) for _k, g in groups for q in g], dtype=np.uint64)
@@ -250,15 +256,14 @@ def _join_badly_exposed(groups: list[tuple[str, list[PhotoFacts]]], remaining: S
             d = _popcount(np.array([_hash64(q) for q in others], dtype=np.uint64) ^ h)
             j = int(np.argmin(d))
             if int(d[j]) < best_worst:
-                best_worst, target = int(d[j]), None
-                pair = others[j]
+                best_worst, target, pair = int(d[j]), None, others[j]
         if best_worst > limit:
             continue
-        if target is not None:
-            target.append(p)
-        else:
+        if pair is not None:
             groups.append(("similar", [pair, p]))
             joined.add(pair.photo_id)
+        else:
+            target.append(p)
         joined.add(p.photo_id)
 
 
@@ -277,7 +282,7 @@ def group_photos(photos: Sequence[PhotoFacts], settings: GroupingSettings = Grou
         remaining = [p for p in remaining if p.photo_id not in taken]
         found_all.extend((kind, list(g)) for g in found)
     alike = [(k, g) for k, g in found_all if k != "exact"]  # exact copies share their bytes: none join them
-    _join_badly_exposed(alike, remaining, settings)
+    _join_flawed(alike, remaining, settings)
     found_all = [(k, g) for k, g in found_all if k == "exact"] + alike
     result = [Group(kind, tuple(p.photo_id for p in sorted(g, key=_order))) for kind, g in found_all]
     order = {p.photo_id: _order(p) for p in photos}

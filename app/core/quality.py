@@ -25,7 +25,7 @@ _CLIP_LOW = 5
 _LOST_BLOCK = 8  # px at ANALYSIS_SIZE: clipped pixels count as lost detail in blocks this wide...
 _LOST_FILL = 0.9  # ...that are at least this full of them (a specular glint or a lamp is not a patch)
 _CLIP_MARGIN = 3  # px around clipped pixels left out of focus: the kink where clipping starts is no edge
-_KEPT_TILE = 0.5  # a tile judges focus when at least this share of it is left
+_KEPT_TILE = 0.98  # a tile judges focus when (nearly) none of it is clipped; which tiles are clipped differs between exposures, and the comparison leaves them out of both
 _REBLUR = 2.0  # px: the second look at each tile, blurred this much, that focus is measured against
 _ANGLES = np.linspace(0.0, np.pi, 8, endpoint=False)  # directions the smear of motion blur is looked for in
 _WELL_EXPOSED = np.exp(-((np.arange(256) / 255.0 - 0.5) ** 2) / (2 * 0.2**2))  # sigma 0.2, as in exposure fusion
@@ -41,7 +41,7 @@ class TechnicalQuality:
     # None when nothing in the frame has detail to judge (a blank wall, a black frame).
     blur_px: float | None
     motion_px: float  # extra blur along the worst direction over the best (a smear), in px at ANALYSIS_SIZE
-    motion_angle: float  # direction of that smear in degrees, 0 = horizontal
+    motion_angle: float  # direction of that smear in degrees anticlockwise, 0 = horizontal
     motion_ratio: float  # blur along the worst direction over the best (1 = no direction stands out)
     clipped_highlights: float  # fraction of the frame in white patches with no detail left
     crushed_shadows: float  # fraction of the frame in black patches with no detail left
@@ -315,8 +315,10 @@ def _measure_focus(g: np.ndarray, noise: float, brightest: np.ndarray | None = N
     along = _blur_width(fine[:, valid].sum(axis=1), coarse[:, valid].sum(axis=1))
     worst, best = int(np.argmax(along)), float(along.min())
     smear = math.sqrt(max(float(along[worst]) ** 2 - best * best, 0.0))
-    # Gradients are weak along the smear: the direction with the widest blur is the motion's.
-    return _Focus(focus, blur_px, smear, float(np.degrees(_ANGLES[worst])), float(along[worst] / max(best, 1e-6)),
+    # Gradients are weak along the smear: the direction with the widest blur is the motion's (rows run
+    # down the image, so the angle is turned to count anticlockwise from the horizontal as usual).
+    angle = (180.0 - float(np.degrees(_ANGLES[worst]))) % 180.0
+    return _Focus(focus, blur_px, smear, angle, float(along[worst] / max(best, 1e-6)),
                   _encode_tiles(ratio, weight, valid))
 
 

@@ -358,6 +358,7 @@ class CullView(QWidget):
         header.addWidget(self.remove_button)
         switches = QHBoxLayout()
         switches.setContentsMargins(8, 0, 8, 6)
+        switches.setSpacing(12)
         switches.addWidget(QLabel("Rules:", self))
         self.rule_switches: dict[str, QCheckBox] = {}
         for rule in cullrules.RULES:
@@ -523,7 +524,7 @@ class CullView(QWidget):
         below = self.threshold.value()
         for rule, box in self.rule_switches.items():
             box.setText(rule.capitalize() if counts is None else f"{rule.capitalize()} {counts.get(rule, 0):,}")
-            tip = cullrules.RULES[rule].capitalize()
+            tip = cullrules.RULES[rule][:1].upper() + cullrules.RULES[rule][1:]
             if rule == "score":
                 tip += (f" ({below:g}, the Score below box)" if below > 0 else " (off: Score below is 0)")
             box.setToolTip(tip + ". The number counts the candidates it names, whether it is on or off.")

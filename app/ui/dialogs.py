@@ -72,7 +72,8 @@ class ErrorsDialog(QDialog):
 # Settings shown in the dialog, grouped as a photographer thinks of them.
 GROUPS = [
     ("Model", ["encoder", "head", "device", "precision", "runtime", "batch_size", "decode_workers"]),
-    ("Scores", ["good_threshold", "cull_threshold"]),
+    ("Scores", ["good_threshold"]),
+    ("Culling", ["cull_rules", "cull_threshold", "out_of_focus_px", "motion_blur_px", "lost_highlights"]),
     ("Library", ["thumbnail_size", "exclude", "rejects_folder", "write_xmp"]),
     ("Grouping", ["burst_window_s", "scene_max_distance"]),
 ]
@@ -81,7 +82,8 @@ LABELS = {
     "runtime": "Runtime", "batch_size": "Batch size", "decode_workers": "Decode threads", "good_threshold": "Very good from",
     "cull_threshold": "Cull below", "thumbnail_size": "Thumbnail size", "exclude": "Skip files matching",
     "rejects_folder": "Rejects folder", "write_xmp": "Write XMP sidecars", "burst_window_s": "Burst gap (s)",
-    "scene_max_distance": "Same scene within",
+    "scene_max_distance": "Same scene within", "cull_rules": "Cull rules", "out_of_focus_px": "Out of focus from (px)",
+    "motion_blur_px": "Motion blur from (px)", "lost_highlights": "Highlights lost from",
 }
 
 
@@ -153,7 +155,7 @@ class SettingsDialog(QDialog):
         form.addRow(label, row)
 
     def _editor(self, setting: settings_mod.Setting) -> QWidget:
-        if setting.choices:
+        if setting.choices and setting.type is not list:
             combo = QComboBox(self)
             combo.addItems(list(setting.choices))
             return combo
@@ -171,11 +173,13 @@ class SettingsDialog(QDialog):
             spin.setDecimals(2)
             spin.setRange(float(setting.minimum if setting.minimum is not None else -1e9),
                           float(setting.maximum if setting.maximum is not None else 1e9))
-            spin.setSingleStep(0.25)
+            spin.setSingleStep(0.01 if setting.maximum is not None and setting.maximum <= 1 else
+                               0.1 if setting.maximum == 16 else 0.25)
             return spin
         line = QLineEdit(self)
         if setting.type is list:
-            line.setPlaceholderText("comma-separated patterns, e.g. *.tmp, exports/*")
+            line.setPlaceholderText("comma-separated: " + ", ".join(setting.choices) if setting.choices
+                                    else "comma-separated patterns, e.g. *.tmp, exports/*")
         line.setMinimumWidth(360)
         return line
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from app.core import bestpick, cullrules, grouping  # noqa: E402
 from app.core.decode import decode  # noqa: E402
 from app.core.errors import PhotoError  # noqa: E402
-from app.core.quality import QualityThresholds, exposure_faults, faults, measure_quality, scene_hash  # noqa: E402
+from app.core.quality import QualityThresholds, blur_faults, faults, measure_quality, scene_hash  # noqa: E402
 from app.curation import _exposure_differs  # noqa: E402
 
 SOUND, BLURRED, EXPOSURE = "sound", "blurred", "exposure"
@@ -110,12 +110,9 @@ def main() -> int:
     by_id = {p.id: p for p in photos}
     thresholds = QualityThresholds()
 
-    facts = [grouping.PhotoFacts(p.id, None, p.captured_at, p.hash, None, exposure_fault=_exposure_differs(p.quality))
-             for p in photos]
-    settings = grouping.GroupingSettings()
-    groups = grouping.group_photos(facts, grouping.GroupingSettings(
-        burst_window_s=settings.burst_window_s, scene_max_distance=settings.scene_max_distance,
-        similar_max_distance=settings.scene_max_distance))
+    facts = [grouping.PhotoFacts(p.id, None, p.captured_at, p.hash, None, exposure_fault=_exposure_differs(p.quality),
+                                 blur_fault=bool(blur_faults(p.quality, thresholds))) for p in photos]
+    groups = grouping.group_photos(facts)
     group_of: dict[int, grouping.Group] = {i: g for g in groups for i in g.members}
     picks: dict[int, bestpick.Pick] = {}
     for g in groups:

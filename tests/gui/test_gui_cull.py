@@ -38,7 +38,6 @@ def test_keyboard_review_changes_marks(qtbot, make_window, settings, analysed):
     candidates = _names(cull)
     assert {"IMG_03.jpg", "IMG_04.jpg", "IMG_05.jpg"} <= set(candidates)
     rules = {i.member.row.name: i.rules for i in cull.model.items}
-    for i in cull.candidates.items: print("DBG", i.member.row.name, i.member.row.score, i.findings, i.member.quality, i.member.faults)  # noqa
     assert "blur" in rules["IMG_03.jpg"] and "extra" in rules["IMG_03.jpg"]
     assert any("out of focus" in r or "blur" in r for r in candidates["IMG_03.jpg"])
     # The pick of the burst is named by its file, not by a database id.
@@ -85,57 +84,64 @@ def test_rule_switches_filter_without_a_reload(qtbot, make_window, settings, ana
     window = make_window(settings)
     start(qtbot, window)
     cull = _open_cull(qtbot, window)
+    with qtbot.waitSignal(cull.loaded, timeout=30_000):
+        cull.threshold.setValue(10.0)  # every photo is below: the score rule names all six, the whole burst
     switches = cull.rule_switches
     assert list(switches) == list(RULES) and all(box.isChecked() for box in switches.values())
-    # Every switch tells how many candidates its rule names, counted over the whole list.
-    by_rule = {rule: sum(1 for i in cull.model.items if rule in i.rules) for rule in RULES}
-    assert by_rule["blur"] >= 1 and by_rule["extra"] >= 3  # the blurred frame; the burst's lesser frames
+    everyone = {i.member.row.name: i.rules for i in cull.model.items}
+    assert len(everyone) == 6 and "1 scene would go whole" in cull.summary.text()
+    # Every switch tells how many candidates its rule names.
+    by_rule = {rule: sum(1 for rules in everyone.values() if rule in rules) for rule in RULES}
+    assert by_rule["score"] == 6 and by_rule["blur"] >= 1 and by_rule["extra"] == 4  # the burst's lesser frames
     for rule, box in switches.items():
         assert box.text() == f"{rule.capitalize()} {by_rule[rule]}"
-        assert box.toolTip().startswith(RULES[rule].capitalize())
-    assert "4, the Score below box" in switches["score"].toolTip()
-    everyone = _names(cull)
-    blurred = next(r for r, i in enumerate(cull.model.items) if i.member.row.name == "IMG_03.jpg")
-    cull.list.setCurrentIndex(cull.model.index(blurred))
-    pid = cull.current_photo_id()
+        assert box.toolTip().startswith(RULES[rule][:1].upper() + RULES[rule][1:])
+    assert "10, the Score below box" in switches["score"].toolTip()
+    cull.list.setCurrentIndex(cull.model.index(next(r for r, i in enumerate(cull.model.items)
+                                                    if i.member.row.name == "IMG_03.jpg")))
+    blurred = cull.current_photo_id()
 
     loads = []
     window.curation.load_cull = lambda *args, **kwargs: loads.append(args)
-    with qtbot.assertNotEmitted(cull.loaded), qtbot.waitSignal(cull.rulesChanged) as changed:
-        switches["extra"].click()
-    assert changed.args[0] == [r for r in RULES if r != "extra"]
-    remaining = {name for name, rules in _rules(everyone, cull).items() if set(rules) - {"extra"}}
-    assert set(_names(cull)) == remaining and len(remaining) < len(everyone)
-    assert not any("not the pick" in r for reasons in _names(cull).values() for r in reasons)
-    assert "IMG_03.jpg" in remaining and cull.current_photo_id() == pid  # still named by blur: still current
-    assert cull.summary.text().startswith(f"{len(remaining)} candidate") and "under 4 of 5 rules" in cull.summary.text()
-    # The count of a rule that is off still says what it would add.
-    assert switches["extra"].text() == f"Extra {by_rule['extra']}" and not switches["extra"].isChecked()
+    off: set[str] = set()
+    for rule in ("score", "extra"):
+        with qtbot.assertNotEmitted(cull.loaded), qtbot.waitSignal(cull.rulesChanged) as changed:
+            switches[rule].click()
+        off.add(rule)
+        assert changed.args[0] == [r for r in RULES if r not in off]
+        # The candidates of the rules still on, each with only their reasons; the count of a rule
+        # that is off still says what it would add.
+        shown = {i.member.row.name: i.rules for i in cull.model.items}
+        assert shown == {name: tuple(r for r in rules if r not in off)
+                         for name, rules in everyone.items() if set(rules) - off}
+        assert switches[rule].text() == f"{rule.capitalize()} {by_rule[rule]}" and not switches[rule].isChecked()
+        assert cull.current_photo_id() == blurred  # still named by blur: still the one under review
+        assert cull.summary.text().startswith(f"{len(shown)} candidate")
+        assert f"under {5 - len(off)} of 5 rules" in cull.summary.text()
+        assert "would go whole" not in cull.summary.text()  # the burst's pick is only named by score
+    assert len(shown) < 4 and "IMG_03.jpg" in shown
 
     for rule in RULES:  # every rule off: nothing left, and the empty page says why
         if switches[rule].isChecked():
             switches[rule].click()
     assert cull.model.rowCount() == 0 and cull.stack.currentWidget() is cull.empty
-    assert "under the rules that are on" in cull.empty.text() and f"Extra ({by_rule['extra']})" in cull.empty.text()
+    assert "under the rules that are on" in cull.empty.text() and "Extra (4)" in cull.empty.text()
 
     for rule in RULES:
         switches[rule].click()
-    assert _names(cull) == everyone and cull.stack.currentWidget() is cull.splitter
-    assert cull.summary.text().startswith(f"{len(everyone)} candidate") and "rules" not in cull.summary.text()
+    assert {i.member.row.name: i.rules for i in cull.model.items} == everyone
+    assert cull.stack.currentWidget() is cull.splitter and "1 scene would go whole" in cull.summary.text()
+    assert "rules" not in cull.summary.text()
     assert not loads and not cull.loading
 
 
-def test_rule_switches_keep_a_photo_rejected_meanwhile_and_tell_whole_scenes(qtbot, make_window, settings,
-                                                                             analysed):
+def test_rule_switches_keep_a_photo_rejected_meanwhile(qtbot, make_window, settings, analysed):
     window = make_window(settings)
     start(qtbot, window)
     cull = _open_cull(qtbot, window)
-    with qtbot.waitSignal(cull.loaded, timeout=30_000):
-        cull.threshold.setValue(10.0)  # every photo is below: the whole burst would go
-    assert len(cull.model.items) == 6 and "1 scene would go whole" in cull.summary.text()
-    assert cull.rule_switches["score"].text() == "Score 6"
-    # Reject a frame named only by score and extra, then switch both off: it stays, as a rejected photo.
-    row = next(r for r, i in enumerate(cull.model.items) if set(i.rules) == {"score", "extra"})
+    # Reject a frame named at most by score and extra, then switch both off: it stays, as a rejected
+    # photo (as a reload would show it, and as "Remove rejected" would move it).
+    row = next(r for r, i in enumerate(cull.model.items) if "extra" in i.rules and set(i.rules) <= {"score", "extra"})
     cull.list.setCurrentIndex(cull.model.index(row))
     pid = cull.current_photo_id()
     cull.list.setFocus()
@@ -143,20 +149,15 @@ def test_rule_switches_keep_a_photo_rejected_meanwhile_and_tell_whole_scenes(qtb
     with qtbot.assertNotEmitted(cull.loaded):
         cull.rule_switches["score"].click()
         cull.rule_switches["extra"].click()
-    ids = {i.member.row.id: i for i in cull.model.items}
-    assert pid in ids and ids[pid].reasons[0] == "rejected by you" and cull.current_photo_id() == pid
+    shown = {i.member.row.id: i for i in cull.model.items}
+    assert pid in shown and shown[pid].reasons == ("rejected by you",) and cull.current_photo_id() == pid
     assert all(set(i.rules) - {"score", "extra"} for i in cull.model.items if i.member.row.id != pid)
-    assert "would go whole" not in cull.summary.text()  # the burst's pick stays under the other rules
-    # The setting's rules switch the view over as well.
-    cull.set_rules(["score"])
-    assert [r for r, box in cull.rule_switches.items() if box.isChecked()] == ["score"]
-    assert len(cull.model.items) == 6
-
-
-def _rules(names: dict[str, tuple[str, ...]], cull) -> dict[str, tuple[str, ...]]:
-    """The rules naming each photo of `names`, from the list as loaded (every rule)."""
-    return {os.path.basename(i.member.row.path): i.rules for i in cull.candidates.items
-            if os.path.basename(i.member.row.path) in names}
+    assert "1 marked rejected" in cull.summary.text()
+    # The cull_rules setting switches the view over as well.
+    cull.set_rules(["extra"])
+    assert [r for r, box in cull.rule_switches.items() if box.isChecked()] == ["extra"]
+    assert {i.member.row.name for i in cull.model.items} == {
+        i.member.row.name for i in cull.candidates.items if "extra" in i.rules} | {shown[pid].member.row.name}
 
 
 def test_remove_rejected_to_rejects_folder_and_undo(qtbot, make_window, engine, analysed, tmp_path, tiny_model):

@@ -88,9 +88,9 @@ def test_burst_is_grouped_and_a_sound_frame_is_picked(analysed, model_settings, 
     burst = kinds["burst"]
     assert names(burst.members) == ["IMG_01.jpg", "IMG_02.jpg", "IMG_03.jpg", "IMG_04.jpg", "IMG_05.jpg"]
     faulted = {os.path.basename(m.row.path): m.faults for m in burst.members}
-    assert "blurry" in faulted["IMG_03.jpg"]
-    assert any(f in faulted["IMG_04.jpg"] for f in ("too dark", "crushed shadows"))
-    assert any(f in faulted["IMG_05.jpg"] for f in ("too bright", "blown highlights"))
+    assert faulted["IMG_03.jpg"] == ["out of focus"]
+    assert faulted["IMG_04.jpg"] == ["darker than the best-exposed frame by 3 stops"]
+    assert len(faulted["IMG_05.jpg"]) == 1 and faulted["IMG_05.jpg"][0].startswith("highlights lost on")
     pick = burst.pick
     assert os.path.basename(pick.row.path) in ("IMG_01.jpg", "IMG_02.jpg")
     sound = [m for m in burst.members if not m.faults]
@@ -110,20 +110,35 @@ def test_user_pick_wins_and_survives_a_rescan(analysed, model_settings, shoot):
     assert again.pick_id == other.row.id and "your pick" in again.reason
 
 
+TECHNICAL = "blur,exposure,extra,copy"
+
+
 def test_cull_candidates_respect_stars_and_picks(analysed, model_settings, shoot):
-    items = {os.path.basename(i.member.row.path): i.reasons for i in
-             curation.cull_list(analysed, model_settings, str(shoot), below=0)}
+    found = curation.cull_list(analysed, model_settings, str(shoot), rules=TECHNICAL)
+    items = {os.path.basename(i.member.row.path): i for i in found.items}
+    # The burst's frames other than its pick (a sound frame) go; the pick, the lone scene and the
+    # similar shot's pick stay: no scene goes whole.
     assert {"IMG_03.jpg", "IMG_04.jpg", "IMG_05.jpg"} <= set(items)
-    assert any("blurry" in r for r in items["IMG_03.jpg"])
+    assert "OTHER.jpg" not in items and found.scenes_lost == 0
+    assert items["IMG_03.jpg"].rules == ("blur", "extra") and items["IMG_03.jpg"].reasons[0] == "out of focus"
+    assert items["IMG_04.jpg"].rules == ("exposure", "extra")
+    assert found.by_rule["extra"] >= 3 and found.by_rule["blur"] == 1
     blurred = next(p for p in repo.list_photos(analysed) if p.path.endswith("IMG_03.jpg"))
     curation.set_marks(analysed, model_settings, [blurred.id], stars=3)
-    items = curation.cull_list(analysed, model_settings, str(shoot), below=0)
+    items = curation.cull_list(analysed, model_settings, str(shoot), rules=TECHNICAL).items
     assert "IMG_03.jpg" not in {os.path.basename(i.member.row.path) for i in items}
-    # the score rule: a threshold above every score makes every unstarred photo a candidate
+    # --below alone is the score rule alone: a threshold above every score makes every unstarred
+    # photo a candidate, and every scene would go whole (which the list says).
     everything = curation.cull_list(analysed, model_settings, str(shoot), below=10)
-    scores = [it.member.row.score for it in everything]
+    scores = [it.member.row.score for it in everything.items]
     assert scores == sorted(scores)  # worst first
-    assert len(everything) == 6 and all(any("below 10.0" in r for r in i.reasons) for i in everything)
+    assert len(everything.items) == 6 and all(i.rules == ("score",) for i in everything.items)
+    assert everything.rules == {"score"} and everything.scenes_lost == 0  # the starred frame keeps the burst
+    curation.set_marks(analysed, model_settings, [blurred.id], stars=0)
+    assert curation.cull_list(analysed, model_settings, str(shoot), below=10).scenes_lost == 1
+    # The setting's rules apply when neither is given; the threshold is the setting's too.
+    default = curation.cull_list(analysed, model_settings, str(shoot))
+    assert default.rules == set(model_settings.cull_rules) and default.below == model_settings.cull_threshold
 
 
 def test_remove_to_rejects_folder_and_undo_restore_bytes(analysed, model_settings, shoot, tmp_path):
@@ -210,9 +225,9 @@ def test_an_export_inside_the_library_does_not_come_back_as_duplicates(analysed,
 
 
 def test_a_removed_folder_leaves_best_shots_cull_and_exports(analysed, model_settings, shoot):
-    assert curation.cull_list(analysed, model_settings, None, below=10)
+    assert curation.cull_list(analysed, model_settings, None, below=10).items
     assert repo.remove_root(analysed, shoot) == 7
-    assert curation.cull_list(analysed, model_settings, None, below=10) == []
+    assert curation.cull_list(analysed, model_settings, None, below=10).items == []
     assert curation.load_groups(analysed, model_settings) == []
     assert curation.picks(analysed, model_settings) == []
 
@@ -223,7 +238,7 @@ def test_quality_is_filled_for_photos_analysed_by_an_older_release(shoot, model_
     holder = ModelHolder(model_settings)
     analyse(engine, holder, library.pending(engine, holder))
     with engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE photos SET analysis_version = 1, sharpness = NULL")
+        conn.exec_driver_sql("UPDATE photos SET analysis_version = 2, focus = NULL, focus_tiles = NULL")
     fresh = ModelHolder(model_settings)
     items = library.pending(engine, fresh)
     assert len(items) == 7 and not any(i.needs_score for i in items)
@@ -250,12 +265,16 @@ def test_cli_best_cull_trash_and_undo(shoot, tiny_encoder, head_file, tmp_path, 
     assert len(burst["members"]) == 5 and burst["pick"] in [m["path"] for m in burst["members"]]
     assert burst["reason"] and all("faults" in m for m in burst["members"])
     before = {p: sha(p) for p in shoot.iterdir()}
-    res = cli(["cull", "--json", "--below", "0", shoot, *model], aesthete_home, xdg)
+    res = cli(["cull", "--json", "--rules", "blur,exposure,extra", shoot, *model], aesthete_home, xdg)
     assert res.returncode == 2 and b"no terminal to confirm" in res.stderr  # nothing moved without --yes
     assert {p: sha(p) for p in shoot.iterdir()} == before
     candidates = [json.loads(l) for l in res.stdout.decode().splitlines()]
-    assert candidates and all(c["reasons"] for c in candidates)
-    res = cli(["cull", "--yes", "--trash", "--below", "0", shoot, *model], aesthete_home, xdg)
+    assert candidates and all(c["reasons"] and c["rules"] for c in candidates)
+    assert set(candidates[0]) == {"path", "score", "rules", "reasons"}
+    assert b"under rules blur, exposure, extra" in res.stderr and b"by rule: blur 1, exposure 2, extra" in res.stderr
+    res = cli(["cull", "--json", "--rules", "blurry", shoot, *model], aesthete_home, xdg)
+    assert res.returncode == 2 and b"unknown cull rule 'blurry'" in res.stderr
+    res = cli(["cull", "--yes", "--trash", "--rules", "blur,exposure,extra", shoot, *model], aesthete_home, xdg)
     assert res.returncode == 0, res.stderr
     gone = [p for p in before if not p.exists()]
     assert len(gone) == len(candidates)

@@ -109,18 +109,42 @@ def test_no_chaining_in_bursts():
 
 def test_no_chaining_in_similar_groups():
     a = 0
-    b = flip(a, *range(0, 6))
-    c = flip(b, *range(6, 12))
+    b = flip(a, *range(0, 8))
+    c = flip(b, *range(8, 16))
     assert hamming(a, b) <= SETTINGS.similar_max_distance < hamming(a, c)
     groups = group_photos([facts(1, 0.0, a), facts(2, 1000.0, b), facts(3, 2000.0, c)])
     assert groups == [Group("similar", (1, 2))]
 
 
-def test_similar_is_stricter_than_burst():
+def test_frames_of_one_framing_group_without_capture_times(hashes):
+    # Blurred, re-exposed and shifted frames of scene one, no capture times: one group of similar
+    # shots; the other scenes stay apart.
+    names = ["one", "one_shift", "one_blur", "one_dark", "one_blown", "two", "three"]
+    # As the library passes them: the blurred frame is out of focus, the others lose shadows or highlights.
+    flawed = {"one_blur": {"blur_fault": True}, "one_dark": {"exposure_fault": True},
+              "one_blown": {"exposure_fault": True}}
+    photos = [PhotoFacts(i, f"file-{i}", None, hashes[n], None, **flawed.get(n, {})) for i, n in enumerate(names)]
+    assert group_photos(photos) == [Group("similar", (0, 1, 2, 3, 4))]
+    smeared = scene_hash(gen.motion_blurred(gen.scene(2), 15, 30))
+    photos.append(PhotoFacts(9, "file-9", None, smeared, None, blur_fault=True))
+    assert Group("similar", (5, 9)) in group_photos(photos)
+
+
+def test_a_badly_exposed_frame_joins_its_scene_at_the_exposure_allowance():
     h = 0x00FF_00FF_00FF_00FF
-    ten_away = flip(h, *range(10))
-    assert group_photos([facts(1, 0.0, h), facts(2, 0.5, ten_away)]) == [Group("burst", (1, 2))]
-    assert group_photos([facts(1, 0.0, h), facts(2, 5000.0, ten_away)]) == []
+    near = flip(h, *range(6))
+    far = flip(h, 0, 1, 2, *range(40, 51))  # 14 from both: beyond the scene distance, within the allowance
+    assert hamming(h, far) == hamming(near, far) == 14
+    plain = [facts(1, None, h), facts(2, None, near), facts(3, None, far)]
+    blurred = PhotoFacts(3, "file-3", None, far, None, blur_fault=True)  # no exposure allowance: stays out
+    assert group_photos(plain[:2] + [blurred]) == [Group("similar", (1, 2))]
+    assert group_photos(plain) == [Group("similar", (1, 2))]
+    dark = PhotoFacts(3, "file-3", None, far, None, exposure_fault=True)
+    assert group_photos(plain[:2] + [dark]) == [Group("similar", (1, 2, 3))]
+    # Alone, it pairs with the nearest frame; too far from everything, it stays alone.
+    assert group_photos([plain[0], dark]) == [Group("similar", (1, 3))]
+    stranger = PhotoFacts(4, "file-4", None, flip(h, *range(20, 46)), None, exposure_fault=True)
+    assert group_photos(plain[:2] + [stranger]) == [Group("similar", (1, 2))]
 
 
 def test_random_embeddings_change_nothing(hashes):
