@@ -107,11 +107,11 @@ REGISTRY: dict[str, Setting] = {
                 "copy (an exact copy).", choices=("score", "blur", "exposure", "extra", "copy")),
         Setting("out_of_focus_px", float, 0.7,
                 "A photo alone is out of focus when even its sharpest part is blurred this many pixels at "
-                "1024 px (sharp real photos measured 0.0-0.45, a 3 px blur of 1600 px photos 0.72-1.8).",
+                "1024 px (sharp real photos measured 0.0-0.54, a 3 px blur of 1600 px photos 0.59-1.8).",
                 minimum=0.1, maximum=16),
-        Setting("motion_blur_px", float, 1.0,
+        Setting("motion_blur_px", float, 0.9,
                 "A photo alone has motion blur when it is smeared this many pixels more in one direction "
-                "than in the others, at 1024 px (sharp real photos 0.1-0.9, real camera shakes 1.1-4.4).",
+                "than in the others, at 1024 px (sharp real photos 0.0-0.68, real camera shakes 0.96-4.1).",
                 minimum=0.1, maximum=16),
         Setting("lost_highlights", float, 0.10,
                 "A photo alone has lost its highlights when white patches with no detail cover this share "

@@ -26,9 +26,11 @@ SOFTER_RATIO = 0.55
 # is worse exposed: the real bracket's frames differ by 0.09 (+1.2 vs +4.1 EV) to 0.85 (-4.7 EV).
 EXPOSURE_MARGIN = 0.08
 # A frame also is when it is this much less well exposed (quality.exposedness) than the best frame and
-# at least EXPOSURE_STOPS darker or brighter: the sample photos 2 EV under measured 0.53-0.80 of their
-# own exposure, 3 EV under 0.35-0.50; a real bracket's frames 1.8 EV under and 1.2 EV over 0.50.
-EXPOSEDNESS_RATIO = 0.55
+# at least EXPOSURE_STOPS darker or brighter: the sample photos 1 EV under measured 0.79-1.2 of their
+# own exposure, 2 EV under 0.53-0.80, 3 EV under 0.35-0.50; a real bracket's frames 1.8 EV under and
+# 1.2 EV over 0.50. A high-key photo is less "well exposed" than a darker copy of itself: the stops
+# guard keeps small differences out, and what is lost (above) is judged first.
+EXPOSEDNESS_RATIO = 0.7
 EXPOSURE_STOPS = 1.5
 SMALLER_RATIO = 0.5  # under half the pixels of the group's largest frame
 SHARPEST_TOLERANCE = 0.95

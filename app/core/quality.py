@@ -25,7 +25,10 @@ _CLIP_LOW = 5
 _LOST_BLOCK = 8  # px at ANALYSIS_SIZE: clipped pixels count as lost detail in blocks this wide...
 _LOST_FILL = 0.9  # ...that are at least this full of them (a specular glint or a lamp is not a patch)
 _CLIP_MARGIN = 3  # px around clipped pixels left out of focus: the kink where clipping starts is no edge
-_KEPT_TILE = 0.98  # a tile judges focus when (nearly) none of it is clipped; which tiles are clipped differs between exposures, and the comparison leaves them out of both
+_KEPT_TILE = 0.5  # a tile judges the photo's own focus when at least half of it is left after clipping
+# ...and joins the tiles frames of a scene are compared on only when (nearly) none of it is clipped: which
+# tiles clip differs between exposures, and a comparison must leave them out of both frames.
+_CLEAN_TILE = 0.98
 _REBLUR = 2.0  # px: the second look at each tile, blurred this much, that focus is measured against
 _ANGLES = np.linspace(0.0, np.pi, 8, endpoint=False)  # directions the smear of motion blur is looked for in
 _WELL_EXPOSED = np.exp(-((np.arange(256) / 255.0 - 0.5) ** 2) / (2 * 0.2**2))  # sigma 0.2, as in exposure fusion
@@ -99,15 +102,16 @@ class QualityThresholds:
     repeats them.
     """
 
-    # Sharpest part of sharp real photos: 0.0-0.45 px; a 3 px Gaussian blur of the sample photos
-    # 0.72-1.84, 5 px 1.28-2.83. Only photos with nothing sharp anywhere are out of focus alone.
+    # Sharpest part of sharp real photos: 0.0-0.54 px (the samples 1 EV over or 2 under too); a 3 px
+    # Gaussian blur of the 1600 px sample photos 0.59-1.82. Only photos with nothing sharp anywhere are
+    # out of focus alone.
     out_of_focus_px: float = 0.7
-    # Smear beyond the sharpest direction: sharp photos 0.1-0.9 px (window blinds, wood grain 0.5; a
-    # macro ladybird 0.8), real camera shakes 1.1-4.4 (a clock, a storm shot from a moving car, a GoPro
-    # frame), a 15 px box smear of the sample photos 0.9-2.8.
-    motion_px: float = 1.0
-    # ...with the worst direction at least this much blurrier than the best (sharp photos 1.1-2.3 with
-    # small smears; real shakes 1.7-9.8).
+    # Smear beyond the sharpest direction, measured on the sharper half of the photo's tiles: sharp real
+    # photos 0.0-0.58 px (a yellow flower before a soft background; window blinds 0.33), the samples 1 EV
+    # over or 2 under at most 0.68; real camera shakes 0.96 (a GoPro frame) and 4.1 (a clock); a 15 px
+    # box smear of the sample photos 0.8-2.4.
+    motion_px: float = 0.9
+    # ...with the worst direction at least this much blurrier than the best (an even blur measures 1.0-1.2).
     motion_ratio: float = 1.5
     # White patches with no detail, as a share of the frame: normal exposures 0-3%, a real +4 EV bracket
     # frame 12%, real over-exposed photos 10-46%. An overcast sky that keeps its grey is not clipped.
@@ -188,9 +192,19 @@ def _reblur_gains() -> tuple[float, float, float]:
     """What white noise of unit variance adds to the coarse gradient products (xx, yy, xy)."""
     impulse = np.zeros((25, 25), np.float64)
     impulse[12, 12] = 1.0
-    smooth = ndimage.gaussian_filter(impulse, _REBLUR, truncate=3.0)
-    kx, ky = smooth[:-1, 1:] - smooth[:-1, :-1], smooth[1:, :-1] - smooth[:-1, :-1]
+    kx, ky = _gradient(ndimage.gaussian_filter(impulse, _REBLUR, truncate=3.0))
     return float((kx * kx).sum()), float((ky * ky).sum()), float((kx * ky).sum())
+
+
+def _gradient(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Differences across each 2x2 block, both centred on the block's middle, so every direction between
+    them is measured alike (forward differences from one corner see one diagonal sharper than the other).
+    Cropped to line up with the second differences' centre pixels."""
+    right = g[1:, 1:] - g[1:, :-1]
+    left = g[:-1, 1:] - g[:-1, :-1]
+    down = g[1:, :-1] - g[:-1, :-1]
+    down2 = g[1:, 1:] - g[:-1, 1:]
+    return 0.5 * (left + right)[:-1, :-1], 0.5 * (down + down2)[:-1, :-1]
 
 
 _REBLUR_GAIN = _reblur_gains()
@@ -264,12 +278,12 @@ def _measure_focus(g: np.ndarray, noise: float, brightest: np.ndarray | None = N
     centre = g[1:-1, 1:-1]
     grid = _grid(centre.shape)
     # Fine detail: first and second differences at full size.
-    fx, fy = g[1:-1, 2:] - centre, g[2:, 1:-1] - centre
+    fx, fy = _gradient(g)
     dxx = g[1:-1, :-2] - 2.0 * centre + g[1:-1, 2:]
     dyy = g[:-2, 1:-1] - 2.0 * centre + g[2:, 1:-1]
     dxy = 0.25 * (g[2:, 2:] - g[2:, :-2] - g[:-2, 2:] + g[:-2, :-2])
     smooth = ndimage.gaussian_filter(g, _REBLUR, truncate=3.0)
-    cx, cy = smooth[1:-1, 2:] - smooth[1:-1, 1:-1], smooth[2:, 1:-1] - smooth[1:-1, 1:-1]
+    cx, cy = _gradient(smooth)
     # Clipped pixels and their neighbours say nothing about focus: the kink where a clipped patch
     # begins would read as a sharp edge in any frame, and the patch itself as no detail at all.
     clipped = ((g if brightest is None else brightest) >= _CLIP_HIGH) | (g <= _CLIP_LOW)
@@ -289,17 +303,18 @@ def _measure_focus(g: np.ndarray, noise: float, brightest: np.ndarray | None = N
     level = level / share
     c, s = _COS, _SIN
     gx, gy, gxy = _REBLUR_GAIN
-    # Energies along each direction less what noise alone puts there (white noise of variance var:
-    # forward differences 2 var with a shared pixel; [1,-2,1] 6 var, two of them 4 var together; the
-    # cross difference var/4).
-    fine = np.maximum(_along(t["fxx"], t["fyy"], t["fxy"]) - var * (2.0 + 2.0 * c * s), 0.0)
+    # Energies along each direction less what noise alone puts there (white noise of variance var: the
+    # 2x2 differences var in every direction; [1,-2,1] 6 var, two of them 4 var together; the cross
+    # difference var/4).
+    fine = np.maximum(_along(t["fxx"], t["fyy"], t["fxy"]) - var, 0.0)
     coarse = np.maximum(_along(t["cxx"], t["cyy"], t["cxy"]) - var * (c * c * gx + 2 * c * s * gxy + s * s * gy), 0.0)
     # The second derivative's energy averaged over all directions (the odd cross terms average out).
     second = np.maximum(0.375 * (t["xxxx"] + t["yyyy"]) + 0.5 * t["xyxy"] + 0.25 * t["xxyy"] - 5.625 * var, 0.0)
     # A tile judges focus when it has detail above the noise and no clipped patch (whose hard border
     # with the rest would read as a sharp edge in any frame).
     detail = coarse.mean(axis=0)
-    valid = (kept >= _KEPT_TILE) & (detail > 0.01 + 4.0 * var * (gx + gy) / 2.0)
+    detailed = detail > 0.01 + 4.0 * var * (gx + gy) / 2.0
+    valid = (kept >= _KEPT_TILE) & detailed
     if not valid.any():
         return _Focus(0.0, None, 0.0, 0.0, 1.0)
     # Tiles weigh by their contrast relative to their own brightness (Weber), which a change of exposure
@@ -312,14 +327,17 @@ def _measure_focus(g: np.ndarray, noise: float, brightest: np.ndarray | None = N
     widths = _blur_width(fine[:, valid].sum(axis=0), coarse[:, valid].sum(axis=0))
     k = max(2, round(widths.size * _SHARPEST_FRACTION)) if widths.size >= 2 else 1
     blur_px = float(np.sort(widths)[:k].mean())
-    along = _blur_width(fine[:, valid].sum(axis=1), coarse[:, valid].sum(axis=1))
+    # The direction of a smear shows best where the photo is sharpest: a shake smears every tile alike,
+    # while a soft background (bokeh behind a sharp flower) only adds its own uneven blur.
+    sharpest = np.flatnonzero(valid)[widths <= np.median(widths)]
+    along = _blur_width(fine[:, sharpest].sum(axis=1), coarse[:, sharpest].sum(axis=1))
     worst, best = int(np.argmax(along)), float(along.min())
     smear = math.sqrt(max(float(along[worst]) ** 2 - best * best, 0.0))
     # Gradients are weak along the smear: the direction with the widest blur is the motion's (rows run
     # down the image, so the angle is turned to count anticlockwise from the horizontal as usual).
     angle = (180.0 - float(np.degrees(_ANGLES[worst]))) % 180.0
     return _Focus(focus, blur_px, smear, angle, float(along[worst] / max(best, 1e-6)),
-                  _encode_tiles(ratio, weight, valid))
+                  _encode_tiles(ratio, weight, (kept >= _CLEAN_TILE) & detailed))
 
 
 def _lost_fraction(mask: np.ndarray) -> float:
@@ -368,14 +386,13 @@ def exposure_faults(q: TechnicalQuality, t: QualityThresholds = QualityThreshold
 
 
 def is_motion_blurred(q: TechnicalQuality, t: QualityThresholds = QualityThresholds()) -> bool:
-    """A smear in one direction while the direction across it stays sharp (else it is plain defocus)."""
-    if q.motion_px < t.motion_px or q.motion_ratio < t.motion_ratio:
-        return False
-    across = q.motion_px / math.sqrt(q.motion_ratio**2 - 1.0)
-    return across < t.motion_px
+    """A smear in one direction, much more than across it (an even blur is defocus)."""
+    return q.motion_px >= t.motion_px and q.motion_ratio >= t.motion_ratio
 
 
 def blur_faults(q: TechnicalQuality, t: QualityThresholds = QualityThresholds()) -> list[Fault]:
+    if _blank(q, t):
+        return []
     if is_motion_blurred(q, t):
         return [Fault("blur", "motion blur")]
     if q.blur_px is not None and q.blur_px >= t.out_of_focus_px:
@@ -386,7 +403,13 @@ def blur_faults(q: TechnicalQuality, t: QualityThresholds = QualityThresholds())
 def faults(q: TechnicalQuality, t: QualityThresholds = QualityThresholds()) -> list[Fault]:
     """Faults that spoil a photo on its own: blur over the whole frame, nearly black or white, large
     areas of lost highlights. Size and grain are shown, never faults; dark or bright alone is no fault."""
-    return blur_faults(q, t) + exposure_faults(q, t)
+    exposure = exposure_faults(q, t)
+    return blur_faults(q, t) + exposure if not _blank(q, t) else exposure
+
+
+def _blank(q: TechnicalQuality, t: QualityThresholds) -> bool:
+    # In a nearly black or white frame the little left is 8-bit steps and noise: no focus to judge.
+    return q.brightness < t.nearly_black or q.brightness > t.nearly_white
 
 
 def scene_hash(image: Image.Image) -> int:

@@ -46,7 +46,8 @@ from app.workers.watcher import FolderWatcher
 log = logging.getLogger(__name__)
 
 MODEL_SETTINGS = ("encoder", "head", "device", "precision", "batch_size", "decode_workers")
-GROUPING_SETTINGS = ("burst_window_s", "scene_max_distance")
+# Settings that change groups, picks or cull candidates: best shots and cull are found again.
+GROUPING_SETTINGS = ("burst_window_s", "scene_max_distance", "out_of_focus_px", "motion_blur_px", "lost_highlights")
 VIEWS = ("library", "best", "cull")  # the switcher's tabs, in order
 RELOAD_ROWS_LIMIT = 2000  # marks on more photos than this reload the view instead of row by row
 COUNTS_AFTER_ROWS_MS = 100  # counts asked for while the grid was loading wait this long after its rows
@@ -648,6 +649,8 @@ class MainWindow(QMainWindow):
             self.grid.viewport().update()
             self.best.set_thresholds(fresh.good_threshold, fresh.cull_threshold)
             self.cull.set_thresholds(fresh.good_threshold, fresh.cull_threshold)
+        if old.cull_rules != fresh.cull_rules:
+            self.cull.set_rules(fresh.cull_rules)
         if any(getattr(old, n) != getattr(fresh, n) for n in GROUPING_SETTINGS):
             self._curation_outdated()
         if old.thumbnail_size != fresh.thumbnail_size:

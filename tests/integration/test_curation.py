@@ -285,3 +285,72 @@ def test_cli_best_cull_trash_and_undo(shoot, tiny_encoder, head_file, tmp_path, 
     assert {p: sha(p) for p in shoot.iterdir()} == before
     assert not list((xdg / "Trash" / "files").iterdir())
     assert not list((xdg / "Trash" / "info").iterdir())
+
+
+@pytest.fixture
+def scenes_and_wallpapers(tmp_path, model_settings):
+    """Three generated bursts (sharp, shifted, out of focus, under, over) and two lone small photos
+    (1280x720 and 512x768), analysed: what the first real-photo trial culled 14 of 17 from."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for seed in (1, 2, 3):
+        base = imagegen.scene(seed, (1600, 1067))
+        frames = [base, imagegen.shifted(base, 10, 6), imagegen.blurred(base, 4), imagegen.exposed(base, -3),
+                  imagegen.exposed(base, 2.5)]
+        for i, im in enumerate(frames):
+            im.save(folder / f"burst{seed}_{i}.jpg", quality=92, exif=exif_at(seed * 10, f"{i * 2}0"))
+    imagegen.scene(7, (1280, 720)).save(folder / "wall_wide.jpg", quality=92)
+    imagegen.scene(8, (512, 768)).save(folder / "wall_tall.jpg", quality=92)
+    engine = db.open_db(tmp_path / "lib.sqlite3")
+    scan_folders(engine, model_settings, [folder])
+    holder = ModelHolder(model_settings)
+    assert analyse(engine, holder, library.pending(engine, holder)).scored == 17
+    return engine, folder
+
+
+def test_a_cull_never_takes_a_whole_scene_on_technical_or_group_grounds(scenes_and_wallpapers, model_settings):
+    engine, folder = scenes_and_wallpapers
+    technical = curation.cull_list(engine, model_settings, str(folder), rules="blur,exposure,extra,copy")
+    names = {os.path.basename(i.member.row.path): i for i in technical.items}
+    # Each burst keeps its pick (a sound frame); the lone small photos are no candidates for their size.
+    assert len(technical.items) == 12 and technical.scenes_lost == 0
+    assert not {"wall_wide.jpg", "wall_tall.jpg"} & set(names)
+    for seed in (1, 2, 3):
+        kept = {f"burst{seed}_{i}.jpg" for i in range(5)} - set(names)
+        assert len(kept) == 1 and kept <= {f"burst{seed}_0.jpg", f"burst{seed}_1.jpg"}
+        assert names[f"burst{seed}_2.jpg"].rules == ("blur", "extra")
+        assert names[f"burst{seed}_3.jpg"].rules == ("exposure", "extra")
+        assert names[f"burst{seed}_4.jpg"].rules == ("exposure", "extra")
+    assert technical.by_rule == {"blur": 3, "exposure": 6, "extra": 12}
+    # Only the score rule can take a pick: then the summary counts the scenes that would go whole.
+    everything = curation.cull_list(engine, model_settings, str(folder), below=10)
+    assert len(everything.items) == 17 and everything.scenes_lost == 3
+    # The GUI's switches: fewer rules without judging again, the same as asking for them.
+    only_blur = technical.restrict({"blur"})
+    assert [i.member.row.id for i in only_blur.items] == \
+        [i.member.row.id for i in curation.cull_list(engine, model_settings, str(folder), rules="blur").items]
+    assert only_blur.by_rule == {"blur": 3}
+
+
+def test_cli_cull_rules_and_threshold(scenes_and_wallpapers, tiny_encoder, head_file, aesthete_home, tmp_path):
+    engine, folder = scenes_and_wallpapers
+    engine.dispose()
+    xdg = tmp_path / "xdg"
+    db_path = tmp_path / "lib.sqlite3"
+    common = ["--db", db_path, "--encoder", tiny_encoder, "--head", head_file]
+    res = cli(["cull", "--dry-run", "--json", "--below", "10", folder, *common], aesthete_home, xdg)
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(line) for line in res.stdout.decode().splitlines()]
+    assert len(rows) == 17 and all(r["rules"] == ["score"] for r in rows)  # --below alone: the score rule only
+    assert b"3 scenes would go whole" in res.stderr and b"by rule: score 17" in res.stderr
+    res = cli(["cull", "--dry-run", "--json", "--rules", "score,blur", "--below", "0.5", folder, *common],
+              aesthete_home, xdg)
+    rows = [json.loads(line) for line in res.stdout.decode().splitlines()]
+    assert len(rows) == 3 and all(r["rules"] == ["blur"] for r in rows)
+    assert b"under rules score (below 0.5), blur" in res.stderr
+    res = cli(["cull", "--dry-run", folder, *common], aesthete_home, xdg)  # the setting: all five rules
+    assert res.returncode == 0 and b"under rules score (below 4), blur, exposure, extra, copy" in res.stderr
+    help_text = cli(["cull", "--help"], aesthete_home, xdg).stdout.decode()
+    assert "--rules" in help_text and "extra" in help_text and "--below X alone means" in " ".join(help_text.split())
+    res = cli(["settings", "--set", "cull_rules", "blur,sharpness"], aesthete_home, xdg)
+    assert res.returncode == 2 and b"'sharpness' is not one of them" in res.stderr

@@ -139,3 +139,11 @@ def real_photo(folder: str, name: str) -> Image.Image | None:
     """One of the shared real photos as RGB, or None where the folder is absent."""
     path = REAL / folder / name
     return Image.open(path).convert("RGB") if path.is_file() else None
+
+
+def real_quality(folder: str, name: str):
+    """The technical quality of one of the shared real photos, measured at its own size."""
+    from app.core.quality import measure_quality
+
+    img = real_photo(folder, name)
+    return measure_quality(img, img.size)

@@ -131,10 +131,10 @@ def test_a_measured_clean_frame_beats_an_unmeasured_one_but_unmeasured_beats_fla
 
 
 def test_when_every_frame_is_flawed_the_least_flawed_wins(q):
-    blurry_and_black = replace(q["blurry"], brightness=0.01)
-    pick = best_pick([c(1, 8.0, blurry_and_black), c(2, 4.0, q["blurry"])])
+    blurry_and_blown = replace(q["blurry"], clipped_highlights=0.2)
+    pick = best_pick([c(1, 8.0, blurry_and_blown), c(2, 4.0, q["blurry"])])
     assert pick.photo_id == 2
-    assert "least flawed: out of focus" in pick.reason and "others: 1 out of focus, 1 nearly black" in pick.reason
+    assert "least flawed: out of focus" in pick.reason and "others: 1 out of focus, 1 highlights lost" in pick.reason
 
 
 def test_single_and_empty_groups(q):
@@ -144,11 +144,7 @@ def test_single_and_empty_groups(q):
 
 
 needs_real = pytest.mark.skipif(not gen.REAL.is_dir(), reason="no shared real photos on this machine")
-
-
-def real(folder: str, name: str) -> TechnicalQuality:
-    img = gen.real_photo(folder, name)
-    return measure_quality(img, img.size)
+real = gen.real_quality
 
 
 @needs_real

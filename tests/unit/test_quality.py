@@ -232,11 +232,7 @@ def test_hamming_reads_signed_storage_like_unsigned():
 
 PHOTOS = gen.sample_photos()
 needs_real = pytest.mark.skipif(not gen.REAL.is_dir(), reason="no shared real photos on this machine")
-
-
-def real(folder: str, name: str) -> TechnicalQuality:
-    img = gen.real_photo(folder, name)
-    return measure_quality(img, img.size)
+real = gen.real_quality
 
 
 @needs_real
