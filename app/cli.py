@@ -465,8 +465,8 @@ def cmd_cull(args, settings) -> int:
         print("by rule: " + ", ".join(f"{rule} {counts.get(rule, 0)}" for rule in [*cullrules.RULES, cullrules.REJECTED]
                                       if rule in result.rules or counts.get(rule)), file=sys.stderr)
     if result.scenes_lost:
-        print(f"note: {_count(result.scenes_lost, 'scene')} would go whole (every frame is a candidate)",
-              file=sys.stderr)
+        print(f"note: every frame of {_count(result.scenes_lost, 'scene')} would go (a group whose every photo "
+              "is a candidate)", file=sys.stderr)
     present = sum(1 for p in repo.list_photos(engine, under=os.path.abspath(args.folder)) if p.status != "failed")
     if items and len(items) >= present:
         print(f"note: that is every photo under {_printable(os.path.abspath(args.folder))}", file=sys.stderr)

@@ -102,7 +102,7 @@ REGISTRY: dict[str, Setting] = {
                 "The score rule's threshold: photos scoring below it are cull candidates when the score rule is on.",
                 minimum=0, maximum=10),
         Setting("cull_rules", list, ["score", "blur", "exposure", "extra", "copy"],
-                "Cull rules on by default: score (below cull_threshold), blur (out of focus or motion blur), "
+                "Cull rules on by default: score (below the Cull below threshold), blur (out of focus or motion blur), "
                 "exposure (nearly black or white, highlights lost), extra (not the pick of its group), "
                 "copy (an exact copy).", choices=("score", "blur", "exposure", "extra", "copy")),
         Setting("out_of_focus_px", float, 0.7,
@@ -115,7 +115,7 @@ REGISTRY: dict[str, Setting] = {
                 minimum=0.1, maximum=16),
         Setting("lost_highlights", float, 0.10,
                 "A photo alone has lost its highlights when white patches with no detail cover this share "
-                "of the frame (normal exposures 0-0.03, real over-exposed photos 0.10-0.46).",
+                "of the frame, 0.10 being 10% (normal exposures 0-3%, real over-exposed photos 10-46%).",
                 minimum=0.01, maximum=1),
         Setting("thumbnail_size", int, 256, "Thumbnail size in pixels in the library grid.",
                 minimum=64, maximum=1024),

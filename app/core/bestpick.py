@@ -189,7 +189,9 @@ def _explain(winner: Candidate, members: Sequence[Candidate], found: dict[int, l
     # Within measurement noise (about 5% between shifted frames) of the best counts as sharpest.
     share = _least_relative_focus(winner, judged) if winner in judged and len(judged) > 1 else None
     if share is not None and share >= SHARPEST_TOLERANCE:
-        sharp_part = f"sharpest of {len(judged)}" if share >= 1.0 else f"as sharp as any of {len(judged)}"
+        # Only frames whose exposure lets focus be judged are compared: say so when that is not all of them.
+        of = f"{len(judged)}" if len(judged) == len(members) else f"the {len(judged)} well-exposed"
+        sharp_part = f"sharpest of {of}" if share >= 1.0 else f"as sharp as any of {of}"
     wq = winner.quality
     # Lead with what decided it: the score when every contender had one, otherwise focus.
     parts.extend(p for p in ((score_part, sharp_part) if scored else (sharp_part, score_part)) if p)

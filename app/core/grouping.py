@@ -194,7 +194,10 @@ def _pairs_within(hashes: np.ndarray, radius: int) -> Iterator[tuple[int, int]]:
 
 
 def _similar_groups(photos: Sequence[PhotoFacts], settings: GroupingSettings) -> list[list[PhotoFacts]]:
-    hashed = sorted((p for p in photos if p.scene_hash is not None), key=_order)
+    # Blurred and badly exposed frames join afterwards (_join_flawed): here they could claim a sound frame
+    # of their scene before its sound siblings do, and split the scene.
+    hashed = sorted((p for p in photos if p.scene_hash is not None and not (p.exposure_fault or p.blur_fault)),
+                    key=_order)
     values = sorted({_hash64(p) for p in hashed})
     # Photos with the same hash are trivially alike, so pairs are found between distinct hashes only.
     value_index = {v: i for i, v in enumerate(values)}
@@ -229,42 +232,46 @@ def _similar_groups(photos: Sequence[PhotoFacts], settings: GroupingSettings) ->
 def _join_flawed(groups: list[tuple[str, list[PhotoFacts]]], remaining: Sequence[PhotoFacts],
                  settings: GroupingSettings) -> None:
     """Blurred or badly exposed frames left alone join their scene without capture times: the group all
-    of whose frames they are near, or the nearest lone frame, at the burst distance (with the exposure
-    allowance for a bad exposure: a bracket's -4.7 EV frame lies 14 from its +4.1 EV sibling). Safe to
-    be generous here: a flawed frame never becomes the keeper of the group it joins, so only it can be
-    culled for it. Only such frames are looked at, each against every hash at once."""
-    outliers = [p for p in remaining if (p.exposure_fault or p.blur_fault) and p.scene_hash is not None]
-    if not outliers:
+    of whose frames they are near, or the nearest lone sound frame, at the burst distance (with the
+    exposure allowance for a bad exposure: a bracket's -4.7 EV frame lies 14 from its +4.1 EV sibling);
+    failing both, the nearest lone flawed frame at the plain scene distance. Safe to be generous here: a flawed frame never becomes
+    the keeper of a group with a sound frame, so only it can be culled for joining. Only such frames
+    are looked at, each against every hash at once."""
+    flawed = [p for p in remaining if (p.exposure_fault or p.blur_fault) and p.scene_hash is not None]
+    if not flawed:
         return
-    alone = [p for p in remaining if p.scene_hash is not None]
+    sound = [p for p in remaining if not (p.exposure_fault or p.blur_fault) and p.scene_hash is not None]
     joined: set[int] = set()
-    for p in outliers:
-        if p.photo_id in joined:
-            continue
-        limit = settings.scene_max_distance + (settings.exposure_extra_distance if p.exposure_fault else 0)
-        h = np.uint64(_hash64(p))
-        best_worst, target, pair = limit + 1, None, None
-        if groups:
-            # Complete linkage: a group's distance is its farthest frame's.
-            flat = np.array([_hash64(q) for _k, g in groups for q in g], dtype=np.uint64)
-            starts = np.cumsum([0] + [len(g) for _k, g in groups[:-1]])
-            worst = np.maximum.reduceat(_popcount(flat ^ h), starts)
-            i = int(np.argmin(worst))
-            best_worst, target = int(worst[i]), groups[i][1]
-        others = [q for q in alone if q.photo_id != p.photo_id and q.photo_id not in joined]
-        if others:
-            d = _popcount(np.array([_hash64(q) for q in others], dtype=np.uint64) ^ h)
-            j = int(np.argmin(d))
-            if int(d[j]) < best_worst:
-                best_worst, target, pair = int(d[j]), None, others[j]
-        if best_worst > limit:
-            continue
-        if pair is not None:
-            groups.append(("similar", [pair, p]))
-            joined.add(pair.photo_id)
-        else:
-            target.append(p)
-        joined.add(p.photo_id)
+    for partners in (sound, flawed):  # sound frames first, so a scene gathers round one of them
+        for p in flawed:
+            if p.photo_id in joined:
+                continue
+            # Two flawed frames (one will be kept) only pair at the plain scene distance.
+            generous = p.exposure_fault and partners is sound
+            limit = settings.scene_max_distance + (settings.exposure_extra_distance if generous else 0)
+            h = np.uint64(_hash64(p))
+            best_worst, target, pair = limit + 1, None, None
+            if groups:
+                # Complete linkage: a group's distance is its farthest frame's.
+                flat = np.array([_hash64(q) for _k, g in groups for q in g], dtype=np.uint64)
+                starts = np.cumsum([0] + [len(g) for _k, g in groups[:-1]])
+                worst = np.maximum.reduceat(_popcount(flat ^ h), starts)
+                i = int(np.argmin(worst))
+                best_worst, target = int(worst[i]), groups[i][1]
+            others = [q for q in partners if q.photo_id != p.photo_id and q.photo_id not in joined]
+            if others:
+                d = _popcount(np.array([_hash64(q) for q in others], dtype=np.uint64) ^ h)
+                j = int(np.argmin(d))
+                if int(d[j]) < best_worst:
+                    best_worst, target, pair = int(d[j]), None, others[j]
+            if best_worst > limit:
+                continue
+            if pair is not None:
+                groups.append(("similar", [pair, p]))
+                joined.add(pair.photo_id)
+            else:
+                target.append(p)
+            joined.add(p.photo_id)
 
 
 def group_photos(photos: Sequence[PhotoFacts], settings: GroupingSettings = GroupingSettings()) -> list[Group]:

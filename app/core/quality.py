@@ -200,11 +200,10 @@ def _gradient(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Differences across each 2x2 block, both centred on the block's middle, so every direction between
     them is measured alike (forward differences from one corner see one diagonal sharper than the other).
     Cropped to line up with the second differences' centre pixels."""
-    right = g[1:, 1:] - g[1:, :-1]
-    left = g[:-1, 1:] - g[:-1, :-1]
-    down = g[1:, :-1] - g[:-1, :-1]
-    down2 = g[1:, 1:] - g[:-1, 1:]
-    return 0.5 * (left + right)[:-1, :-1], 0.5 * (down + down2)[:-1, :-1]
+    g = g[:-1, :-1]
+    diagonal = g[1:, 1:] - g[:-1, :-1]  # fx = ((b - a) + (d - c)) / 2 = (diagonal + anti) / 2, fy alike
+    anti = g[:-1, 1:] - g[1:, :-1]
+    return 0.5 * (diagonal + anti), 0.5 * (diagonal - anti)
 
 
 _REBLUR_GAIN = _reblur_gains()
@@ -403,13 +402,13 @@ def blur_faults(q: TechnicalQuality, t: QualityThresholds = QualityThresholds())
 def faults(q: TechnicalQuality, t: QualityThresholds = QualityThresholds()) -> list[Fault]:
     """Faults that spoil a photo on its own: blur over the whole frame, nearly black or white, large
     areas of lost highlights. Size and grain are shown, never faults; dark or bright alone is no fault."""
-    exposure = exposure_faults(q, t)
-    return blur_faults(q, t) + exposure if not _blank(q, t) else exposure
+    return blur_faults(q, t) + exposure_faults(q, t)
 
 
 def _blank(q: TechnicalQuality, t: QualityThresholds) -> bool:
-    # In a nearly black or white frame the little left is 8-bit steps and noise: no focus to judge.
-    return q.brightness < t.nearly_black or q.brightness > t.nearly_white
+    # In a nearly black or white frame the little left is 8-bit steps and noise, and where large areas
+    # are clipped the rest is too little of the scene: its exposure is what is wrong, not its focus.
+    return bool(exposure_faults(q, t))
 
 
 def scene_hash(image: Image.Image) -> int:

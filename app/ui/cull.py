@@ -325,6 +325,9 @@ class CullView(QWidget):
         self.threshold.setToolTip("Photos scoring below this are candidates (0: off). It is the Cull below "
                                   "setting: the viewer and the grid use it too.")
         self.threshold.setKeyboardTracking(False)
+        # Arrow keys belong to the list under review: the box takes them only once clicked into, so a
+        # review key never moves (and saves) the threshold.
+        self.threshold.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self._threshold_timer = QTimer(self)
         self._threshold_timer.setSingleShot(True)
         self._threshold_timer.setInterval(300)
@@ -536,7 +539,7 @@ class CullView(QWidget):
             parts[0] += f" under {len(self.rules)} of {len(cullrules.RULES)} rules"
         lost = self.shown.scenes_lost if self.shown is not None else 0
         if lost:
-            parts.append(f"{fmt.plural(lost, 'scene')} would go whole")
+            parts.append(f"every frame of {fmt.plural(lost, 'scene')} would go")
         if rejected:
             parts.append(f"{rejected:,} marked rejected")
         if kept:

@@ -83,7 +83,7 @@ LABELS = {
     "cull_threshold": "Cull below", "thumbnail_size": "Thumbnail size", "exclude": "Skip files matching",
     "rejects_folder": "Rejects folder", "write_xmp": "Write XMP sidecars", "burst_window_s": "Burst gap (s)",
     "scene_max_distance": "Same scene within", "cull_rules": "Cull rules", "out_of_focus_px": "Out of focus from (px)",
-    "motion_blur_px": "Motion blur from (px)", "lost_highlights": "Highlights lost from",
+    "motion_blur_px": "Motion blur from (px)", "lost_highlights": "Highlights lost from (share)",
 }
 
 

@@ -342,7 +342,7 @@ def test_cli_cull_rules_and_threshold(scenes_and_wallpapers, tiny_encoder, head_
     assert res.returncode == 0, res.stderr
     rows = [json.loads(line) for line in res.stdout.decode().splitlines()]
     assert len(rows) == 17 and all(r["rules"] == ["score"] for r in rows)  # --below alone: the score rule only
-    assert b"3 scenes would go whole" in res.stderr and b"by rule: score 17" in res.stderr
+    assert b"every frame of 3 scenes would go" in res.stderr and b"by rule: score 17" in res.stderr
     res = cli(["cull", "--dry-run", "--json", "--rules", "score,blur", "--below", "0.5", folder, *common],
               aesthete_home, xdg)
     rows = [json.loads(line) for line in res.stdout.decode().splitlines()]

@@ -119,7 +119,7 @@ def test_a_frame_within_noise_of_the_sharpest_is_not_called_the_sharpest(q):
 def test_without_scores_quality_decides(q):
     pick = best_pick([c(1, None, q["soft"]), c(2, None, q["sharp"]), c(3, None, q["dark"])])
     assert pick.photo_id == 2
-    assert pick.reason.startswith("sharpest of 2")  # the dark frame's focus is not compared
+    assert pick.reason.startswith("sharpest of the 2 well-exposed")  # the dark frame's focus is not compared
     # One unscored contender is enough to make focus, not score, decide among the clean frames.
     sharper = replace(q["sharp"], focus=q["sharp"].focus * 2, focus_tiles=None)
     assert best_pick([c(1, 9.0, replace(q["sharp"], focus_tiles=None)), c(2, None, sharper)]).photo_id == 2
@@ -131,10 +131,13 @@ def test_a_measured_clean_frame_beats_an_unmeasured_one_but_unmeasured_beats_fla
 
 
 def test_when_every_frame_is_flawed_the_least_flawed_wins(q):
-    blurry_and_blown = replace(q["blurry"], clipped_highlights=0.2)
-    pick = best_pick([c(1, 8.0, blurry_and_blown), c(2, 4.0, q["blurry"])])
+    blurry_and_small = replace(q["blurry"], width=1200, height=800)
+    pick = best_pick([c(1, 8.0, blurry_and_small), c(2, 4.0, q["blurry"])])
     assert pick.photo_id == 2
-    assert "least flawed: out of focus" in pick.reason and "others: 1 out of focus, 1 highlights lost" in pick.reason
+    assert "least flawed: out of focus" in pick.reason and "others: 1 out of focus, 1 much smaller" in pick.reason
+    # A clipped frame's focus is not judged: its exposure is what is wrong with it.
+    blown = replace(q["blurry"], clipped_highlights=0.2)
+    assert [f.text for f in best_pick([c(1, 8.0, blown)]).faults[1]] == ["highlights lost on 20% of the frame"]
 
 
 def test_single_and_empty_groups(q):

@@ -265,3 +265,24 @@ def test_a_hundred_thousand_photos_group_in_one_call():
     counts = {k: sum(g.kind == k for g in groups) for k in ("exact", "burst", "similar")}
     assert counts == {"exact": 100, "burst": n // 5, "similar": len(revisited)}
     assert sum(len(g.members) for g in groups) == len(photos)
+
+
+@pytest.mark.skipif(not gen.REAL.is_dir(), reason="no shared real photos on this machine")
+def test_real_pairs_and_a_real_bracket_group_without_times_and_apart_from_each_other():
+    from app.core.decode import decode
+    from app.core.quality import exposure_faults, measure_quality
+
+    files = [("blur_gopro_deepdeblur_pairs", n) for n in
+             ("Flower_blur1.png", "Flower_sharp1.png", "Istanbul_blur1.png", "Istanbul_sharp1.png")]
+    files += [("exposure_series_stlouis", n) for n in
+              ("0_StLouisArchMultExpEV-4.72.jpeg", "1_StLouisArchMultExpEV-1.82.jpeg",
+               "2_StLouisArchMultExpEV+1.18.jpeg", "3_StLouisArchMultExpEV+4.09.jpeg")]
+    photos = []
+    for i, (folder, name) in enumerate(files):
+        d = decode(gen.REAL / folder / name)  # as the library reads it (large JPEGs at reduced size)
+        img = d.image
+        q = measure_quality(img, (d.width, d.height))
+        lost = q.clipped_highlights + q.crushed_shadows
+        photos.append(PhotoFacts(i, name, None, scene_hash(img), None,
+                                 exposure_fault=bool(exposure_faults(q)) or lost >= 0.05))
+    assert sorted(g.members for g in group_photos(photos)) == [(0, 1), (2, 3), (4, 5, 6, 7)]
