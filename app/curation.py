@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from app.config.settings import Settings
 from app.core import bestpick, cullrules, grouping, removal, xmp
 from app.core.errors import AestheteError
-from app.core.quality import QualityThresholds, TechnicalQuality, blur_faults, exposure_faults, faults
+from app.core.quality import QualityThresholds, TechnicalQuality, exposure_faults, faults
 from app.storage import journal, marks, repo
 
 log = logging.getLogger(__name__)
@@ -123,10 +123,23 @@ def _exposure_differs(q: TechnicalQuality | None) -> bool:
     return q is not None and (bool(exposure_faults(q)) or q.clipped_highlights + q.crushed_shadows >= 0.05)
 
 
-def photo_facts(row: repo.CurationRow, q: TechnicalQuality | None,
-                thresholds: QualityThresholds = QualityThresholds()) -> grouping.PhotoFacts:
+def file_sequences(paths: dict[int, str]) -> dict[int, tuple[str, int]]:
+    """Each photo's place among its folder's photos in name order: frames shot one after another."""
+    out: dict[int, tuple[str, int]] = {}
+    by_folder: dict[str, list[tuple[str, int]]] = {}
+    for pid, path in paths.items():
+        by_folder.setdefault(os.path.dirname(path), []).append((os.path.basename(path), pid))
+    for folder, names in by_folder.items():
+        for i, (_name, pid) in enumerate(sorted(names)):
+            out[pid] = (folder, i)
+    return out
+
+
+def photo_facts(row: repo.CurationRow, q: TechnicalQuality | None, thresholds: QualityThresholds = QualityThresholds(),
+                sequence: tuple[str, int] | None = None) -> grouping.PhotoFacts:
     return grouping.PhotoFacts(row.id, row.content_hash, row.captured_at, row.scene_hash, row.embedding,
-                               exposure_fault=_exposure_differs(q), blur_fault=q is not None and bool(blur_faults(q, thresholds)))
+                               exposure_fault=_exposure_differs(q),
+                               spoiled=q is not None and bool(faults(q, thresholds)), sequence=sequence)
 
 
 def pick_group(members: Sequence[Member], thresholds: QualityThresholds = QualityThresholds()) -> bestpick.Pick:
@@ -146,7 +159,8 @@ def load_groups(engine: Engine, settings: Settings, under: str | None = None,
     rows = rows if rows is not None else repo.curation_rows(engine, under)
     thresholds = quality_thresholds(settings)
     by_id = {r.id: _member(r, thresholds) for r in rows}
-    facts = [photo_facts(r, by_id[r.id].quality, thresholds) for r in rows]
+    sequences = file_sequences({r.id: r.path for r in rows})
+    facts = [photo_facts(r, by_id[r.id].quality, thresholds, sequences.get(r.id)) for r in rows]
     out = []
     for g in grouping.group_photos(facts, grouping_settings(settings)):
         members = [by_id[i] for i in g.members]

@@ -43,9 +43,14 @@ class PhotoFacts:
     # Badly exposed (blown or crushed): clipping wipes out detail the hash sees, so within a burst
     # such a frame may lie a little further from its scene.
     exposure_fault: bool = False
-    # Blurred (out of focus or smeared): the hash moves a little with it, and the frame cannot be the
-    # keeper of a group it joins, so it may join its scene at the burst distance without times.
-    blur_fault: bool = False
+    # Spoiled on its own (out of focus, smeared, nearly black or white, highlights lost over a large
+    # area): the hash moves with it, the frame is a cull candidate anyway and cannot be the keeper of a
+    # group it joins, so it may join its scene at the burst distance without times (see _join_flawed).
+    spoiled: bool = False
+    # Where the file lies among its folder's files in name order (folder, position): frames of one
+    # framing are files shot one after another, which is what lets a flawed frame join them without
+    # capture times. None: no such join.
+    sequence: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -194,10 +199,9 @@ def _pairs_within(hashes: np.ndarray, radius: int) -> Iterator[tuple[int, int]]:
 
 
 def _similar_groups(photos: Sequence[PhotoFacts], settings: GroupingSettings) -> list[list[PhotoFacts]]:
-    # Blurred and badly exposed frames join afterwards (_join_flawed): here they could claim a sound frame
-    # of their scene before its sound siblings do, and split the scene.
-    hashed = sorted((p for p in photos if p.scene_hash is not None and not (p.exposure_fault or p.blur_fault)),
-                    key=_order)
+    # Spoiled frames join afterwards (_join_flawed): here they could claim a sound frame of their scene
+    # before its sound siblings do, and split the scene.
+    hashed = sorted((p for p in photos if p.scene_hash is not None and not p.spoiled), key=_order)
     values = sorted({_hash64(p) for p in hashed})
     # Photos with the same hash are trivially alike, so pairs are found between distinct hashes only.
     value_index = {v: i for i, v in enumerate(values)}
@@ -229,48 +233,60 @@ def _similar_groups(photos: Sequence[PhotoFacts], settings: GroupingSettings) ->
     return groups
 
 
+NEAR_FILES = 12  # how many files before or after a flawed frame in its folder are looked at for its scene
+
+
 def _join_flawed(groups: list[tuple[str, list[PhotoFacts]]], remaining: Sequence[PhotoFacts],
                  settings: GroupingSettings) -> None:
-    """Blurred or badly exposed frames left alone join their scene without capture times: the group all
+    """Spoiled frames (blurred, badly exposed) left alone join their scene without capture times: the group all
     of whose frames they are near, or the nearest lone sound frame, at the burst distance (with the
     exposure allowance for a bad exposure: a bracket's -4.7 EV frame lies 14 from its +4.1 EV sibling);
-    failing both, the nearest lone flawed frame at the plain scene distance. Safe to be generous here: a flawed frame never becomes
-    the keeper of a group with a sound frame, so only it can be culled for joining. Only such frames
-    are looked at, each against every hash at once."""
-    flawed = [p for p in remaining if (p.exposure_fault or p.blur_fault) and p.scene_hash is not None]
+    failing both, the nearest lone flawed frame at the plain scene distance. Only files shot around it
+    (NEAR_FILES either side in its folder's name order) are looked at: across a whole library a 64-bit
+    hash lies within 14 of some unrelated photo's by chance, among a dozen neighbours it does not. A
+    flawed frame never becomes the keeper of a group with a sound frame, so only it is culled for joining."""
+    flawed = [p for p in remaining if p.spoiled and p.scene_hash is not None and p.sequence is not None]
     if not flawed:
         return
-    sound = [p for p in remaining if not (p.exposure_fault or p.blur_fault) and p.scene_hash is not None]
+    group_of: dict[int, int] = {q.photo_id: gi for gi, (_k, g) in enumerate(groups) for q in g}
+    by_place: dict[tuple[str, int], PhotoFacts] = {}
+    for _k, g in groups:
+        by_place.update({q.sequence: q for q in g if q.sequence is not None})
+    by_place.update({q.sequence: q for q in remaining if q.sequence is not None and q.scene_hash is not None})
     joined: set[int] = set()
-    for partners in (sound, flawed):  # sound frames first, so a scene gathers round one of them
+    for pass_sound in (True, False):  # sound frames first, so a scene gathers round one of them
         for p in flawed:
             if p.photo_id in joined:
                 continue
             # Two flawed frames (one will be kept) only pair at the plain scene distance.
-            generous = p.exposure_fault and partners is sound
+            generous = p.exposure_fault and pass_sound
             limit = settings.scene_max_distance + (settings.exposure_extra_distance if generous else 0)
-            h = np.uint64(_hash64(p))
-            best_worst, target, pair = limit + 1, None, None
-            if groups:
-                # Complete linkage: a group's distance is its farthest frame's.
-                flat = np.array([_hash64(q) for _k, g in groups for q in g], dtype=np.uint64)
-                starts = np.cumsum([0] + [len(g) for _k, g in groups[:-1]])
-                worst = np.maximum.reduceat(_popcount(flat ^ h), starts)
-                i = int(np.argmin(worst))
-                best_worst, target = int(worst[i]), groups[i][1]
-            others = [q for q in partners if q.photo_id != p.photo_id and q.photo_id not in joined]
-            if others:
-                d = _popcount(np.array([_hash64(q) for q in others], dtype=np.uint64) ^ h)
-                j = int(np.argmin(d))
-                if int(d[j]) < best_worst:
-                    best_worst, target, pair = int(d[j]), None, others[j]
-            if best_worst > limit:
+            h = _hash64(p)
+            folder, at = p.sequence
+            near = [by_place[(folder, i)] for i in range(at - NEAR_FILES, at + NEAR_FILES + 1)
+                    if i != at and (folder, i) in by_place]
+            best: tuple[int, int | None, PhotoFacts | None] = (limit + 1, None, None)
+            for gi in {group_of[q.photo_id] for q in near if q.photo_id in group_of}:
+                worst = max((h ^ _hash64(q)).bit_count() for q in groups[gi][1])  # complete linkage
+                if worst < best[0]:
+                    best = (worst, gi, None)
+            for q in near:
+                lone = q.photo_id not in group_of and q.photo_id not in joined
+                if lone and q.spoiled != pass_sound:
+                    d = (h ^ _hash64(q)).bit_count()
+                    if d < best[0]:
+                        best = (d, None, q)
+            worst, gi, pair = best
+            if worst > limit:
                 continue
             if pair is not None:
                 groups.append(("similar", [pair, p]))
+                gi = len(groups) - 1
+                group_of[pair.photo_id] = gi
                 joined.add(pair.photo_id)
             else:
-                target.append(p)
+                groups[gi][1].append(p)
+            group_of[p.photo_id] = gi
             joined.add(p.photo_id)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 import random
 
 import numpy as np
@@ -121,13 +122,17 @@ def test_frames_of_one_framing_group_without_capture_times(hashes):
     # shots; the other scenes stay apart.
     names = ["one", "one_shift", "one_blur", "one_dark", "one_blown", "two", "three"]
     # As the library passes them: the blurred frame is out of focus, the others lose shadows or highlights.
-    flawed = {"one_blur": {"blur_fault": True}, "one_dark": {"exposure_fault": True},
-              "one_blown": {"exposure_fault": True}}
-    photos = [PhotoFacts(i, f"file-{i}", None, hashes[n], None, **flawed.get(n, {})) for i, n in enumerate(names)]
+    flawed = {"one_blur": {"spoiled": True}, "one_dark": {"exposure_fault": True, "spoiled": True},
+              "one_blown": {"exposure_fault": True, "spoiled": True}}
+    photos = [PhotoFacts(i, f"file-{i}", None, hashes[n], None, sequence=("shoot", i), **flawed.get(n, {}))
+              for i, n in enumerate(names)]
     assert group_photos(photos) == [Group("similar", (0, 1, 2, 3, 4))]
     smeared = scene_hash(gen.motion_blurred(gen.scene(2), 15, 30))
-    photos.append(PhotoFacts(9, "file-9", None, smeared, None, blur_fault=True))
+    photos.append(PhotoFacts(9, "file-9", None, smeared, None, spoiled=True, sequence=("shoot", 9)))
     assert Group("similar", (5, 9)) in group_photos(photos)
+    # Files far apart in their folder (or in another folder) are not taken for one framing.
+    far = [replace(p, sequence=("shoot", 100 * p.photo_id)) for p in photos]
+    assert [g.members for g in group_photos(far)] == [(0, 1)]
 
 
 def test_a_badly_exposed_frame_joins_its_scene_at_the_exposure_allowance():
@@ -135,15 +140,16 @@ def test_a_badly_exposed_frame_joins_its_scene_at_the_exposure_allowance():
     near = flip(h, *range(6))
     far = flip(h, 0, 1, 2, *range(40, 51))  # 14 from both: beyond the scene distance, within the allowance
     assert hamming(h, far) == hamming(near, far) == 14
-    plain = [facts(1, None, h), facts(2, None, near), facts(3, None, far)]
-    blurred = PhotoFacts(3, "file-3", None, far, None, blur_fault=True)  # no exposure allowance: stays out
+    plain = [replace(facts(i, None, x), sequence=("f", i)) for i, x in ((1, h), (2, near), (3, far))]
+    blurred = PhotoFacts(3, "file-3", None, far, None, spoiled=True, sequence=("f", 3))  # no allowance: out
     assert group_photos(plain[:2] + [blurred]) == [Group("similar", (1, 2))]
     assert group_photos(plain) == [Group("similar", (1, 2))]
-    dark = PhotoFacts(3, "file-3", None, far, None, exposure_fault=True)
+    dark = PhotoFacts(3, "file-3", None, far, None, exposure_fault=True, spoiled=True, sequence=("f", 3))
     assert group_photos(plain[:2] + [dark]) == [Group("similar", (1, 2, 3))]
     # Alone, it pairs with the nearest frame; too far from everything, it stays alone.
     assert group_photos([plain[0], dark]) == [Group("similar", (1, 3))]
-    stranger = PhotoFacts(4, "file-4", None, flip(h, *range(20, 46)), None, exposure_fault=True)
+    stranger = PhotoFacts(4, "file-4", None, flip(h, *range(20, 46)), None, exposure_fault=True, spoiled=True,
+                          sequence=("f", 4))
     assert group_photos(plain[:2] + [stranger]) == [Group("similar", (1, 2))]
 
 
@@ -270,7 +276,7 @@ def test_a_hundred_thousand_photos_group_in_one_call():
 @pytest.mark.skipif(not gen.REAL.is_dir(), reason="no shared real photos on this machine")
 def test_real_pairs_and_a_real_bracket_group_without_times_and_apart_from_each_other():
     from app.core.decode import decode
-    from app.core.quality import exposure_faults, measure_quality
+    from app.core.quality import exposure_faults, faults, measure_quality
 
     files = [("blur_gopro_deepdeblur_pairs", n) for n in
              ("Flower_blur1.png", "Flower_sharp1.png", "Istanbul_blur1.png", "Istanbul_sharp1.png")]
@@ -283,6 +289,7 @@ def test_real_pairs_and_a_real_bracket_group_without_times_and_apart_from_each_o
         img = d.image
         q = measure_quality(img, (d.width, d.height))
         lost = q.clipped_highlights + q.crushed_shadows
-        photos.append(PhotoFacts(i, name, None, scene_hash(img), None,
-                                 exposure_fault=bool(exposure_faults(q)) or lost >= 0.05))
+        photos.append(PhotoFacts(i, name, None, scene_hash(img), None, sequence=(folder, i),
+                                 exposure_fault=bool(exposure_faults(q)) or lost >= 0.05,
+                                 spoiled=bool(faults(q))))
     assert sorted(g.members for g in group_photos(photos)) == [(0, 1), (2, 3), (4, 5, 6, 7)]
