@@ -440,14 +440,15 @@ def cmd_cull(args, settings) -> int:
     from app import curation
     from app.core import cullrules
 
-    engine, failed, code = _scan_and_analyse(args, settings, [args.folder], quiet=True)
-    if code is not None:
-        return code
-    try:
-        result = curation.cull_list(engine, settings, os.path.abspath(args.folder), args.below, args.rules)
+    try:  # a mistyped rule is said before any scanning
+        curation.cull_rules(settings, args.rules, args.below)
     except cullrules.RuleError as exc:
         print(f"aesthete cull: {exc}", file=sys.stderr)
         return EXIT_SETUP
+    engine, failed, code = _scan_and_analyse(args, settings, [args.folder], quiet=True)
+    if code is not None:
+        return code
+    result = curation.cull_list(engine, settings, os.path.abspath(args.folder), args.below, args.rules)
     items = result.items
     for it in items:
         row = it.member.row
@@ -459,11 +460,9 @@ def cmd_cull(args, settings) -> int:
             print(f"{s}  {_printable(row.path)}  ({'; '.join(it.reasons)})")
     where = "the system trash" if args.trash or not (args.move_to or settings.rejects_folder) else \
         str(args.move_to or settings.rejects_folder)
-    print(f"{_count(len(items), 'cull candidate')} under rules {_rules_text(result)}", file=sys.stderr)
+    print(f"{_count(len(items), 'cull candidate')} under rules {result.rules_text()}", file=sys.stderr)
     if items:
-        counts = result.by_rule
-        print("by rule: " + ", ".join(f"{rule} {counts.get(rule, 0)}" for rule in [*cullrules.RULES, cullrules.REJECTED]
-                                      if rule in result.rules or counts.get(rule)), file=sys.stderr)
+        print(f"by rule: {result.counts_text()}", file=sys.stderr)
     if result.scenes_lost:
         print(f"note: every frame of {_count(result.scenes_lost, 'scene')} would go (a group whose every photo "
               "is a candidate)", file=sys.stderr)
@@ -487,13 +486,6 @@ def cmd_cull(args, settings) -> int:
           + (f" (the photos with {_count(extra, 'RAW or XMP companion file')})" if extra > 0 else "")
           + "; `aesthete undo` puts them back", file=sys.stderr)
     return EXIT_FAILED if (failed or report.failed) else EXIT_OK
-
-
-def _rules_text(result) -> str:
-    from app.core import cullrules
-
-    names = [r for r in cullrules.RULES if r in result.rules]
-    return ", ".join(f"score (below {result.below:g})" if r == "score" else r for r in names)
 
 
 def cmd_undo(args, settings) -> int:

@@ -85,6 +85,17 @@ class CullList:
                 taken[gid] = taken.get(gid, 0) + 1
         return sum(1 for gid, n in taken.items() if n == size[gid])
 
+    def rules_text(self) -> str:
+        """The rules in words, the score rule with its threshold: "score (below 4), blur, extra"."""
+        return ", ".join(f"score (below {self.below:g})" if r == "score" else r
+                         for r in cullrules.RULES if r in self.rules)
+
+    def counts_text(self) -> str:
+        """Candidates per rule that is on (and the user's rejects): "score 3, blur 0, rejected 1"."""
+        counts = self.by_rule
+        return ", ".join(f"{r} {counts.get(r, 0)}" for r in [*cullrules.RULES, cullrules.REJECTED]
+                         if r in self.rules or counts.get(r))
+
     def restrict(self, rules: Iterable[str]) -> CullList:
         """The same candidates under fewer rules, without grouping and judging again."""
         rules = frozenset(rules) & self.rules
