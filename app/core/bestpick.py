@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from app.core.quality import (Fault, QualityThresholds, TechnicalQuality, blur_faults, exposure_faults,
                               relative_focus)
 
-# Focus (app.core.quality) of frames of one scene at the same focus: shifted and cropped frames 0.84-1.15 of
-# each other, exposures from -2 to +1 EV 0.82-1.26 on 11 of the 13 sample photos and 0.56-1.15 on all of
-# them (a macro ladybird and a yellow flower against smooth dark backgrounds), real tripod bracket frames
-# 0.72-1.13; a 1 px Gaussian blur 0.23-0.62 (0.90 on a storm sky already smeared by motion), the real
-# GoPro blurred frames 0.50 and 0.16. Under this share of the sharpest frame's focus, a frame is softer.
+# Focus of a frame next to another (quality.relative_focus, on the tiles both judge), same focus: generated
+# scenes shifted 0.88-1.10, 2 EV under to 1 EV over 0.88-1.01; the 1600 px sample photos 2 and 1 EV under
+# 0.85-1.12, 1 EV over 0.88-1.29 and 1.68 once (a yellow flower, its colour channels clipping); fog 0.80-1.13.
+# Blurred: a 1 px Gaussian blur 0.14-0.69 (0.89 on a storm sky already smeared by motion), the real GoPro
+# blurred frames 0.54 and 0.19 of their sharp ones. Under this share of another frame's focus, a frame is
+# softer; 1 / 1.68 = 0.60 is why it is not higher.
 SOFTER_RATIO = 0.55
 # A frame losing this much more of its area to clipped highlights or shadows than the best-exposed frame
 # is worse exposed: the real bracket's frames differ by 0.09 (+1.2 vs +4.1 EV) to 0.85 (-4.7 EV).
