@@ -587,9 +587,11 @@ class CullView(QWidget):
         if photo.flag:
             marks += " · " + ("picked" if photo.flag == "pick" else "<span style='color:#ef4444'>rejected</span>")
         score = f"{photo.score:.2f}" if photo.score is not None else "not scored"
+        # Size is shown for the user to weigh, never a reason of its own.
+        size = f" &nbsp; {photo.width} × {photo.height} px" if photo.width and photo.height else ""
         reasons = "".join(f"<li>{html.escape(r)}</li>" for r in item.reasons)
         self.info.setText(
-            f"<b>{html.escape(fmt.printable(photo.name))}</b> &nbsp; score {score} &nbsp; {marks}"
+            f"<b>{html.escape(fmt.printable(photo.name))}</b> &nbsp; score {score}{size} &nbsp; {marks}"
             f"<ul style='margin-top:2px; margin-bottom:0px'>{reasons}</ul>"
             f"<span style='color:palette(placeholder-text)'>{html.escape(fmt.printable(photo.folder))}</span>")
 

@@ -5,6 +5,7 @@ the picks, and repair at start."""
 from __future__ import annotations
 
 import os
+import re
 
 from burst import analysed, burst_files, sha, shoot, start  # noqa: F401 (fixtures)
 from conftest import make_settings, settled
@@ -53,6 +54,7 @@ def test_keyboard_review_changes_marks(qtbot, make_window, settings, analysed):
     cull.focus_view()
     assert cull.threshold.value() == before
     assert cull.info.text() and os.path.basename(cull.model.items[0].member.row.path) in cull.info.text()
+    assert re.search(r"\d+ × \d+ px", cull.info.text())  # size is shown, never a reason
 
     qtbot.keyClick(cull.list, Qt.Key.Key_Down)
     qtbot.keyClick(cull.list, Qt.Key.Key_Right)
