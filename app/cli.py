@@ -463,6 +463,8 @@ def cmd_cull(args, settings) -> int:
     print(f"{_count(len(items), 'cull candidate')} under rules {result.rules_text()}", file=sys.stderr)
     if items:
         print(f"by rule: {result.counts_text()}", file=sys.stderr)
+    if args.below is not None and args.rules is not None and "score" not in result.rules:
+        print("note: --below sets the score rule's threshold, and score is not among --rules", file=sys.stderr)
     if result.scenes_lost:
         print(f"note: every frame of {_count(result.scenes_lost, 'scene')} would go (a group whose every photo "
               "is a candidate)", file=sys.stderr)

@@ -129,9 +129,9 @@ def _member(row: repo.CurationRow, thresholds: QualityThresholds) -> Member:
     return Member(row, q, [f.text for f in faults(q, thresholds)] if q else [])
 
 
-def _exposure_differs(q: TechnicalQuality | None) -> bool:
+def _exposure_differs(q: TechnicalQuality | None, thresholds: QualityThresholds = QualityThresholds()) -> bool:
     # Clipping wipes out detail the scene hash sees, so such a frame may lie a little further from its scene.
-    return q is not None and (bool(exposure_faults(q)) or q.clipped_highlights + q.crushed_shadows >= 0.05)
+    return q is not None and (bool(exposure_faults(q, thresholds)) or q.clipped_highlights + q.crushed_shadows >= 0.05)
 
 
 def file_sequences(paths: dict[int, str]) -> dict[int, tuple[str, int]]:
@@ -149,8 +149,9 @@ def file_sequences(paths: dict[int, str]) -> dict[int, tuple[str, int]]:
 def photo_facts(row: repo.CurationRow, q: TechnicalQuality | None, thresholds: QualityThresholds = QualityThresholds(),
                 sequence: tuple[str, int] | None = None) -> grouping.PhotoFacts:
     return grouping.PhotoFacts(row.id, row.content_hash, row.captured_at, row.scene_hash, row.embedding,
-                               exposure_fault=_exposure_differs(q),
-                               spoiled=q is not None and bool(faults(q, thresholds)), sequence=sequence)
+                               exposure_fault=_exposure_differs(q, thresholds),
+                               spoiled=q is not None and bool(faults(q, thresholds)), sequence=sequence,
+                               badly_exposed=q is not None and bool(exposure_faults(q, thresholds)))
 
 
 def pick_group(members: Sequence[Member], thresholds: QualityThresholds = QualityThresholds()) -> bestpick.Pick:

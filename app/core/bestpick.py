@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.core.quality import (Fault, QualityThresholds, TechnicalQuality, blur_faults, exposure_faults,
-                              relative_focus)
+                              faults, relative_focus)
 
 # Focus of a frame next to another (quality.relative_focus, on the tiles both judge), same focus: generated
 # scenes shifted 0.88-1.10, 2 EV under to 1 EV over 0.88-1.01; the 1600 px sample photos 2 and 1 EV under
@@ -126,10 +126,13 @@ def best_pick(members: Sequence[Candidate], thresholds: QualityThresholds = Qual
     most_pixels = max((q.width * q.height for q in measured), default=0)
     # A much smaller photo is measured at its own small size, where every edge looks crisper: it
     # cannot set the focus the others are held to.
-    least_lost = min((_lost(q) for q in measured), default=0.0)
+    # Exposure is compared with frames that are sharp on their own: a blurred frame must not be the
+    # reference that gives a sharp frame an exposure fault (and so the pick to the blurred one).
+    reference = [q for q in measured if not blur_faults(q, thresholds)] or measured
+    least_lost = min((_lost(q) for q in reference), default=0.0)
     # The best-exposed frame among those that lost nothing to clipping (a blown frame scores well on
     # closeness to grey precisely because it is too bright).
-    sound = [q for q in measured if not exposure_faults(q, thresholds) and _lost(q) < least_lost + EXPOSURE_MARGIN]
+    sound = [q for q in reference if not exposure_faults(q, thresholds) and _lost(q) < least_lost + EXPOSURE_MARGIN]
     best_exposed = max(sound, key=lambda q: q.exposedness, default=None)
     exposure = {c.photo_id: _exposure_faults(c.quality, least_lost, best_exposed, thresholds)
                 for c in members if c.quality is not None}
@@ -146,10 +149,14 @@ def best_pick(members: Sequence[Candidate], thresholds: QualityThresholds = Qual
         if c.quality.width * c.quality.height < SMALLER_RATIO * most_pixels:
             found[c.photo_id].append(Fault("size", MUCH_SMALLER))
 
+    own = {c.photo_id: len(faults(c.quality, thresholds)) if c.quality is not None else 0 for c in members}
+
     def standing(c: Candidate) -> tuple:
-        # The user's own marks outrank everything the machine measures; then fewer faults, and a
-        # frame known to be clean before one not yet measured.
-        return (c.user_pick, not c.user_reject, c.rating, -len(found[c.photo_id]), c.quality is not None)
+        # The user's own marks outrank everything the machine measures; then fewer faults that spoil the
+        # frame on its own (so a blurred frame never wins over a sharp one for being brighter), then
+        # fewer found next to the others, and a frame known to be clean before one not yet measured.
+        return (c.user_pick, not c.user_reject, c.rating, -own[c.photo_id], -len(found[c.photo_id]),
+                c.quality is not None)
 
     top = max(standing(c) for c in members)
     contenders = [c for c in members if standing(c) == top]

@@ -29,7 +29,7 @@ class GroupingSettings:
     similar_max_distance: int = 8
     # A frame 2.5 EV over the scene measured 16 from it (distinct scenes: >= 24 at the same size in
     # tests/integration/test_curation.py, >= 16 over 300 generated scenes); only with an exposure
-    # fault and only inside the burst window.
+    # fault, and only inside the burst window or (spoiled by its exposure) among neighbouring files.
     exposure_extra_distance: int = 6
 
 
@@ -51,6 +51,9 @@ class PhotoFacts:
     # framing are files shot one after another, which is what lets a flawed frame join them without
     # capture times. None: no such join.
     sequence: tuple[str, int] | None = None
+    # Spoiled by its exposure (nearly black or white, highlights lost over a large area): its hash moves
+    # most, so it may join its scene at the exposure allowance.
+    badly_exposed: bool = False
 
 
 @dataclass(frozen=True)
@@ -238,13 +241,14 @@ NEAR_FILES = 12  # how many files before or after a flawed frame in its folder a
 
 def _join_flawed(groups: list[tuple[str, list[PhotoFacts]]], remaining: Sequence[PhotoFacts],
                  settings: GroupingSettings) -> None:
-    """Spoiled frames (blurred, badly exposed) left alone join their scene without capture times: the group all
-    of whose frames they are near, or the nearest lone sound frame, at the burst distance (with the
-    exposure allowance for a bad exposure: a bracket's -4.7 EV frame lies 14 from its +4.1 EV sibling);
-    failing both, the nearest lone flawed frame at the plain scene distance. Only files shot around it
-    (NEAR_FILES either side in its folder's name order) are looked at: across a whole library a 64-bit
-    hash lies within 14 of some unrelated photo's by chance, among a dozen neighbours it does not. A
-    flawed frame never becomes the keeper of a group with a sound frame, so only it is culled for joining."""
+    """Spoiled frames (blurred, badly exposed) left alone join their scene without capture times: the
+    group all of whose frames they are near, or the nearest lone sound frame, at the burst distance (with
+    the exposure allowance for a frame spoiled by its exposure: a bracket's -4.7 EV frame lies 14 from its
+    +4.1 EV sibling). Only files shot around it (NEAR_FILES either side in its folder's name order) are
+    looked at: across a whole library a 64-bit hash lies within 14 of some unrelated photo's by chance,
+    among a dozen neighbours it rarely does. Two spoiled frames are never paired (one would be kept and
+    so escape the blur and exposure rules), and a spoiled frame never becomes the keeper of a group with
+    a sound frame (bestpick ranks faults of a frame's own first), so only it can be culled for joining."""
     flawed = [p for p in remaining if p.spoiled and p.scene_hash is not None and p.sequence is not None]
     if not flawed:
         return
@@ -253,41 +257,35 @@ def _join_flawed(groups: list[tuple[str, list[PhotoFacts]]], remaining: Sequence
     for _k, g in groups:
         by_place.update({q.sequence: q for q in g if q.sequence is not None})
     by_place.update({q.sequence: q for q in remaining if q.sequence is not None and q.scene_hash is not None})
-    joined: set[int] = set()
-    for pass_sound in (True, False):  # sound frames first, so a scene gathers round one of them
-        for p in flawed:
-            if p.photo_id in joined:
+    for p in flawed:
+        limit = settings.scene_max_distance + (settings.exposure_extra_distance if p.badly_exposed else 0)
+        h = _hash64(p)
+        folder, at = p.sequence
+        near = [by_place[(folder, i)] for i in range(at - NEAR_FILES, at + NEAR_FILES + 1)
+                if i != at and (folder, i) in by_place]
+        best: tuple[int, int | None, PhotoFacts | None] = (limit + 1, None, None)
+        for gi in {group_of[q.photo_id] for q in near if q.photo_id in group_of}:
+            members = groups[gi][1]
+            if all(q.spoiled for q in members):
                 continue
-            # Two flawed frames (one will be kept) only pair at the plain scene distance.
-            generous = p.exposure_fault and pass_sound
-            limit = settings.scene_max_distance + (settings.exposure_extra_distance if generous else 0)
-            h = _hash64(p)
-            folder, at = p.sequence
-            near = [by_place[(folder, i)] for i in range(at - NEAR_FILES, at + NEAR_FILES + 1)
-                    if i != at and (folder, i) in by_place]
-            best: tuple[int, int | None, PhotoFacts | None] = (limit + 1, None, None)
-            for gi in {group_of[q.photo_id] for q in near if q.photo_id in group_of}:
-                worst = max((h ^ _hash64(q)).bit_count() for q in groups[gi][1])  # complete linkage
-                if worst < best[0]:
-                    best = (worst, gi, None)
-            for q in near:
-                lone = q.photo_id not in group_of and q.photo_id not in joined
-                if lone and q.spoiled != pass_sound:
-                    d = (h ^ _hash64(q)).bit_count()
-                    if d < best[0]:
-                        best = (d, None, q)
-            worst, gi, pair = best
-            if worst > limit:
-                continue
-            if pair is not None:
-                groups.append(("similar", [pair, p]))
-                gi = len(groups) - 1
-                group_of[pair.photo_id] = gi
-                joined.add(pair.photo_id)
-            else:
-                groups[gi][1].append(p)
-            group_of[p.photo_id] = gi
-            joined.add(p.photo_id)
+            worst = max((h ^ _hash64(q)).bit_count() for q in members)  # complete linkage
+            if worst < best[0]:
+                best = (worst, gi, None)
+        for q in near:
+            if q.photo_id not in group_of and not q.spoiled:
+                d = (h ^ _hash64(q)).bit_count()
+                if d < best[0]:
+                    best = (d, None, q)
+        worst, gi, pair = best
+        if worst > limit:
+            continue
+        if pair is not None:
+            groups.append(("similar", [pair, p]))
+            gi = len(groups) - 1
+            group_of[pair.photo_id] = gi
+        else:
+            groups[gi][1].append(p)
+        group_of[p.photo_id] = gi
 
 
 def group_photos(photos: Sequence[PhotoFacts], settings: GroupingSettings = GroupingSettings()) -> list[Group]:

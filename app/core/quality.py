@@ -253,6 +253,7 @@ def _decode_tiles(data: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 # Tiles both frames judge, as a share of either frame's judged weight, needed to compare their focus.
 _COMMON_SHARE = 0.2
+_SAME_SHAPE = 0.05  # aspect ratios further apart than this (log) are not compared tile by tile
 
 
 def relative_focus(reference: TechnicalQuality, other: TechnicalQuality) -> float | None:
@@ -262,6 +263,9 @@ def relative_focus(reference: TechnicalQuality, other: TechnicalQuality) -> floa
     if reference.focus_tiles is None or other.focus_tiles is None or \
             len(reference.focus_tiles) != len(other.focus_tiles):
         return other.focus / reference.focus if reference.focus > 0 else None
+    if abs(math.log(max(reference.width, 1) * max(other.height, 1) /
+                    (max(reference.height, 1) * max(other.width, 1)))) > _SAME_SHAPE:
+        return None  # a crop or the other orientation: tile i covers another part of the scene
     ra, wa = _decode_tiles(reference.focus_tiles)
     rb, wb = _decode_tiles(other.focus_tiles)
     common = np.minimum(wa, wb)

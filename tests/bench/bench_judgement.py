@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from app.core import bestpick, cullrules, grouping  # noqa: E402
 from app.core.decode import decode  # noqa: E402
 from app.core.errors import PhotoError  # noqa: E402
-from app.core.quality import QualityThresholds, faults, measure_quality, scene_hash  # noqa: E402
+from app.core.quality import QualityThresholds, exposure_faults, faults, measure_quality, scene_hash  # noqa: E402
 from app.curation import _exposure_differs, file_sequences  # noqa: E402
 
 SOUND, BLURRED, EXPOSURE = "sound", "blurred", "exposure"
@@ -112,7 +112,8 @@ def main() -> int:
 
     sequences = file_sequences({p.id: str(p.path) for p in photos})
     facts = [grouping.PhotoFacts(p.id, None, p.captured_at, p.hash, None, exposure_fault=_exposure_differs(p.quality),
-                                 spoiled=bool(faults(p.quality, thresholds)), sequence=sequences[p.id])
+                                 spoiled=bool(faults(p.quality, thresholds)), sequence=sequences[p.id],
+                                 badly_exposed=bool(exposure_faults(p.quality, thresholds)))
              for p in photos]
     groups = grouping.group_photos(facts)
     group_of: dict[int, grouping.Group] = {i: g for g in groups for i in g.members}

@@ -61,6 +61,17 @@ def test_a_shaken_frame_is_called_motion_blur(q):
     assert pick.photo_id == 2 and texts(pick, 1) == ["motion blur: softer than the sharpest frame"]
 
 
+def test_a_blurred_frame_never_wins_over_a_sharp_one_it_makes_look_worse(q):
+    # A hand-held bracket: the well-exposed frame is smeared, the sharp one two stops darker. The blurred
+    # frame must not be the exposure reference that gives the sharp one a fault, nor win on the score.
+    darker_sharp = q["dark"]
+    smeared = measure_quality(gen.motion_blurred(gen.scene(1), 15), BIG)
+    pick = best_pick([c(1, 9.0, smeared), c(2, 5.0, darker_sharp)])
+    assert pick.photo_id == 2 and pick.faults[2] == ()
+    small_sharp = q["small"]
+    assert best_pick([c(1, 9.0, q["blurry"]), c(2, 5.0, small_sharp)]).photo_id == 2
+
+
 def test_a_darker_frame_is_not_mistaken_for_a_softer_one(q):
     pick = best_pick([c(1, 5.0, q["sharp"]), c(2, 6.0, q["darker"])])
     assert pick.photo_id == 2 and pick.faults == {1: (), 2: ()}

@@ -122,17 +122,18 @@ def test_frames_of_one_framing_group_without_capture_times(hashes):
     # shots; the other scenes stay apart.
     names = ["one", "one_shift", "one_blur", "one_dark", "one_blown", "two", "three"]
     # As the library passes them: the blurred frame is out of focus, the others lose shadows or highlights.
-    flawed = {"one_blur": {"spoiled": True}, "one_dark": {"exposure_fault": True, "spoiled": True},
-              "one_blown": {"exposure_fault": True, "spoiled": True}}
+    flawed = {"one_blur": {"spoiled": True}, "one_dark": {"exposure_fault": True},
+              "one_blown": {"exposure_fault": True, "spoiled": True, "badly_exposed": True}}
     photos = [PhotoFacts(i, f"file-{i}", None, hashes[n], None, sequence=("shoot", i), **flawed.get(n, {}))
               for i, n in enumerate(names)]
     assert group_photos(photos) == [Group("similar", (0, 1, 2, 3, 4))]
     smeared = scene_hash(gen.motion_blurred(gen.scene(2), 15, 30))
     photos.append(PhotoFacts(9, "file-9", None, smeared, None, spoiled=True, sequence=("shoot", 9)))
     assert Group("similar", (5, 9)) in group_photos(photos)
-    # Files far apart in their folder (or in another folder) are not taken for one framing.
+    # Spoiled files far apart in their folder (or in another folder) are not taken for one framing;
+    # the sound ones (the darker frame lost nothing) group on their hashes as before.
     far = [replace(p, sequence=("shoot", 100 * p.photo_id)) for p in photos]
-    assert [g.members for g in group_photos(far)] == [(0, 1)]
+    assert [g.members for g in group_photos(far)] == [(0, 1, 3)]
 
 
 def test_a_badly_exposed_frame_joins_its_scene_at_the_exposure_allowance():
@@ -144,12 +145,15 @@ def test_a_badly_exposed_frame_joins_its_scene_at_the_exposure_allowance():
     blurred = PhotoFacts(3, "file-3", None, far, None, spoiled=True, sequence=("f", 3))  # no allowance: out
     assert group_photos(plain[:2] + [blurred]) == [Group("similar", (1, 2))]
     assert group_photos(plain) == [Group("similar", (1, 2))]
-    dark = PhotoFacts(3, "file-3", None, far, None, exposure_fault=True, spoiled=True, sequence=("f", 3))
+    dark = PhotoFacts(3, "file-3", None, far, None, exposure_fault=True, spoiled=True, badly_exposed=True,
+                      sequence=("f", 3))
     assert group_photos(plain[:2] + [dark]) == [Group("similar", (1, 2, 3))]
-    # Alone, it pairs with the nearest frame; too far from everything, it stays alone.
+    # Alone, it pairs with the nearest sound frame; too far from everything, it stays alone; two
+    # spoiled frames are never paired (one of them would be kept).
+    assert group_photos([dark, replace(plain[1], spoiled=True)]) == []
     assert group_photos([plain[0], dark]) == [Group("similar", (1, 3))]
     stranger = PhotoFacts(4, "file-4", None, flip(h, *range(20, 46)), None, exposure_fault=True, spoiled=True,
-                          sequence=("f", 4))
+                          badly_exposed=True, sequence=("f", 4))
     assert group_photos(plain[:2] + [stranger]) == [Group("similar", (1, 2))]
 
 
@@ -291,5 +295,5 @@ def test_real_pairs_and_a_real_bracket_group_without_times_and_apart_from_each_o
         lost = q.clipped_highlights + q.crushed_shadows
         photos.append(PhotoFacts(i, name, None, scene_hash(img), None, sequence=(folder, i),
                                  exposure_fault=bool(exposure_faults(q)) or lost >= 0.05,
-                                 spoiled=bool(faults(q))))
+                                 spoiled=bool(faults(q)), badly_exposed=bool(exposure_faults(q))))
     assert sorted(g.members for g in group_photos(photos)) == [(0, 1), (2, 3), (4, 5, 6, 7)]

@@ -68,6 +68,12 @@ def test_focus_does_not_change_with_exposure(scenes):
             assert share is not None and 0.85 <= share <= 1 / 0.85, (a.brightness, b.brightness, share)
 
 
+def test_frames_of_another_shape_are_not_compared_tile_by_tile(scenes):
+    wide = measure_quality(scenes[0], BIG)
+    square = measure_quality(gen.cropped(scenes[0], 1.0).crop((0, 0, 800, 800)), (3200, 3200))
+    assert relative_focus(wide, square) is None
+
+
 def test_fog_haze_and_low_contrast_are_not_blur(scenes):
     for img in scenes:
         sharp = measure_quality(img, BIG)
