@@ -94,11 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per group on stdout")
 
     p = add("cull", "list cull candidates under FOLDER and move them away (never deletes)",
-            epilog="rules: score (below the threshold), blur (out of focus, motion blur), exposure (nearly "
-                   "black or white, highlights lost), extra (not the pick of its burst or similar shots), "
-                   "copy (an exact copy). A group's pick is only ever taken by the score rule or your reject. "
-                   "With neither --rules nor --below the cull_rules setting applies (all five unless changed); "
-                   "--below X alone means the score rule only.")
+            epilog="rules: score (below the threshold), blur (out of focus, motion blur), exposure (nearly black or "
+                   "white, highlights lost), extra (not the pick of its burst or similar shots), copy (an exact copy). "
+                   "A group's pick is only ever taken by the score rule or your reject. With neither --rules nor "
+                   "--below the cull_rules setting applies (all five unless changed); --below X alone means the "
+                   "score rule only.")
     p.add_argument("folder", type=Path, metavar="FOLDER")
     p.add_argument("--rules", metavar="RULE[,RULE...]",
                    help="exactly these rules: score, blur, exposure, extra, copy")
@@ -438,11 +438,10 @@ def _confirm(question: str) -> bool:
 
 def cmd_cull(args, settings) -> int:
     from app import curation
-    from app.core import cullrules
 
     try:  # a mistyped rule is said before any scanning
         curation.cull_rules(settings, args.rules, args.below)
-    except cullrules.RuleError as exc:
+    except curation.RuleError as exc:
         print(f"aesthete cull: {exc}", file=sys.stderr)
         return EXIT_SETUP
     engine, failed, code = _scan_and_analyse(args, settings, [args.folder], quiet=True)

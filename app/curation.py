@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from app.config.settings import Settings
 from app.core import bestpick, cullrules, grouping, removal, xmp
+from app.core.cullrules import RuleError  # noqa: F401 (what cull_rules raises, for the callers)
 from app.core.errors import AestheteError
 from app.core.quality import QualityThresholds, TechnicalQuality, exposure_faults, faults
 from app.storage import journal, marks, repo
