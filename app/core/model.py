@@ -277,6 +277,13 @@ def load_head(path: Path) -> AestheticHead:
         got = tuple(getattr(state[key], "shape", ()))
         if got != shape:
             raise ModelInvalidError(f"{path}: {key} has shape {got}, expected {shape}")
+    for key in HEAD_SHAPES:
+        bad = int((~torch.isfinite(state[key].float())).sum())
+        if bad:
+            # Such a head scores every photo NaN or infinity: refused here, before anything is scored.
+            raise ModelInvalidError(
+                f"the head {path} is damaged: {key} holds {bad} NaN or infinite value{'s' if bad != 1 else ''}. "
+                "Get a good copy of aesthetic_predictor_v2_5.pth (leave --head unset to download it).")
     head = AestheticHead()
     head.load_state_dict({k: state[k].float() for k in HEAD_SHAPES})
     return head.eval()

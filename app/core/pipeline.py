@@ -7,6 +7,7 @@ PhotoResult: a score and embedding, or the one-line reason it could not be score
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -169,7 +170,16 @@ def score_stream(jobs: Iterable[tuple[K, Path]], get_scorer: Callable[[], "objec
         scores, vectors = future.result()  # re-raises Cancelled from the encoder thread
         for i, p in enumerate(prepared):
             times.images += 1
-            yield PhotoResult(p.key, p.path, float(scores[i]), vectors[i], p.decoded, extras=p.extras)
+            score = float(scores[i])
+            if not math.isfinite(score):
+                # A NaN would break the database's NOT NULL, an infinity the JSON output: never a score.
+                times.failed += 1
+                log.warning("the model gave %s for %s", score, p.path)
+                yield PhotoResult(p.key, p.path, decoded=p.decoded, extras=p.extras, error=PhotoError(
+                    f"the model gave no usable score ({score}) for this photo; the model files may be "
+                    "damaged, or this precision overflowed (try --precision fp32)"))
+                continue
+            yield PhotoResult(p.key, p.path, score, vectors[i], p.decoded, extras=p.extras)
 
     try:
         # Two batches decoded ahead keep the decoders busy while the caller stores; capped, since

@@ -84,3 +84,44 @@ def test_encoder_folder_key_is_stable_and_content_based(tiny_encoder):
     a = model.resolve_encoder(str(tiny_encoder))
     b = model.resolve_encoder(str(tiny_encoder))
     assert a.key == b.key and a.key.startswith("local:")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_head_with_non_finite_weights_is_rejected(tmp_path, bad):
+    """A damaged head whose weights hold NaN or infinity would score every photo NaN or infinity."""
+    state = model.AestheticHead().state_dict()
+    state["scoring_head.4.weight"][3, 7] = bad
+    path = tmp_path / "damaged.pth"
+    torch.save(state, path)
+    with pytest.raises(ModelInvalidError, match="NaN or infinit") as err:
+        model.load_head(path)
+    assert str(path) in str(err.value) and "scoring_head.4.weight" in str(err.value)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_score_is_that_photos_error(tmp_path, bad):
+    """Second guard (the head may be fine and the encoder overflow): a NaN or infinite score
+    becomes the photo's error, never a score."""
+    import threading
+
+    import numpy as np
+
+    from app.core import pipeline
+    from tests.conftest import scene
+
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"p{i}.jpg")
+        scene(i).save(paths[-1])
+
+    class Scorer:
+        def embed(self, pixels):
+            return torch.ones(len(pixels), 1152)
+
+        def head_scores(self, emb):
+            return np.array([5.0, bad, 6.0][:len(emb)])
+
+    results = list(pipeline.score_stream(list(enumerate(paths)), Scorer, 3, 1, threading.Event()))
+    assert [r.score for r in results] == [5.0, None, 6.0]
+    assert results[1].embedding is None
+    assert "no usable score" in results[1].error.reason
