@@ -168,3 +168,95 @@ def test_migrations_build_the_tables_schema_py_describes(tmp_path):
         described = [(c.name, c.type.compile(dialect=sqlite_dialect.dialect()), not c.nullable, c.primary_key)
                      for c in table.columns]
         assert columns == described, table.name
+
+
+def _filled(path, version=None):
+    """A library with an extra table of ~100 pages at the end of the file; returns the page size."""
+    db.open_db(path).dispose()
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE filler (b BLOB)")
+    con.executemany("INSERT INTO filler VALUES (randomblob(3000))", [()] * 100)
+    if version is not None:
+        con.execute(f"PRAGMA user_version = {version}")
+    con.commit()
+    page = con.execute("PRAGMA page_size").fetchone()[0]
+    con.close()
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    return page
+
+
+def _damage_middle(path, page):
+    """Overwrite one page of filler, far from page 1: the file still opens."""
+    pages = path.stat().st_size // page
+    with open(path, "r+b") as f:
+        f.seek((pages - 20) * page)
+        f.write(b"\xa5" * page)
+
+
+def test_refused_databases_get_no_files_beside_them(tmp_path):
+    """The check before opening creates no -wal or -shm file beside a database it refuses."""
+    newer = tmp_path / "newer" / "lib.sqlite3"
+    newer.parent.mkdir()
+    _filled(newer, version=db.SCHEMA_VERSION + 1)
+    with pytest.raises(DatabaseError, match="newer Aesthete"):
+        db.open_db(newer)
+    assert [p.name for p in newer.parent.iterdir()] == [newer.name]
+
+    damaged = tmp_path / "damaged" / "lib.sqlite3"
+    damaged.parent.mkdir()
+    page = _filled(damaged, version=1)  # an older schema: the full check runs before migrating
+    _damage_middle(damaged, page)
+    before = sha(damaged)
+    with pytest.raises(DatabaseError, match="damaged"):
+        db.open_db(damaged)
+    assert [p.name for p in damaged.parent.iterdir()] == [damaged.name]
+    assert sha(damaged) == before
+
+
+def test_damage_found_after_opening_stops_writes_but_not_reads(tmp_path):
+    """At the current schema the file is opened at once; the check runs in the background and,
+    once it finds damage, every later write is refused with what to do; reads go on."""
+    import time
+
+    path = tmp_path / "lib.sqlite3"
+    _damage_middle(path, _filled(path))
+    engine = db.open_db(path)
+    deadline = time.monotonic() + 10
+    with pytest.raises(DatabaseError) as err:
+        while time.monotonic() < deadline:
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO roots (path, added_at) VALUES (randomblob(8), 1.0)"))
+            time.sleep(0.05)
+    message = str(err.value)
+    assert "damaged" in message and str(path) in message
+    assert "backup" in message and "--db" in message
+    with db.reading(engine) as conn:
+        assert conn.execute(text("SELECT count(*) FROM roots")).scalar_one() >= 0
+    engine.dispose()
+
+
+def test_sound_database_is_checked_and_stays_writable(tmp_path):
+    path = tmp_path / "lib.sqlite3"
+    _filled(path)
+    engine = db.open_db(path)
+    assert db.damage(engine, wait=10) is None
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO roots (path, added_at) VALUES (x'2f70', 1.0)"))
+    engine.dispose()
+
+
+def test_migration_never_lowers_a_newer_version(tmp_path, monkeypatch):
+    """Another process may have migrated further meanwhile: the migration re-reads and refuses."""
+    path = tmp_path / "lib.sqlite3"
+    db.open_db(path).dispose()
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA user_version = {db.SCHEMA_VERSION + 1}")
+    con.commit()
+    con.close()
+    monkeypatch.setattr(db, "_check_file", lambda p: db.SCHEMA_VERSION - 1)
+    monkeypatch.setattr(db, "backup", lambda *a: None)
+    with pytest.raises(DatabaseError, match="newer Aesthete"):
+        db.open_db(path)
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION + 1
+    con.close()
