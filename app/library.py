@@ -46,7 +46,11 @@ def read_marks(path: Path, companion: Path | None = None, embedded: bool = True)
     """Marks other tools left, as (stars, rejected, picked): the photo's XMP sidecar, else its RAW
     companion's (darktable writes IMG.CR2.xmp), else (when embedded) the file's own rating."""
     for photo in [path] + ([companion] if companion else []):
-        info = xmp.read_sidecar(photo)
+        try:
+            info = xmp.read_sidecar(photo)  # a sidecar it can't read is logged there and read as none
+        except Exception:  # a bug: logged with its traceback, and the scan goes on without this sidecar
+            log.exception("the sidecar of %s could not be read", photo)
+            continue
         if info is not None and (info.rating is not None or info.pick is not None):
             stars, rejected = ratings.from_xmp_rating(info.rating)
             return stars, rejected, bool(info.pick)

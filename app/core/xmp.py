@@ -8,10 +8,12 @@ The photo itself is only ever read.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
 import secrets
+import stat
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,12 @@ _XMP_ROOTS = {f"{{{NS_X}}}xmpmeta", f"{{{NS_X}}}xapmeta", _RDF_RDF}
 _EMBEDDED_SCAN_BYTES = 4 * 1024 * 1024
 _EXIF_RATING_TAG = 0x4746
 
+# Real sidecars are kilobytes (darktable's with a long edit history stay well under 1 MiB): a larger
+# "sidecar" is something else, and is neither read into memory nor replaced.
+MAX_SIDECAR_BYTES = 4 * 1024 * 1024
+# Real XMP nests about ten elements deep (struct in a bag in a description); far deeper is hostile.
+MAX_DEPTH = 256
+
 _NEW_SIDECAR = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Aesthete">\n'
@@ -49,6 +57,10 @@ _NEW_SIDECAR = (
 
 class SidecarError(Exception):
     """A sidecar that exists but can't be updated safely (it is left untouched)."""
+
+
+class _NotASidecar(Exception):
+    """Something at the sidecar's name that is no sidecar to read: its message says what it is."""
 
 
 @dataclass(frozen=True)
@@ -69,8 +81,9 @@ def sidecar_path(photo: Path) -> Path:
     full = [photo.with_name(photo.name + ext) for ext in (".xmp", ".XMP")]
     short = [photo.with_name(photo.stem + ext) for ext in (".xmp", ".XMP")]
     for candidate in full + short:
-        # A photo that is itself named *.xmp must never be taken for its own sidecar.
-        if candidate.name.lower() != photo.name.lower() and candidate.is_file():
+        # A photo that is itself named *.xmp must never be taken for its own sidecar. isfile is
+        # False, not an error, for a name too long to exist beside a photo with a long name.
+        if candidate.name.lower() != photo.name.lower() and os.path.isfile(candidate):
             return candidate
     return full[0]
 
@@ -78,11 +91,11 @@ def sidecar_path(photo: Path) -> Path:
 def read_sidecar(photo: Path) -> SidecarInfo | None:
     """The marks in `photo`'s sidecar; None when there is none or it can't be read (logged)."""
     path = sidecar_path(photo)
-    if not path.exists():
+    if not os.path.exists(path):  # also a name too long to exist, and a link that leads nowhere
         return None
     try:
-        doc = _parse(path.read_bytes())
-    except (OSError, ValueError) as error:
+        doc = _parse(_read_bytes(path))
+    except (OSError, ValueError, _NotASidecar) as error:
         logger.warning("Ignoring unreadable sidecar %s: %s", path, error)
         return None
     return SidecarInfo(
@@ -99,9 +112,23 @@ def write_sidecar(photo: Path, rating: int | None, reject: bool, pick: bool) -> 
     """
     xmp_rating = ratings.to_xmp_rating(rating, ratings.flag_from(pick, reject))
     target = sidecar_path(photo)
-    if target.exists():
+    try:
+        os.lstat(target)
+        present = True
+    except OSError as error:
+        if error.errno == errno.ENAMETOOLONG:
+            raise SidecarError("the file name is too long for a sidecar beside it") from error
+        if error.errno != errno.ENOENT:
+            raise SidecarError(f"Couldn't read the sidecar {target}: {error.strerror}") from error
+        present = False
+    if present and not os.path.exists(target):
+        # Writing would create a file wherever the link points: leave that to the user.
+        raise SidecarError(f"The sidecar {target} is a link to a file that does not exist, so it was left as it is.")
+    if present:
         try:
-            doc = _parse(target.read_bytes())
+            doc = _parse(_read_bytes(target))
+        except _NotASidecar as error:
+            raise SidecarError(f"The sidecar {target} {error}, so it was left as it is.") from error
         except OSError as error:
             raise SidecarError(f"Couldn't read the sidecar {target}: {error}") from error
         except ValueError as error:
@@ -122,8 +149,54 @@ def write_sidecar(photo: Path, rating: int | None, reject: bool, pick: bool) -> 
     try:
         _atomic_write(target, doc.to_bytes(), photo)
     except OSError as error:
+        if error.errno == errno.ENAMETOOLONG:
+            raise SidecarError("the file name is too long for a sidecar beside it") from error
         raise SidecarError(f"Couldn't write the sidecar {target}: {error}") from error
     return target
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of the sidecar at `path`: only a regular file, and at most MAX_SIDECAR_BYTES.
+
+    Raises _NotASidecar for anything else (a FIFO, a device, a link to /dev/zero, a huge file).
+    """
+    _check_regular(os.stat(path))  # a device is not even opened
+    # O_NONBLOCK: a FIFO swapped in after that look can't make open wait for a writer; the opened
+    # file itself is checked again, so no swap between the look and the open gets through.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        _check_regular(os.fstat(fd))
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_SIDECAR_BYTES:  # reads one byte past the limit to tell a file that grew
+            chunk = os.read(fd, min(1 << 20, MAX_SIDECAR_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_SIDECAR_BYTES:
+        raise _NotASidecar(_too_large())
+    return b"".join(chunks)
+
+
+def _check_regular(st: os.stat_result) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a folder" if stat.S_ISDIR(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "something else")
+        raise _NotASidecar(f"is not a regular file (it is {kind})")
+    if st.st_size > MAX_SIDECAR_BYTES:
+        raise _NotASidecar(_too_large(st.st_size))
+
+
+def _too_large(size: int | None = None) -> str:
+    limit = f"the limit is {MAX_SIDECAR_BYTES // (1024 * 1024)} MiB"
+    if size is None:
+        return f"is too large for a sidecar ({limit})"
+    return f"is too large for a sidecar ({size / (1024 * 1024):.1f} MiB; {limit})"
 
 
 def read_embedded_rating(path: Path) -> int | None:
@@ -272,16 +345,24 @@ class _Builder(ET.TreeBuilder):
         super().__init__(insert_comments=True, insert_pis=True)
         self.declarations: dict[ET.Element, list[tuple[str, str]]] = {}
         self._pending: list[tuple[str, str]] = []
+        self._depth = 0
 
     def start_ns(self, prefix: str, uri: str) -> None:
         self._pending.append((prefix or "", uri))
 
     def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
+        self._depth += 1
+        if self._depth > MAX_DEPTH:  # refused while parsing, long before anything could recurse
+            raise ValueError(f"its elements are nested too deeply (over {MAX_DEPTH} levels)")
         element = super().start(tag, attrs)
         if self._pending:
             self.declarations[element] = self._pending
             self._pending = []
         return element
+
+    def end(self, tag: str) -> ET.Element:
+        self._depth -= 1
+        return super().end(tag)
 
 
 @dataclass
@@ -362,36 +443,45 @@ def _parse(data: bytes) -> _Document:
         root = parser.close()
     except ET.ParseError as error:
         raise ValueError(f"not well-formed XML ({error})") from error
+    except RecursionError as error:  # MAX_DEPTH should stop it first; any parse failure is the file's
+        raise ValueError("its elements are nested too deeply") from error
     if root.tag not in _XMP_ROOTS:
         raise ValueError(f"not XMP (root element {root.tag!r})")
     return _Document(text[:start], root, text[end:], builder.declarations, bom, codec)
 
 
-def _serialize(element: ET.Element, scope: dict[str, str], declarations: dict, out: list[str]) -> None:
-    if element.tag is ET.Comment:
-        out.append(f"<!--{element.text or ''}-->")
-    elif element.tag is ET.ProcessingInstruction:
-        out.append(f"<?{element.text or ''}?>")
-    else:
-        own = list(declarations.get(element, []))
-        scope = {**scope, **dict(own)}
-        name = _qualified(element.tag, scope, own, attribute=False)
-        # rdf:about first, then declarations, then properties: the order Exiv2 and Adobe write.
-        about = [k for k in element.attrib if k == _RDF_ABOUT]
-        keys = about + [k for k in element.attrib if k != _RDF_ABOUT]
-        attributes = [f"{_qualified(k, scope, own, attribute=True)}={_quote(element.attrib[k])}" for k in keys]
-        namespaces = [f"xmlns:{p}={_quote(u)}" if p else f"xmlns={_quote(u)}" for p, u in own]
-        items = [*attributes[: len(about)], *namespaces, *attributes[len(about) :]]
-        separator = _attribute_separator(out, len(items))
-        out.append(f"<{name}" + "".join((" " if i == 0 else separator) + item for i, item in enumerate(items)))
-        if element.text is None and len(element) == 0:
-            out.append("/>")
+def _serialize(root: ET.Element, scope: dict[str, str], declarations: dict, out: list[str]) -> None:
+    # A loop over a stack of its own, not recursion: no depth of tree can exhaust Python's stack.
+    # Each entry is (element, the scope it sits in, the name to close it with, or None to open it).
+    stack: list[tuple[ET.Element, dict[str, str], str | None]] = [(root, scope, None)]
+    while stack:
+        element, scope, closing = stack.pop()
+        if closing is not None:
+            out.append(f"</{closing}>")
+        elif element.tag is ET.Comment:
+            out.append(f"<!--{element.text or ''}-->")
+        elif element.tag is ET.ProcessingInstruction:
+            out.append(f"<?{element.text or ''}?>")
         else:
-            out.append(">" + _escape(element.text or ""))
-            for child in element:
-                _serialize(child, scope, declarations, out)
-            out.append(f"</{name}>")
-    out.append(_escape(element.tail or ""))
+            own = list(declarations.get(element, []))
+            scope = {**scope, **dict(own)}
+            name = _qualified(element.tag, scope, own, attribute=False)
+            # rdf:about first, then declarations, then properties: the order Exiv2 and Adobe write.
+            about = [k for k in element.attrib if k == _RDF_ABOUT]
+            keys = about + [k for k in element.attrib if k != _RDF_ABOUT]
+            attributes = [f"{_qualified(k, scope, own, attribute=True)}={_quote(element.attrib[k])}" for k in keys]
+            namespaces = [f"xmlns:{p}={_quote(u)}" if p else f"xmlns={_quote(u)}" for p, u in own]
+            items = [*attributes[: len(about)], *namespaces, *attributes[len(about) :]]
+            separator = _attribute_separator(out, len(items))
+            out.append(f"<{name}" + "".join((" " if i == 0 else separator) + item for i, item in enumerate(items)))
+            if element.text is None and len(element) == 0:
+                out.append("/>")
+            else:
+                out.append(">" + _escape(element.text or ""))
+                stack.append((element, scope, name))  # closed (and its tail written) after its children
+                stack.extend((child, scope, None) for child in reversed(element))
+                continue
+        out.append(_escape(element.tail or ""))
 
 
 def _attribute_separator(out: list[str], count: int) -> str:
@@ -434,10 +524,17 @@ def _quote(value: str) -> str:
 
 
 def _atomic_write(target: Path, data: bytes, photo: Path) -> None:
-    """Replace `target` with `data` in one step, so a crash leaves the old or the new sidecar."""
-    if target.exists() and photo.exists() and os.path.samefile(target, photo):
+    """Replace `target` with `data` in one step, so a crash leaves the old or the new sidecar.
+
+    A sidecar that is a link is written through: the file at the end of the link gets the new
+    content (replaced beside itself) and the link stays a link.
+    """
+    real = Path(os.path.realpath(target))
+    if os.path.exists(real) and os.path.exists(photo) and os.path.samefile(real, photo):
         raise SidecarError(f"Refusing to write a sidecar over the photo {photo}.")
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    # A short name of its own, so a photo with a long name can still get a sidecar; the leading
+    # dot keeps scans from taking it for a file of the library.
+    temp = real.with_name(f".aesthete-{secrets.token_hex(8)}.tmp")
     # O_EXCL: never clobber anything; mode 0o666 lets the umask decide, like a normal new file.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -445,13 +542,13 @@ def _atomic_write(target: Path, data: bytes, photo: Path) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        if target.exists():
-            os.chmod(temp, target.stat().st_mode & 0o7777)
-        os.replace(temp, target)
+        if os.path.exists(real):
+            os.chmod(temp, os.stat(real).st_mode & 0o7777)
+        os.replace(temp, real)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    _fsync_dir(real.parent)
 
 
 def _fsync_dir(folder: Path) -> None:

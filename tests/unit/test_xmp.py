@@ -3,6 +3,8 @@
 import hashlib
 import io
 import logging
+import os
+import stat
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -275,3 +277,174 @@ def test_damaged_embedded_packet_falls_back_quietly(tmp_path):
     path = tmp_path / "damaged.jpg"
     path.write_bytes(buffer.getvalue())
     assert read_embedded_rating(path) is None
+
+
+# --- hostile sidecars: links, odd files, huge files, long names, absurd nesting ------------------
+
+# A child interpreter runs the reads that, when broken, never end (a FIFO) or eat all memory
+# (/dev/zero): it is stopped after a while and may not take more than 1 GiB.
+_CHILD_LIMIT = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+from pathlib import Path
+from app.core import xmp
+photo = Path(sys.argv[1])
+print("read", xmp.read_sidecar(photo))
+try:
+    xmp.write_sidecar(photo, 3, False, False)
+    print("written")
+except xmp.SidecarError as error:
+    print("refused", error)
+"""
+
+
+def _in_child(photo, timeout=30):
+    import subprocess
+    import sys
+
+    from tests.conftest import python_path
+
+    env = {**os.environ, "PYTHONPATH": python_path()}
+    try:
+        res = subprocess.run([sys.executable, "-c", _CHILD_LIMIT, str(photo)], capture_output=True,
+                             timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"reading or writing the sidecar of {photo.name} did not end")
+    assert res.returncode == 0, res.stderr.decode()[-2000:]
+    return res.stdout.decode()
+
+
+def test_a_linked_sidecar_is_written_through_the_link(photo, tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    kept = store / "kept.xmp"
+    kept.write_text(PACKET.format(rating=1), encoding="utf-8")
+    os.chmod(kept, 0o640)
+    link = photo.with_name(photo.name + ".xmp")
+    os.symlink("store/kept.xmp", link)  # relative, as links in a library usually are
+    before = sha(photo)
+    assert read_sidecar(photo).rating == 1
+
+    assert write_sidecar(photo, rating=4, reject=False, pick=True) == link
+
+    assert link.is_symlink() and os.readlink(link) == "store/kept.xmp"
+    assert read_sidecar(photo).rating == 4 and read_sidecar(photo).pick is True
+    assert 'xmp:Rating="4"' in kept.read_text(encoding="utf-8")
+    assert kept.stat().st_mode & 0o777 == 0o640
+    assert sha(photo) == before
+    assert sorted(p.name for p in photo.parent.iterdir()) == ["IMG_0001.JPG", "IMG_0001.JPG.xmp", "store"]
+    assert [p.name for p in store.iterdir()] == ["kept.xmp"]  # no temporary file left beside the target
+
+
+def test_a_link_to_a_link_is_written_at_the_end_of_the_chain(photo, tmp_path):
+    final = tmp_path / "final.xmp"
+    final.write_text(PACKET.format(rating=2), encoding="utf-8")
+    middle = tmp_path / "middle.xmp"
+    os.symlink(final, middle)
+    os.symlink(middle, photo.with_name(photo.name + ".xmp"))
+    write_sidecar(photo, rating=5, reject=False, pick=False)
+    assert middle.is_symlink() and photo.with_name(photo.name + ".xmp").is_symlink()
+    assert read_sidecar(photo).rating == 5 and 'xmp:Rating="5"' in final.read_text(encoding="utf-8")
+
+
+def test_a_broken_sidecar_link_is_refused_and_left_alone(photo, tmp_path):
+    link = photo.with_name(photo.name + ".xmp")
+    os.symlink(tmp_path / "gone" / "nothing.xmp", link)
+    assert read_sidecar(photo) is None
+    with pytest.raises(SidecarError, match="link"):
+        write_sidecar(photo, rating=3, reject=False, pick=False)
+    assert link.is_symlink() and os.readlink(link) == str(tmp_path / "gone" / "nothing.xmp")
+    assert not (tmp_path / "gone").exists()
+
+
+def test_a_sidecar_linked_to_dev_zero_is_refused_without_reading_it(photo):
+    os.symlink("/dev/zero", photo.with_name(photo.name + ".xmp"))
+    out = _in_child(photo)
+    assert "read None" in out
+    assert "refused" in out and "not a regular file" in out
+    assert os.readlink(photo.with_name(photo.name + ".xmp")) == "/dev/zero"
+
+
+def test_a_fifo_sidecar_neither_blocks_nor_is_replaced(photo):
+    fifo = photo.with_name(photo.name + ".xmp")
+    os.mkfifo(fifo)
+    out = _in_child(photo, timeout=20)
+    assert "read None" in out
+    assert "refused" in out and "not a regular file" in out
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_an_oversized_sidecar_is_refused_and_never_overwritten(photo, caplog):
+    sidecar = photo.with_name(photo.name + ".xmp")
+    huge = PACKET.format(rating=2).replace(" " * 200, " " * (xmp.MAX_SIDECAR_BYTES + 1))
+    sidecar.write_text(huge, encoding="utf-8")
+    before = sha(sidecar)
+    with caplog.at_level(logging.WARNING, logger="app.core.xmp"):
+        assert read_sidecar(photo) is None
+    assert "too large" in caplog.text
+    with pytest.raises(SidecarError, match="too large"):
+        write_sidecar(photo, rating=3, reject=False, pick=False)
+    assert sha(sidecar) == before
+
+
+def test_a_sidecar_at_the_limit_is_still_read(photo):
+    sidecar = photo.with_name(photo.name + ".xmp")
+    text = PACKET.format(rating=2)
+    sidecar.write_text(text.replace(" " * 200, " " * (xmp.MAX_SIDECAR_BYTES - len(text.encode()) + 200)),
+                       encoding="utf-8")
+    assert sidecar.stat().st_size == xmp.MAX_SIDECAR_BYTES
+    assert read_sidecar(photo).rating == 2
+
+
+def test_a_name_too_long_for_any_sidecar_reads_as_none_and_writes_a_clear_refusal(tmp_path):
+    photo = tmp_path / ("n" * 251 + ".jpg")  # 255 bytes: NAME.xmp cannot exist
+    Image.new("RGB", (8, 8), "red").save(photo, "JPEG")
+    before = sha(photo)
+    assert read_sidecar(photo) is None
+    with pytest.raises(SidecarError, match="the file name is too long for a sidecar beside it"):
+        write_sidecar(photo, rating=3, reject=False, pick=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [photo.name]
+    assert sha(photo) == before
+
+
+def test_a_long_name_gets_its_sidecar_through_a_short_temporary_name(tmp_path):
+    photo = tmp_path / ("n" * 246 + ".jpg")  # 250 bytes: NAME.xmp is 254, the old temporary name was 270
+    Image.new("RGB", (8, 8), "red").save(photo, "JPEG")
+    assert write_sidecar(photo, rating=3, reject=False, pick=False) == tmp_path / (photo.name + ".xmp")
+    assert read_sidecar(photo).rating == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == [photo.name, photo.name + ".xmp"]
+
+
+def _deep_sidecar(depth):
+    return ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="2">'
+            + "<a>" * depth + "</a>" * depth + "</rdf:Description></rdf:RDF></x:xmpmeta>")
+
+
+def test_absurd_nesting_is_refused_by_the_parser(photo, caplog):
+    sidecar = photo.with_name(photo.name + ".xmp")
+    sidecar.write_text(_deep_sidecar(200_000), encoding="utf-8")
+    before = sha(sidecar)
+    with caplog.at_level(logging.WARNING, logger="app.core.xmp"):
+        assert read_sidecar(photo) is None
+    assert "nested too deeply" in caplog.text
+    with pytest.raises(SidecarError, match="nested too deeply"):
+        write_sidecar(photo, rating=3, reject=False, pick=False)
+    assert sha(sidecar) == before
+
+
+def test_reasonable_nesting_still_round_trips(photo):
+    sidecar = photo.with_name(photo.name + ".xmp")
+    sidecar.write_text(_deep_sidecar(50), encoding="utf-8")
+    write_sidecar(photo, rating=4, reject=False, pick=False)
+    assert read_sidecar(photo).rating == 4
+    assert "<a>" * 49 + "<a/>" + "</a>" * 49 in sidecar.read_text(encoding="utf-8")
+
+
+def test_the_serializer_does_not_recurse():
+    doc = xmp._parse(_deep_sidecar(1).encode())
+    parent = doc.root.find(f".//{{{xmp.NS_RDF}}}Description")
+    for _ in range(20_000):  # deeper than Python's recursion limit, built in memory
+        parent = ET.SubElement(parent, "b")
+    text = doc.to_bytes().decode()
+    assert text.count("<b>") == 19_999 and text.count("<b/>") == 1 and text.count("</b>") == 19_999
