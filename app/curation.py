@@ -248,6 +248,9 @@ def set_marks(engine: Engine, settings: Settings, ids: Iterable[int], stars: int
             except (xmp.SidecarError, OSError, ValueError) as exc:
                 problems.append(f"{m.path}: sidecar not written ({exc})")
                 log.warning("sidecar for %s not written: %s", m.path, exc)
+            except Exception as exc:  # a bug: logged with its traceback, and the other photos still get theirs
+                problems.append(f"{m.path}: sidecar not written (unexpected error: {type(exc).__name__}: {exc})")
+                log.exception("sidecar for %s not written", m.path)
     return problems
 
 
