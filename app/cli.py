@@ -143,9 +143,9 @@ def open_library(args: argparse.Namespace):
     if os.path.isdir(db_path):
         raise AestheteError(f"--db {db_path} is a folder; give the library database's file name")
     engine = db.open_db(db_path)
-    fixed = curation.repair(engine)  # a removal interrupted by a crash is finished first
-    if fixed:
-        print(f"finished the record of an interrupted removal ({fixed} files)", file=sys.stderr)
+    repaired = curation.repair(engine)  # a removal interrupted by a crash is finished first
+    if repaired:
+        print(f"finished the record of an interrupted removal: {repaired.text()}", file=sys.stderr)
     return engine
 
 
@@ -316,8 +316,13 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
 def _printable(path: str) -> str:
-    return os.fsencode(path).decode("utf-8", "replace")
+    """A name as text on one line: undecodable bytes replaced, control characters escaped
+    (a newline in a file name must not read as two photos)."""
+    return os.fsencode(path).decode("utf-8", "replace").translate(_CONTROL)
 
 
 def _print_table(rows) -> None:

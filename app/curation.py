@@ -9,16 +9,17 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.config.settings import Settings
 from app.core import bestpick, cullrules, grouping, removal, xmp
 from app.core.cullrules import RuleError  # noqa: F401 (what cull_rules raises, for the callers)
-from app.core.errors import AestheteError
+from app.core.errors import AestheteError, DatabaseError
 from app.core.quality import QualityThresholds, TechnicalQuality, exposure_faults, faults
 from app.storage import journal, marks, repo
 
@@ -288,8 +289,13 @@ def remove_photos(engine: Engine, settings: Settings, photo_ids: Sequence[int],
                   rejects_folder: str | None = None, trash: bool | None = None) -> RemovalReport:
     """Move photos (with their companions and sidecars) to the trash or the rejects folder.
 
-    The journal is written before anything moves; a file that cannot be moved stays where it is."""
+    The journal is written before anything moves, with the rejects folder as an absolute, resolved
+    path (so a repair or undo from any folder finds the files). A photo's files move whole or not
+    at all: when one of them cannot move, those already moved go back. Raises DatabaseError when the
+    journal cannot be written, saying what had moved (the next start's repair finds it)."""
     folder = None if trash else (rejects_folder or settings.rejects_folder or None)
+    if folder is not None:
+        folder = os.path.realpath(os.path.expanduser(folder))
     report = RemovalReport()
     wanted = set(photo_ids)
     rows = {p.id: p for p in repo.list_photos(engine, include_missing=True) if p.id in wanted}
@@ -298,31 +304,90 @@ def remove_photos(engine: Engine, settings: Settings, photo_ids: Sequence[int],
         p = rows.get(pid)
         if p is None or p.state != "present":
             continue
+        files: list[tuple[int | None, str, str]] = []
         for i, f in enumerate(_files_of(p.path, p.companion)):
             try:
-                planned.append((pid if i == 0 else None, f, removal.file_sha256(Path(f))))
+                files.append((pid if i == 0 else None, f, removal.file_sha256(Path(f))))
+            except FileNotFoundError:
+                report.failed.append(f"{f}: moved away or deleted since it was scanned (by another cull or "
+                                     "program?); nothing to move")
+                break
             except OSError as exc:
                 report.failed.append(f"{f}: {exc.strerror or exc}")
+                break
+        else:
+            planned += files  # a photo whose files cannot all be read does not move at all
     if not planned:
         return report
-    rid = journal.plan(engine, folder, planned)
+    where = folder or "the system trash"
+    rid = _journal(engine, where, report, lambda: journal.plan(engine, folder, planned))
     report.removal_id = rid
     roots = repo.list_roots(engine)
-    for jf in journal.get(engine, rid).files:
-        try:
-            if folder is None:
-                moved = removal.move_to_trash(Path(jf.source), jf.sha256)
-            else:
-                root = next((Path(r.path) for r in roots if jf.source.startswith(r.path.rstrip(os.sep) + os.sep)), None)
-                moved = removal.move_to_folder(Path(jf.source), Path(folder), root, jf.sha256)
-            journal.mark_file(engine, jf.id, "moved", str(moved.destination),
-                              photo_state="removed" if jf.photo_id else None)
+    for files in _by_photo(journal.get(engine, rid).files):
+        done: list[tuple[journal.JournalFile, removal.Moved]] = []
+        for jf in files:
+            try:
+                if folder is None:
+                    moved = removal.move_to_trash(Path(jf.source), jf.sha256)
+                else:
+                    root = next((Path(r.path) for r in roots if jf.source.startswith(r.path.rstrip(os.sep) + os.sep)),
+                                None)
+                    moved = removal.move_to_folder(Path(jf.source), Path(folder), root, jf.sha256)
+            except (removal.RemovalError, OSError) as exc:
+                _move_back(engine, where, report, done, jf, files, exc)
+                break
             report.moved.append(jf.source)
-        except (removal.RemovalError, OSError) as exc:
-            journal.mark_file(engine, jf.id, "failed", error=str(exc))
-            report.failed.append(f"{jf.source}: {exc}")
-    journal.set_state(engine, rid, "partial" if report.failed else "done")
+            _journal(engine, where, report, lambda: journal.mark_file(
+                engine, jf.id, "moved", str(moved.destination), photo_state="removed" if jf.photo_id else None))
+            done.append((jf, moved))
+    _journal(engine, where, report, lambda: journal.set_state(engine, rid, "partial" if report.failed else "done"))
     return report
+
+
+def _by_photo(files: Sequence[journal.JournalFile]) -> list[list[journal.JournalFile]]:
+    """The journal's files in groups that move together (a photo's file comes first, then its
+    companions and sidecars)."""
+    groups: list[list[journal.JournalFile]] = []
+    for jf in files:
+        if jf.photo_id is not None or not groups:
+            groups.append([])
+        groups[-1].append(jf)
+    return groups
+
+
+def _move_back(engine: Engine, where: str, report: RemovalReport, done, failed_file, files, exc) -> None:
+    """One file of a photo could not move: put back those of its files that did, and record why."""
+    reason = str(exc)
+    report.failed.append(f"{failed_file.source}: {reason}")
+    for jf, moved in reversed(done):
+        try:
+            removal.restore(moved)
+        except (removal.RemovalError, OSError) as back:  # stays moved, recorded, and undo can still try
+            report.failed.append(f"{jf.source}: moved without its companion, and could not be put back ({back})")
+            continue
+        report.moved.remove(jf.source)
+        _journal(engine, where, report, lambda: journal.mark_file(
+            engine, jf.id, "restored", error=f"put back: {os.path.basename(failed_file.source)} could not move",
+            photo_state="present" if jf.photo_id else None))
+    for jf in files[len(done):]:
+        _journal(engine, where, report, lambda: journal.mark_file(
+            engine, jf.id, "failed", error=reason if jf is failed_file else "its photo's files did not all move"))
+
+
+def _journal(engine: Engine, where: str, report: RemovalReport, write):
+    """A journal write during a removal; when the database cannot take it (a full disk, a
+    read-only or damaged database), stop, saying what already moved and how it comes back."""
+    try:
+        return write()
+    except (SQLAlchemyError, DatabaseError) as exc:
+        log.exception("the removal journal could not be written")
+        cause = getattr(exc, "orig", None) or exc
+        moved = len(report.moved)
+        raise DatabaseError(
+            f"the library database could not record the removal ({cause}); stopped. "
+            + (f"{moved} file{'' if moved == 1 else 's'} had already moved to {where}: the next start finds "
+               "them, and Undo (`aesthete undo`) puts them back once the database can be written."
+               if moved else "Nothing had moved.")) from None
 
 
 @dataclass
@@ -333,12 +398,23 @@ class UndoReport:
 
 
 def undo_last(engine: Engine) -> UndoReport:
-    """Put back the files of the last removal; a file whose place is taken is reported, not forced."""
+    """Put back the files of the last removal; a file whose place is taken is reported, not forced.
+    A file an interrupted removal lost track of is looked for again (in place, in the rejects
+    folder or the trash), and the removal stays undoable until it is found."""
     op = journal.last_undoable(engine)
     report = UndoReport(op.id if op else None)
     if op is None:
         return report
     for jf in op.files:
+        if jf.state == "lost":
+            found, looked = _locate(op, jf)
+            if found is None:
+                report.failed.append(f"{jf.source}: not found; looked in {looked}")
+                continue
+            if found == Path(jf.source):
+                journal.mark_file(engine, jf.id, "skipped", photo_state="present" if jf.photo_id else None)
+                continue
+            jf = replace(jf, state="moved", destination=str(found))
         if jf.state != "moved" or not jf.destination:
             continue
         try:
@@ -351,32 +427,73 @@ def undo_last(engine: Engine) -> UndoReport:
     return report
 
 
-def repair(engine: Engine) -> int:
+@dataclass
+class RepairReport:
+    """What the repair of removals a crash interrupted found."""
+
+    moved: int = 0  # files found in the trash or rejects folder: undo puts them back
+    skipped: int = 0  # files that never moved
+    lost: int = 0  # files found in neither place: the removal stays undoable, undo looks again
+    swept: int = 0  # partial copies a kill left in the rejects folder, deleted
+
+    def __bool__(self) -> bool:
+        return bool(self.moved or self.skipped or self.lost or self.swept)
+
+    def text(self) -> str:
+        parts = []
+        if self.moved:
+            parts.append(f"{self.moved} file{'' if self.moved == 1 else 's'} had moved (`aesthete undo` puts "
+                         f"{'it' if self.moved == 1 else 'them'} back)")
+        if self.skipped:
+            parts.append(f"{self.skipped} had not moved")
+        if self.lost:
+            parts.append(f"{self.lost} could not be found (undo looks for {'it' if self.lost == 1 else 'them'} again)")
+        if self.swept:
+            parts.append(f"{self.swept} partial cop{'y' if self.swept == 1 else 'ies'} deleted")
+        return "; ".join(parts)
+
+
+def repair(engine: Engine) -> RepairReport:
     """Finish the journal of removals a crash interrupted: each file is either still in place
-    (skipped) or found in the trash or rejects folder by its hash (moved). Returns files fixed."""
-    fixed = 0
+    (skipped), found in the trash or rejects folder by its hash (moved), or neither (lost: the
+    removal stays undoable and says where it looked). Partial copies the crash left are deleted."""
+    report = RepairReport()
     for op in journal.unfinished(engine):
-        moved = False
+        if op.target is not None:
+            report.swept += removal.sweep_partial_copies(Path(os.path.abspath(op.target)),
+                                                         [os.path.basename(f.source) for f in op.files])
         for jf in op.files:
             if jf.state != "planned":
                 continue
-            src = Path(jf.source)
-            if src.is_file() and removal.file_sha256(src) == jf.sha256:
+            found, looked = _locate(op, jf)
+            if found == Path(jf.source):
                 journal.mark_file(engine, jf.id, "skipped")
+                report.skipped += 1
+            elif found is not None:
+                journal.mark_file(engine, jf.id, "moved", str(found), photo_state="removed" if jf.photo_id else None)
+                report.moved += 1
             else:
-                dest = (removal.find_in_trash(src, jf.sha256) if op.target is None
-                        else _find_in_folder(Path(op.target), src.name, jf.sha256))
-                if dest is not None:
-                    journal.mark_file(engine, jf.id, "moved", str(dest),
-                                      photo_state="removed" if jf.photo_id else None)
-                    moved = True
-                else:
-                    journal.mark_file(engine, jf.id, "failed", error="not found after an interrupted move")
-            fixed += 1
-        moved = moved or any(jf.state == "moved" for jf in op.files)
-        # Nothing moved: there is nothing to undo either.
-        journal.set_state(engine, op.id, "done" if moved else "undone")
-    return fixed
+                journal.mark_file(engine, jf.id, "lost", error=f"not found after an interrupted move; looked in {looked}")
+                report.lost += 1
+        states = {jf.state for jf in journal.get(engine, op.id).files}
+        # Nothing moved and nothing lost: there is nothing to undo either.
+        journal.set_state(engine, op.id, "partial" if "lost" in states else "done" if "moved" in states else "undone")
+    return report
+
+
+def _locate(op: journal.Removal, jf: journal.JournalFile) -> tuple[Path | None, str]:
+    """Where a file of an interrupted removal is now: its own place (never moved), the trash or
+    the rejects folder (found by its bytes), or None; and, in words, where it looked."""
+    src = Path(jf.source)
+    try:
+        if src.is_file() and removal.file_sha256(src) == jf.sha256:
+            return src, str(src)
+    except OSError:
+        pass
+    if op.target is None:
+        return removal.find_in_trash(src, jf.sha256), f"{src.parent} and the trash"
+    folder = Path(os.path.abspath(op.target))  # a relative folder (an older release's journal): from here
+    return _find_in_folder(folder, src.name, jf.sha256), f"{src.parent} and {folder}"
 
 
 def _find_in_folder(folder: Path, name: str, sha: str) -> Path | None:
@@ -385,8 +502,11 @@ def _find_in_folder(folder: Path, name: str, sha: str) -> Path | None:
         for f in files:
             if f.startswith(stem) and f.endswith(ext):
                 p = Path(dirpath) / f
-                if removal.file_sha256(p) == sha:
-                    return p
+                try:
+                    if removal.file_sha256(p) == sha:
+                        return p
+                except OSError:
+                    continue
     return None
 
 

@@ -78,6 +78,7 @@ HEAD_URL = (
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 PATH_SETTINGS = ("encoder", "head", "rejects_folder")  # encoder and head may also be a hub id or URL
+FOLDER_SETTINGS = ("rejects_folder",)  # always a folder: kept absolute
 
 REGISTRY: dict[str, Setting] = {
     s.name: s
@@ -181,6 +182,11 @@ def load(path: Path | None = None, overrides: dict[str, Any] | None = None,
             value, source = setting.parse(file_values[name], str(path)), "file"
         else:
             value, source = setting.default, "default"
+        if name in FOLDER_SETTINGS and value and source != "default":
+            # A folder named relative means the one it named where it was given: the working folder
+            # of a flag or variable, the settings file's folder for the file; never a later cwd.
+            value = os.path.abspath(os.path.join(path.parent if source == "file" else os.getcwd(),
+                                                 os.path.expanduser(value)))
         settings.values[name] = value
         settings.sources[name] = source
     return settings
@@ -196,7 +202,9 @@ def save(path: Path, changes: dict[str, Any]) -> None:
         if setting is None:
             raise SettingsError(f"unknown setting {name!r}")
         value = setting.parse(raw, name)
-        if name in PATH_SETTINGS and value and not os.path.isabs(value) and os.path.exists(value):
+        if name in FOLDER_SETTINGS and value:
+            value = os.path.abspath(os.path.expanduser(value))  # need not exist yet
+        elif name in PATH_SETTINGS and value and not os.path.isabs(value) and os.path.exists(value):
             value = os.path.abspath(value)
         if value == setting.default:
             data.pop(name, None)

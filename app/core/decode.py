@@ -81,7 +81,7 @@ def read_bytes(path: Path) -> bytes:
     except FileNotFoundError:
         if os.path.islink(path):
             raise PhotoError("broken symbolic link (its target does not exist)") from None
-        raise PhotoError("file vanished before it could be read") from None
+        raise PhotoError("file vanished before it could be read", kind="vanished") from None
     except PermissionError:
         raise PhotoError("permission denied: the file cannot be read") from None
     except IsADirectoryError:

@@ -28,7 +28,7 @@ class PhotoError(AestheteError):
     def __init__(self, reason: str, kind: str = "error"):
         super().__init__(reason)
         self.reason = reason
-        self.kind = kind  # "error" or "unsupported"
+        self.kind = kind  # "error", "unsupported", or "vanished" (the file went away while read)
 
 
 class Cancelled(Exception):

@@ -12,11 +12,12 @@ import errno
 import hashlib
 import logging
 import os
+import re
 import secrets
 import shutil
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -172,6 +173,9 @@ def find_in_trash(source: Path, sha256: str) -> Path | None:
 
 def _checked_source(path: Path) -> Path:
     source = Path(os.path.abspath(path))
+    if not os.path.lexists(source):
+        raise RemovalError(f"{source} moved away or was deleted since it was scanned (by another cull or "
+                           "program?), so there was nothing to move.")
     if source.is_symlink() or not source.is_file():
         raise RemovalError(f"{source} is not a regular file, so it was not moved.")
     return source
@@ -218,7 +222,7 @@ def _move_without_overwrite(source: Path, target: Path, digest: str) -> None:
 
 def _copy_across(source: Path, target: Path, digest: str) -> None:
     """Move between filesystems: copy, check, then delete the source only once the copy is safe."""
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    temp = _temp_name(target, ".part")
     try:
         shutil.copy2(source, temp)
         with open(temp, "rb+") as f:
@@ -241,6 +245,55 @@ def _copy_across(source: Path, target: Path, digest: str) -> None:
     except OSError:
         os.unlink(target)  # the original is still there; don't leave a second copy behind
         raise
+
+
+def _own_pid() -> int:
+    return os.getpid()
+
+
+def _temp_name(target: Path, suffix: str) -> Path:
+    """A short hidden name beside `target` for a file being written: short, so a photo whose own
+    name is near the 255-byte limit can still move; with our process id, so a later start can tell
+    a copy that a killed process left from one another process is still writing."""
+    return target.with_name(f".aesthete-{_own_pid()}-{secrets.token_hex(4)}{suffix}")
+
+
+_TEMP = re.compile(r"^\.aesthete-(\d+)-[0-9a-f]{8}\.part$")
+
+
+def sweep_partial_copies(folder: Path, names: Iterable[str] = ()) -> int:
+    """Delete the partial copies a killed move left under `folder` (the rejects folder of an
+    interrupted removal): ours whose process is gone, and an older release's `.NAME.<hex>.part`
+    for these photo names. A partial copy is never the only copy: the source is deleted only after
+    the finished copy has its real name. Returns how many were deleted."""
+    older = re.compile(r"^\.(%s)\.[0-9a-f]{8}\.part$" % "|".join(re.escape(n) for n in names)) if names else None
+    swept = 0
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            ours = _TEMP.match(name)
+            if ours and _alive(int(ours.group(1))) or not ours and not (older and older.match(name)):
+                continue
+            path = Path(dirpath) / name
+            try:
+                if stat.S_ISREG(path.lstat().st_mode):
+                    path.unlink()
+                    swept += 1
+                    logger.info("deleted the partial copy %s that an interrupted move left", path)
+            except OSError as error:
+                logger.warning("could not delete the partial copy %s: %s", path, error)
+    return swept
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: alive
+    return True
 
 
 def _fsync_dir(folder: Path) -> None:

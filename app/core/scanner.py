@@ -78,13 +78,25 @@ def _entry(path: str, name: str) -> ScanEntry:
     return ScanEntry(path, st.st_size, st.st_mtime_ns, unsupported=kind == "unsupported")
 
 
+def _identity(folder: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def scan(root: Path | str, exclude: Iterable[str] = (), skip_dirs: Iterable[Path | str] = ()) -> ScanResult:
     """List the photos under root (recursive); the root itself must exist."""
     root = os.path.abspath(os.fspath(root))
     globs = list(exclude)
-    skip = {os.path.abspath(os.fspath(p)) for p in skip_dirs}
+    # Skipped folders are compared resolved and by identity, so a rejects folder reached through a
+    # symbolic link (or a link to it inside the library) is the rejects folder.
+    skip_paths = {os.path.realpath(os.fspath(p)) for p in skip_dirs}
+    skip = {ident for ident in map(_identity, skip_paths) if ident}
     result = ScanResult()
-    if any(root == s or root.startswith(s.rstrip(os.sep) + os.sep) for s in skip):
+    real_root = os.path.realpath(root)
+    if any(real_root == s or real_root.startswith(s.rstrip(os.sep) + os.sep) for s in skip_paths):
         return result  # the watcher's look inside a rejects or export folder: nothing there is the library's
     seen_dirs: set[tuple[int, int]] = set()
     stack = [root]
@@ -113,7 +125,7 @@ def scan(root: Path | str, exclude: Iterable[str] = (), skip_dirs: Iterable[Path
             except OSError:
                 is_dir = False
             if is_dir:
-                if os.path.abspath(child.path) not in skip:
+                if _identity(child.path) not in skip:
                     stack.append(child.path)
                 continue
             stem, ext = os.path.splitext(child.name)

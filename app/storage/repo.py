@@ -324,15 +324,25 @@ def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntr
 
 
 def _import_marks(engine: Engine, entries: Sequence[ScanEntry], read_marks: Marks) -> None:
-    """Marks from sidecars that changed since we last read them: the newer word wins."""
-    found = [(e, read_marks(e)) for e in entries]
+    """Marks from sidecars that changed since we last read them: the newer word wins. The marks
+    are noted before the sidecars are read, and a sidecar's marks are written only where they are
+    still the same: a mark made meanwhile (in the GUI, or `mark` in another process) is newer."""
+    before: dict[str, tuple[int, str]] = {}
+    with reading(engine) as conn:
+        paths = [e.path for e in entries]
+        for start in range(0, len(paths), CHUNK):
+            before.update((r.path, (r.rating, r.flag)) for r in conn.execute(
+                select(photos.c.path, photos.c.rating, photos.c.flag).where(photos.c.path.in_(paths[start:start + CHUNK]))))
+    found = [(e, read_marks(e)) for e in entries if e.path in before]
     with engine.begin() as conn:
         for e, marks in found:
-            values: dict = {"sidecar_mtime_ns": e.sidecar_mtime_ns}
+            conn.execute(update(photos).where(photos.c.path == e.path).values(sidecar_mtime_ns=e.sidecar_mtime_ns))
             if marks is not None:
                 stars, rejected, picked = marks
-                values.update(rating=stars or 0, flag="reject" if rejected else ("pick" if picked else ""))
-            conn.execute(update(photos).where(photos.c.path == e.path).values(**values))
+                rating, flag = before[e.path]
+                conn.execute(update(photos).where(photos.c.path == e.path, photos.c.rating == rating,
+                                                  photos.c.flag == flag)
+                             .values(rating=stars or 0, flag="reject" if rejected else ("pick" if picked else "")))
 
 
 def _display_name(path: str) -> str:
@@ -496,8 +506,17 @@ def _record_error(conn, photo_id: int, kind: str, reason: str, now: float) -> No
 
 
 def save_error(engine: Engine, photo_id: int, error: PhotoError) -> None:
+    """Record why a photo could not be analysed. A file that vanished while it was read (a cull
+    or another program moved it) is not a failure of the photo: it is missing, and analysed again
+    when it is back, however it comes back (undo keeps its size and time)."""
     with engine.begin() as conn:
-        if conn.execute(select(photos.c.id).where(photos.c.id == photo_id)).first() is None:
+        row = conn.execute(select(photos.c.path, photos.c.state).where(photos.c.id == photo_id)).first()
+        if row is None:
+            return
+        if error.kind == "vanished":
+            if row.state == "present" and not os.path.lexists(row.path):
+                conn.execute(update(photos).where(photos.c.id == photo_id).values(state="missing",
+                                                                                  updated_at=time.time()))
             return
         _record_error(conn, photo_id, error.kind, error.reason, time.time())
 

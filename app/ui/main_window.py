@@ -982,10 +982,10 @@ class MainWindow(QMainWindow):
         self.refresh_counts()
         self._curation_outdated()
 
-    def _repaired(self, fixed: int) -> None:
-        if fixed and not self._shut_down:
+    def _repaired(self, repaired) -> None:
+        if repaired and not self._shut_down:
             self._after_files_moved()
-            self._tell(f"Finished a removal that was interrupted ({plural(fixed, 'file')} accounted for).")
+            self._tell(f"Finished the record of a removal that was interrupted: {repaired.text()}.")
 
     def export_picks(self) -> None:
         roots = [p for _id, p in browse.root_paths(self.engine)]

@@ -199,7 +199,7 @@ class CurationService(QObject):
     def undo(self, on_done: Callable[[tuple[curation.UndoReport, list[int]]], None]) -> None:
         self._write(undo, self.engine, on_done=on_done)
 
-    def repair(self, on_done: Callable[[int], None]) -> None:
+    def repair(self, on_done: Callable[[curation.RepairReport], None]) -> None:
         self._write(curation.repair, self.engine, on_done=on_done)
 
     def export(self, dest: str, under: str | None, on_done: Callable[[curation.ExportReport], None]) -> None:

@@ -185,7 +185,8 @@ def test_interrupted_removal_is_repaired(analysed, model_settings, shoot, tmp_pa
                                                 (b.id, b.path, sha(Path(b.path)))])
     rejects.mkdir()
     os.rename(b.path, rejects / "IMG_05.jpg")  # the move of b happened, a's did not
-    assert curation.repair(analysed) == 2
+    repaired = curation.repair(analysed)
+    assert (repaired.moved, repaired.skipped, repaired.lost) == (1, 1, 0)
     op = journal.get(analysed, rid)
     assert [f.state for f in op.files] == ["skipped", "moved"]
     undo = curation.undo_last(analysed)
