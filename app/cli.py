@@ -357,6 +357,8 @@ def _scan_and_analyse(args, settings, folders, quiet: bool = False):
                   f"{report.missing} missing, {report.unchanged + report.returned} unchanged", file=sys.stderr)
     for problem in summary.folder_errors:
         print(f"cannot read folder {_printable(problem)}", file=sys.stderr)
+    for problem in summary.sidecar_problems:
+        print(f"sidecar ignored: {_printable(problem)}", file=sys.stderr)
     online = [r.path for r in summary.roots if not summary.reports[r.path].offline]
     if not online:
         return engine, 0, EXIT_FAILED

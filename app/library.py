@@ -42,12 +42,13 @@ def photo_extras(decoded: DecodedPhoto) -> dict:
     return extras
 
 
-def read_marks(path: Path, companion: Path | None = None, embedded: bool = True) -> tuple[int | None, bool, bool] | None:
+def read_marks(path: Path, companion: Path | None = None, embedded: bool = True,
+               on_problem: Callable[[str], None] | None = None) -> tuple[int | None, bool, bool] | None:
     """Marks other tools left, as (stars, rejected, picked): the photo's XMP sidecar, else its RAW
     companion's (darktable writes IMG.CR2.xmp), else (when embedded) the file's own rating."""
     for photo in [path] + ([companion] if companion else []):
         try:
-            info = xmp.read_sidecar(photo)  # a sidecar it can't read is logged there and read as none
+            info = xmp.read_sidecar(photo, on_problem)  # one it can't read is told and read as none
         except Exception:  # a bug: logged with its traceback, and the scan goes on without this sidecar
             log.exception("the sidecar of %s could not be read", photo)
             continue
@@ -61,8 +62,13 @@ def read_marks(path: Path, companion: Path | None = None, embedded: bool = True)
     return stars, rejected, False
 
 
-def _sidecar_marks(entry: scanner.ScanEntry) -> tuple[int | None, bool, bool] | None:
-    return read_marks(Path(entry.path), Path(entry.companion) if entry.companion else None, embedded=False)
+def _sidecar_marks(problems: list[str]) -> Callable[[scanner.ScanEntry], tuple[int | None, bool, bool] | None]:
+    """What a scan reads marks with; sidecars it cannot read (too large, not a file, damaged) go
+    into `problems`, which the scan's caller shows: the photo itself is scanned as usual."""
+    def read(entry: scanner.ScanEntry) -> tuple[int | None, bool, bool] | None:
+        return read_marks(Path(entry.path), Path(entry.companion) if entry.companion else None, embedded=False,
+                          on_problem=problems.append)
+    return read
 
 
 @dataclass
@@ -71,6 +77,7 @@ class ScanSummary:
     reports: dict[str, repo.SyncReport] = field(default_factory=dict)
     skipped_other: int = 0
     folder_errors: list[str] = field(default_factory=list)
+    sidecar_problems: list[str] = field(default_factory=list)  # sidecars whose marks could not be read
     added: list[str] = field(default_factory=list)  # folders that joined the library in this scan
     absorbed: list[str] = field(default_factory=list)  # library folders now inside an added one
 
@@ -112,7 +119,8 @@ def scan_folders(engine: Engine, settings: Settings, folders: Iterable[Path | st
             summary.reports[root.path] = repo.SyncReport(offline=True)
             log.warning("library root %s is unreadable or empty; its photos are offline", root.path)
             continue
-        summary.reports[root.path] = repo.sync_root(engine, root, result.entries, result.unreadable, _sidecar_marks)
+        summary.reports[root.path] = repo.sync_root(engine, root, result.entries, result.unreadable,
+                                                    _sidecar_marks(summary.sidecar_problems))
     return summary
 
 
@@ -135,7 +143,9 @@ def sync_folder(engine: Engine, settings: Settings, root_id: int, folder: str,
         result = scanner.scan(folder, settings.exclude, excluded_folders(engine, settings))
         entries += [e for e in result.entries if e.path not in skip]
         unreadable, problems = result.unreadable, result.folder_errors
-    report = repo.sync_entries(engine, root_id, entries, folder, unreadable, _sidecar_marks)
+    sidecars: list[str] = []
+    report = repo.sync_entries(engine, root_id, entries, folder, unreadable, _sidecar_marks(sidecars))
+    problems = list(problems) + [f"sidecar ignored: {p}" for p in sidecars]
     return report, problems
 
 

@@ -8,6 +8,8 @@ The photo itself is only ever read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import errno
 import logging
 import os
@@ -88,8 +90,9 @@ def sidecar_path(photo: Path) -> Path:
     return full[0]
 
 
-def read_sidecar(photo: Path) -> SidecarInfo | None:
-    """The marks in `photo`'s sidecar; None when there is none or it can't be read (logged)."""
+def read_sidecar(photo: Path, on_problem: Callable[[str], None] | None = None) -> SidecarInfo | None:
+    """The marks in `photo`'s sidecar; None when there is none or it can't be read (logged, and
+    told to on_problem in plain words)."""
     path = sidecar_path(photo)
     if not os.path.exists(path):  # also a name too long to exist, and a link that leads nowhere
         return None
@@ -97,6 +100,8 @@ def read_sidecar(photo: Path) -> SidecarInfo | None:
         doc = _parse(_read_bytes(path))
     except (OSError, ValueError, _NotASidecar) as error:
         logger.warning("Ignoring unreadable sidecar %s: %s", path, error)
+        if on_problem is not None:
+            on_problem(f"{path}: {error}; its marks were not read")
         return None
     return SidecarInfo(
         rating=_checked_rating(_get_property(doc.root, NS_XMP, "Rating"), path),

@@ -101,11 +101,15 @@ class LibraryService(QObject):
                 self.problem.emit(f"{path} is unreachable; its photos are shown as offline")
         for problem in summary.folder_errors:
             self.problem.emit(f"cannot read folder {problem}")
+        for problem in summary.sidecar_problems:
+            self.problem.emit(f"sidecar ignored: {problem}")
         self.rootsChanged.emit()
         self.changed.emit()
 
     def sync(self, changes: list[FolderChange]) -> None:
         def done(result: SyncResult) -> None:
+            for problem in result.problems:
+                self.problem.emit(problem if problem.startswith("sidecar ignored") else f"cannot read folder {problem}")
             self.synced.emit(result)
             self.changed.emit()
 

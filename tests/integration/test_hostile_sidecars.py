@@ -71,9 +71,11 @@ def test_odd_sidecars_are_each_photos_problem_and_the_scan_goes_on(tmp_path, mod
     assert rows["fine.jpg"].get("rating") == 4
     assert not any(rows[n].get("rating") for n in ("fifo.jpg", "huge.jpg", "deep.jpg"))
     log = paths.log_path().read_text(encoding="utf-8", errors="replace")  # the same AESTHETE_HOME as the run
+    told = [line for line in res.stderr.decode().splitlines() if line.startswith("sidecar ignored: ")]
     for name, why in (("fifo.jpg.xmp", "not a regular file"), ("huge.jpg.xmp", "too large"),
                       ("deep.jpg.xmp", "nested too deeply")):
         assert any(name in line and why in line for line in log.splitlines()), (name, log[-3000:])
+        assert any(name in line and why in line for line in told), (name, told)  # where the user sees it
     assert {n: sha(folder / n) for n in photos_before} == photos_before
 
 
