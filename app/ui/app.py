@@ -94,6 +94,15 @@ def _install_signals(window, app) -> None:
 
 
 def run_gui(args: argparse.Namespace, settings: Settings) -> int:
+    from app.ui import display
+
+    # Before Qt starts: without a screen it aborts the process (exit 134) blaming xcb-cursor.
+    problem = display.problem()
+    if problem:
+        print(f"aesthete: {problem}", file=sys.stderr, flush=True)
+        log.error("the window cannot open: %s", problem)
+        return EXIT_SETUP
+
     from PySide6.QtWidgets import QMessageBox
 
     from app.storage import db
