@@ -405,6 +405,7 @@ def undo_last(engine: Engine) -> UndoReport:
     report = UndoReport(op.id if op else None)
     if op is None:
         return report
+    emptied: list[Path] = []
     for jf in op.files:
         if jf.state == "lost":
             found, looked = _locate(op, jf)
@@ -421,8 +422,13 @@ def undo_last(engine: Engine) -> UndoReport:
             removal.restore(removal.Moved(Path(jf.source), Path(jf.destination), jf.sha256))
             journal.mark_file(engine, jf.id, "restored", photo_state="present" if jf.photo_id else None)
             report.restored.append(jf.source)
+            emptied.append(Path(jf.destination).parent)
         except (removal.RemovalError, OSError) as exc:
             report.failed.append(f"{jf.source}: {exc}")
+    if op.target is not None:  # the folders the cull made under the rejects folder, now empty
+        rejects = Path(os.path.abspath(op.target))
+        for folder in sorted(set(emptied), key=lambda p: len(p.parts), reverse=True):
+            removal.prune_empty_folders(folder, rejects)
     journal.set_state(engine, op.id, "partial" if report.failed else "undone")
     return report
 
@@ -512,12 +518,20 @@ def _find_in_folder(folder: Path, name: str, sha: str) -> Path | None:
 
 # --- export ------------------------------------------------------------------------------------
 
+def export_list(engine: Engine, settings: Settings, under: str | None,
+                keepers: bool = False) -> list[repo.CurationRow]:
+    """What an export copies (the photos; their RAW companions go with them): the photos the user
+    marked as picks; with keepers, also the automatic keeper of every group."""
+    rows = repo.curation_rows(engine, under, with_embeddings=keepers)
+    chosen = {r.id for r in rows if r.flag == "pick"}
+    if keepers:
+        chosen |= {g.pick_id for g in load_groups(engine, settings, rows=rows)}
+    return [r for r in rows if r.id in chosen]
+
+
 def picks(engine: Engine, settings: Settings, under: str | None = None) -> list[repo.CurationRow]:
     """The keepers: the pick of every group plus every photo the user marked as a pick."""
-    rows = repo.curation_rows(engine, under, with_embeddings=True)
-    chosen = {g.pick_id for g in load_groups(engine, settings, rows=rows)}
-    chosen |= {r.id for r in rows if r.flag == "pick"}
-    return [r for r in rows if r.id in chosen]
+    return export_list(engine, settings, under, keepers=True)
 
 
 class ExportError(AestheteError):
@@ -530,24 +544,49 @@ class ExportReport:
     already: list[Path] = field(default_factory=list)  # an identical copy was there from an earlier export
 
 
-def export_picks(engine: Engine, settings: Settings, dest: Path, under: str | None = None) -> ExportReport:
-    """Copy the picks (with RAW companions) into dest, keeping their folders below `under`; never
-    overwrites (a different file of the same name gets a numbered name), skips what an earlier
-    export already copied, and leaves the originals untouched. Scans skip dest from then on."""
+def check_export_dest(engine: Engine, dest: Path) -> Path:
+    """The export folder as an absolute path; ExportError when it holds photos of the library."""
     dest = Path(os.path.abspath(dest))
     held = repo.list_photos(engine, under=str(dest), library_only=True)
     if held:  # scans skip export folders: one holding library photos would drop them from the library
         raise ExportError(f"{dest} holds {len(held)} photo{'' if len(held) == 1 else 's'} of the library; "
                           "copy the picks to a folder "
                           "outside the library or to a new one")
+    return dest
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def export_relative(path: str, under: str | None, roots: Sequence[str]) -> str:
+    """Where a file goes below the export folder: its path below `under`; with no folder (all
+    photos), its path below its library root, the root's own name first; else its bare name."""
+    if under and _inside(path, under):
+        return os.path.relpath(path, under)
+    root = max((r for r in roots if _inside(path, r)), key=len, default=None)
+    if root is not None:
+        name = os.path.basename(root.rstrip(os.sep))
+        return os.path.join(name, os.path.relpath(path, root)) if name else os.path.relpath(path, root)
+    return os.path.basename(path)
+
+
+def export_picks(engine: Engine, settings: Settings, dest: Path, under: str | None = None,
+                 keepers: bool = False) -> ExportReport:
+    """Copy the user's picks (with keepers, also each group's automatic keeper), with their RAW
+    companions, into dest, keeping their folders below `under` (with no folder, below their library
+    root, under the root's name); never overwrites (a different file of the same name gets a
+    numbered name), skips what an earlier export already copied, and leaves the originals
+    untouched. Scans skip dest from then on."""
+    dest = check_export_dest(engine, dest)
+    rows = export_list(engine, settings, under, keepers)
     dest.mkdir(parents=True, exist_ok=True)
     journal.record_export(engine, str(dest))
+    roots = [r.path for r in repo.list_roots(engine)]
     report = ExportReport()
-    for r in picks(engine, settings, under):
+    for r in rows:
         for f in [r.path] + ([r.companion] if r.companion else []):
-            relative = os.path.relpath(f, under) if under and f.startswith(under.rstrip(os.sep) + os.sep) \
-                else os.path.basename(f)
-            wanted = dest / relative
+            wanted = dest / export_relative(f, under, roots)
             same = _same_file_among(wanted, f)
             if same is not None:
                 report.already.append(same)

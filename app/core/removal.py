@@ -140,6 +140,23 @@ def restore(moved: Moved) -> Path:
     return source
 
 
+def prune_empty_folders(folder: Path, stop: Path) -> int:
+    """Remove `folder` and its parents while they are empty, bottom up, stopping below `stop`
+    (never removed itself); a folder with anything in it stops the climb. Returns how many went."""
+    folder, stop = Path(os.path.abspath(folder)), Path(os.path.abspath(stop))
+    if folder == stop or stop not in folder.parents:
+        return 0
+    removed = 0
+    while folder != stop:
+        try:
+            os.rmdir(folder)  # refuses a folder that holds anything
+        except OSError:
+            break
+        removed += 1
+        folder = folder.parent
+    return removed
+
+
 def find_in_trash(source: Path, sha256: str) -> Path | None:
     """The newest file in the trash that came from `source` and has these bytes, if any."""
     source = Path(os.path.abspath(source))

@@ -176,6 +176,31 @@ def test_undo_never_overwrites_a_file_in_the_way(analysed, model_settings, shoot
     assert sha(moved) == original
 
 
+def test_undo_removes_the_folders_the_cull_made_under_the_rejects_folder(shoot, model_settings, tmp_path):
+    engine = db.open_db(tmp_path / "lib.sqlite3")
+    deep = shoot / "day1" / "evening"
+    deep.mkdir(parents=True)
+    os.rename(shoot / "IMG_03.jpg", deep / "IMG_03.jpg")
+    scan_folders(engine, model_settings, [shoot])
+    target = next(p for p in repo.list_photos(engine) if p.path.endswith("IMG_03.jpg"))
+    other = next(p for p in repo.list_photos(engine) if p.path.endswith("IMG_04.jpg"))
+    rejects = tmp_path / "rejects"
+    (rejects / "older").mkdir(parents=True)
+    (rejects / "older" / "kept.jpg").write_bytes(b"an earlier reject")
+    report = curation.remove_photos(engine, model_settings, [target.id], rejects_folder=str(rejects))
+    assert report.moved and (rejects / "day1" / "evening" / "IMG_03.jpg").is_file()
+    assert curation.undo_last(engine).restored == [target.path]
+    assert (deep / "IMG_03.jpg").is_file()
+    assert sorted(p.name for p in rejects.iterdir()) == ["older"]  # day1/evening went; the rest stays
+    assert (rejects / "older" / "kept.jpg").read_bytes() == b"an earlier reject"
+    # A removal straight into the rejects folder: undo leaves the (now empty) rejects folder itself.
+    (rejects / "older" / "kept.jpg").unlink()
+    (rejects / "older").rmdir()
+    curation.remove_photos(engine, model_settings, [other.id], rejects_folder=str(rejects))
+    assert curation.undo_last(engine).restored == [other.path]
+    assert rejects.is_dir() and not any(rejects.iterdir())
+
+
 def test_interrupted_removal_is_repaired(analysed, model_settings, shoot, tmp_path):
     """A kill between writing the journal and moving the files: the next start sorts it out."""
     a = next(p for p in repo.list_photos(analysed) if p.path.endswith("IMG_04.jpg"))
@@ -196,12 +221,12 @@ def test_interrupted_removal_is_repaired(analysed, model_settings, shoot, tmp_pa
 def test_export_copies_picks_without_touching_originals(analysed, model_settings, shoot, tmp_path):
     before = {p: sha(p) for p in shoot.iterdir()}
     dest = tmp_path / "keepers"
-    copied = curation.export_picks(analysed, model_settings, dest, str(shoot)).copied
+    copied = curation.export_picks(analysed, model_settings, dest, str(shoot), keepers=True).copied
     burst = next(g for g in curation.load_groups(analysed, model_settings, str(shoot)) if g.kind == "burst")
     assert os.path.basename(burst.pick.row.path) in {p.name for p in copied}
     assert {p: sha(p) for p in shoot.iterdir()} == before
     # Again: nothing is copied twice.
-    again = curation.export_picks(analysed, model_settings, dest, str(shoot))
+    again = curation.export_picks(analysed, model_settings, dest, str(shoot), keepers=True)
     assert again.copied == [] and sorted(again.already) == sorted(copied)
 
 
@@ -209,7 +234,7 @@ def test_an_export_inside_the_library_does_not_come_back_as_duplicates(analysed,
     """Keepers exported into a library folder are not scanned back in: they would be exact copies
     of their originals, cull candidates, and would change which frame is each group's pick."""
     picks_before = {g.pick.row.path for g in curation.load_groups(analysed, model_settings, str(shoot))}
-    report = curation.export_picks(analysed, model_settings, shoot / "Keepers", str(shoot))
+    report = curation.export_picks(analysed, model_settings, shoot / "Keepers", str(shoot), keepers=True)
     assert report.copied and all(str(p).startswith(str(shoot / "Keepers")) for p in report.copied)
     summary = scan_folders(analysed, model_settings, [shoot])
     assert summary.reports[str(shoot)].new == 0

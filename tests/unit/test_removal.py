@@ -251,3 +251,22 @@ def test_moved_is_a_plain_value():
     assert moved == Moved(Path("/a"), Path("/b"), "0" * 64)
     with pytest.raises(AttributeError):
         moved.source = Path("/c")
+
+
+def test_prune_empty_folders_stops_at_the_rejects_folder_and_at_anything_left(tmp_path, library):
+    rejects = tmp_path / "rejects"
+    photo = make(library / "2024" / "june" / "a.jpg", b"x")
+    moved = move_to_folder(photo, rejects, library_root=library)
+    make(rejects / "2024" / "keep.txt", b"the user's")
+    restore(moved)
+    assert removal.prune_empty_folders(moved.destination.parent, rejects) == 1
+    assert not (rejects / "2024" / "june").exists()
+    assert (rejects / "2024" / "keep.txt").read_bytes() == b"the user's"  # a folder with anything stays
+    (rejects / "2024" / "keep.txt").unlink()
+    (rejects / "2024" / "empty").mkdir()
+    assert removal.prune_empty_folders(rejects / "2024" / "empty", rejects) == 2
+    assert rejects.is_dir() and not any(rejects.iterdir())  # the rejects folder itself stays
+    assert removal.prune_empty_folders(rejects, rejects) == 0 and rejects.is_dir()
+    outside = make(tmp_path / "elsewhere" / "x" / "f", b"")
+    outside.unlink()
+    assert removal.prune_empty_folders(outside.parent, rejects) == 0 and outside.parent.is_dir()
