@@ -44,7 +44,20 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--debug", action="store_true", help="log to the terminal, with tracebacks", **d)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _rejects_default(argv: Sequence[str]) -> str:
+    """The rejects_folder setting in effect (for the help text), or "" for the system trash; read
+    from the settings file --config names, the environment and the default file."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", type=Path)
+    try:
+        known, _ = pre.parse_known_args(list(argv))
+        return settings_mod.load(known.config).rejects_folder or ""
+    except (AestheteError, OSError, ValueError, SystemExit):
+        return ""
+
+
+def build_parser(rejects_folder: str = "") -> argparse.ArgumentParser:
+    """The parser; rejects_folder (the setting in effect) makes cull's help say where removed photos go."""
     parser = argparse.ArgumentParser(
         prog="aesthete", description="Score, sort and cull your photos by aesthetic quality.")
     _global_options(parser, suppress=False)
@@ -108,13 +121,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per candidate on stdout")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--trash", action="store_true", help="move to the system trash (default)")
-    where.add_argument("--move-to", type=Path, metavar="DIR", help="move to this rejects folder")
+    if rejects_folder:
+        rejects_folder = rejects_folder.replace("%", "%%")  # argparse formats help with %
+        where.add_argument("--trash", action="store_true",
+                           help=f"move to the system trash (default: the rejects folder {rejects_folder}, "
+                                "from the rejects_folder setting)")
+        where.add_argument("--move-to", type=Path, metavar="DIR",
+                           help=f"move to this rejects folder (default: {rejects_folder}, "
+                                "the rejects_folder setting)")
+    else:
+        where.add_argument("--trash", action="store_true",
+                           help="move to the system trash (the default, as the rejects_folder setting is empty)")
+        where.add_argument("--move-to", type=Path, metavar="DIR", help="move to this rejects folder")
 
     add("undo", "put back the files of the last removal")
 
-    p = add("export", "copy the picks under FOLDER to DEST")
-    p.add_argument("--picks", type=Path, required=True, metavar="DEST")
+    p = add("export", "copy the picks under FOLDER (with RAW companions) to DEST, keeping subfolders")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--picks", type=Path, metavar="DEST", help="the photos you marked as picks")
+    what.add_argument("--keepers", type=Path, metavar="DEST",
+                      help="your picks plus the automatic keeper of each group (bursts, similar shots, copies)")
     p.add_argument("folder", type=Path, metavar="FOLDER")
 
     p = add("mark", "rate, pick or reject photos (written to XMP sidecars when write_xmp is on)")
@@ -280,6 +306,8 @@ def cmd_score(args, settings) -> int:
             out["score"] = round(score, 4)
             counts["scored"] += 1
         lines = [out] + ([{**out, "path": companions[path], "companion_of": path}] if companions.get(path) else [])
+        if args.json and "error" in out:  # stdout stays pure JSON; the failure is named on stderr too
+            print(f"failed: {_printable(path)}: {out['error']}", file=sys.stderr, flush=True)
         for line in lines:
             if args.json:
                 print(json.dumps(line), flush=True)
@@ -308,7 +336,7 @@ def cmd_score(args, settings) -> int:
         print("interrupted: scores so far are saved; run again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"{counts['scored']} scored, {counts['failed']} failed"
-          + (f", {skipped} other files passed over" if skipped else ""), file=sys.stderr)
+          + (f", {_count(skipped, 'other file')} passed over" if skipped else ""), file=sys.stderr)
     return EXIT_FAILED if counts["failed"] else EXIT_OK
 
 
@@ -383,7 +411,7 @@ def _scan_and_analyse(args, settings, folders, quiet: bool = False):
     if result and result.times.wall > 0 and scored:
         rate = f" ({scored / result.times.wall:.2f} photos/s)"
     if not quiet or scored or failed:
-        print(f"{scored} scored{rate}, {failed} failed, {summary.skipped_other} other files passed over",
+        print(f"{scored} scored{rate}, {failed} failed, {_count(summary.skipped_other, 'other file')} passed over",
               file=sys.stderr)
     return engine, failed, None
 
@@ -430,7 +458,8 @@ def cmd_best(args, settings) -> int:
                 if m is not g.pick:
                     s = "  -  " if m.row.score is None else f"{m.row.score:5.2f}"
                     print(f"    {s}  {_printable(m.row.path)}" + (f"  ({', '.join(m.faults)})" if m.faults else ""))
-    print(f"{len(groups)} groups, {sum(len(g.members) for g in groups)} photos in groups", file=sys.stderr)
+    print(f"{_count(len(groups), 'group')}, {_count(sum(len(g.members) for g in groups), 'photo')} in groups",
+          file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -506,7 +535,7 @@ def cmd_undo(args, settings) -> int:
         return EXIT_OK
     for problem in report.failed:
         print(f"not restored: {_printable(problem)}", file=sys.stderr)
-    print(f"restored {len(report.restored)} files", file=sys.stderr)
+    print(f"restored {_count(len(report.restored), 'file')}", file=sys.stderr)
     return EXIT_FAILED if report.failed else EXIT_OK
 
 
@@ -516,8 +545,22 @@ def cmd_export(args, settings) -> int:
     engine, failed, code = _scan_and_analyse(args, settings, [args.folder], quiet=True)
     if code is not None:
         return code
-    report = curation.export_picks(engine, settings, args.picks, os.path.abspath(args.folder))
-    print(f"copied {_count(len(report.copied), 'file')} to {_printable(os.path.abspath(args.picks))}"
+    keepers = args.keepers is not None
+    dest = curation.check_export_dest(engine, args.keepers if keepers else args.picks)
+    under = os.path.abspath(args.folder)
+    rows = curation.export_list(engine, settings, under, keepers=keepers)
+    files = len(rows) + sum(1 for r in rows if r.companion)
+    what = _count(len(rows), "keeper") + " (your picks and each group's keeper)" if keepers \
+        else _count(len(rows), "pick")
+    if not rows:
+        print(f"nothing to export: no photo under {_printable(under)} is marked as a pick"
+              + ("" if keepers else " (`aesthete mark --flag pick PHOTO` marks one; `export --keepers` "
+                 "also copies each group's automatic keeper)"), file=sys.stderr)
+        return EXIT_FAILED if failed else EXIT_OK
+    print(f"exporting {what}" + (f" ({_count(files, 'file')} with RAW companions)" if files != len(rows) else "")
+          + f" to {_printable(str(dest))}", file=sys.stderr)
+    report = curation.export_picks(engine, settings, dest, under, keepers=keepers)
+    print(f"copied {_count(len(report.copied), 'file')} to {_printable(str(dest))}"
           + (f"; {_count(len(report.already), 'file')} already there from an earlier export"
              if report.already else ""),
           file=sys.stderr)
@@ -572,7 +615,7 @@ def cmd_list(args, settings) -> int:
     if not photos and args.folder is None and args.min_score is None and args.max_score is None:
         outside = len(repo.list_photos(engine, model_key=model_key))
         if outside:  # `score` caches photos without adding their folders to the library
-            print(f"{outside} photos are cached outside the library folders: `aesthete list FOLDER` shows "
+            print(f"{_count(outside, 'photo')} {'is' if outside == 1 else 'are'} cached outside the library folders: `aesthete list FOLDER` shows "
                   "them, `aesthete scan FOLDER` adds a folder to the library", file=sys.stderr)
     return EXIT_OK
 
@@ -611,7 +654,9 @@ def cmd_roots(args, settings) -> int:
             raise AestheteError(f"{args.old} is not a library root (see `aesthete roots list`)") from None
         except ValueError as exc:
             raise AestheteError(str(exc)) from None
-        print(f"moved {count} photos to {_printable(os.path.abspath(args.new))}; scores kept", file=sys.stderr)
+        print(f"the library's record{'' if count == 1 else 's'} of {_count(count, 'photo')} now "
+              f"point{'s' if count == 1 else ''} to {_printable(os.path.abspath(args.new))} (no files were moved); "
+              "scores and marks kept", file=sys.stderr)
     return EXIT_OK
 
 
@@ -671,8 +716,9 @@ def _folder_means_gui(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_folder_means_gui(list(sys.argv[1:] if argv is None else argv)))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_rejects_default(argv) if "-h" in argv or "--help" in argv else "")
+    args = parser.parse_args(_folder_means_gui(argv))
     logsetup.setup(debug=getattr(args, "debug", False))
     if args.command is None:
         args.command, args.folders = "gui", []
