@@ -125,12 +125,52 @@ def _cached_sha256(path: Path) -> str:
     return digest
 
 
+# Why a download did not happen, in words a user can act on (never an exception's class name).
+NOT_DOWNLOADED = "it has not been downloaded yet"
+OFFLINE = "this computer seems to be offline, or the model site cannot be reached"
+HUB_OFFLINE = "Hugging Face downloads are switched off on this computer (HF_HUB_OFFLINE is set)"
+_NETWORK_WORDS = ("name or service not known", "temporary failure in name resolution", "nodename nor servname",
+                  "network is unreachable", "no route to host", "connection refused", "connection reset",
+                  "timed out", "getaddrinfo failed", "failed to establish a new connection",
+                  "max retries exceeded", "check your internet connection", "connecterror", "connecttimeout")
+
+
+def download_problem(exc: BaseException) -> str:
+    """A failed download in plain words: offline (or the site unreachable), or the first line of
+    what went wrong without the exception classes' names."""
+    seen: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and e not in seen and len(seen) < 10:
+        seen.append(e)
+        e = e.__cause__ or e.__context__
+    import socket
+
+    for e in seen:
+        name = type(e).__name__
+        text = str(e).lower()
+        if name == "OfflineModeIsEnabled" or "hf_hub_offline" in text or "outgoing traffic has been disabled" in text:
+            return HUB_OFFLINE
+        if isinstance(e, (socket.gaierror, ConnectionError, TimeoutError, urllib.error.URLError)) \
+                or name in ("ConnectError", "ConnectTimeout", "ConnectionError", "NetworkError", "ProxyError",
+                            "ReadTimeout", "Timeout", "TransportError") \
+                or any(w in text for w in _NETWORK_WORDS):
+            return OFFLINE
+    first = (str(exc).strip().splitlines() or [""])[0]
+    first = first.removeprefix("Got: ")
+    if first.split(":", 1)[0].isidentifier() and first.split(":", 1)[0][:1].isupper() and ":" in first:
+        first = first.split(":", 1)[1].strip()  # "SomeError: what" -> "what"
+    return first[:200] or "the download did not work"
+
+
 def _missing_encoder(spec: str, why: str) -> ModelMissingError:
+    if why == NOT_DOWNLOADED:
+        head = f"The SigLIP encoder {spec!r} is not on this computer: {why}."
+    else:
+        head = f"The SigLIP encoder {spec!r} is not on this computer and could not be downloaded: {why}."
     return ModelMissingError(
-        f"The SigLIP encoder {spec!r} is not on this computer and could not be downloaded ({why}). "
-        f"Connect to the internet and run `aesthete download`, or pass --encoder DIR with a local "
-        f"copy (a folder holding config.json and model.safetensors, e.g. a download of "
-        f"{DEFAULT_ENCODER})."
+        f"{head} Connect to the internet and run `aesthete download`, or use a local copy: pass "
+        f"--encoder DIR (a folder holding config.json and model.safetensors, e.g. a download of "
+        f"{DEFAULT_ENCODER}) and --head FILE, or set encoder and head in the settings."
     )
 
 
@@ -176,12 +216,12 @@ def resolve_encoder(spec: str, allow_download: bool = True) -> EncoderSource:
     except Exception as exc:  # LocalEntryNotFoundError and friends
         log.info("encoder %s not in the HF cache: %s", spec, exc)
         if not allow_download:
-            raise _missing_encoder(spec, "downloads are off") from None
+            raise _missing_encoder(spec, NOT_DOWNLOADED) from None
         try:
             folder = Path(snapshot_download(spec, allow_patterns=ENCODER_FILES))
         except Exception as exc2:
             log.debug("encoder download failed", exc_info=True)
-            raise _missing_encoder(spec, _short(exc2)) from None
+            raise _missing_encoder(spec, download_problem(exc2)) from None
     _check_encoder_folder(folder)
     return EncoderSource(folder, f"{spec}@{folder.name[:12]}")
 
@@ -192,10 +232,13 @@ def _short(exc: BaseException) -> str:
 
 
 def _missing_head(spec: str, why: str) -> ModelMissingError:
+    if why == NOT_DOWNLOADED:
+        head = f"The aesthetic head weights are not on this computer: {why} (from {spec})."
+    else:
+        head = f"The aesthetic head weights are missing and could not be downloaded from {spec}: {why}."
     return ModelMissingError(
-        f"The aesthetic head weights are missing and could not be downloaded from {spec} ({why}). "
-        f"Connect to the internet and run `aesthete download`, or pass --head FILE with a local "
-        f"copy of aesthetic_predictor_v2_5.pth.")
+        f"{head} Connect to the internet and run `aesthete download`, or pass --head FILE with a local "
+        f"copy of aesthetic_predictor_v2_5.pth (or set head in the settings).")
 
 
 def head_cache_path(url: str = HEAD_URL) -> Path:
@@ -242,12 +285,12 @@ def resolve_head(spec: str, allow_download: bool = True, progress: Progress | No
                 return HeadSource(cached, digest)
             log.warning("cached head %s has the wrong SHA-256; downloading again", cached)
         if not allow_download:
-            raise _missing_head(spec, "downloads are off")
+            raise _missing_head(spec, NOT_DOWNLOADED)
         try:
             download(spec, cached, expected, progress, cancelled)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             log.debug("head download failed", exc_info=True)
-            raise _missing_head(spec, _short(exc)) from None
+            raise _missing_head(spec, download_problem(exc)) from None
         return HeadSource(cached, file_sha256(cached))
     path = Path(spec).expanduser()
     if not path.is_file():

@@ -8,6 +8,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QToolButton, QVBoxLayout
 
+from app.workers.download import download_size_text
+
 
 class ModelBanner(QFrame):
     downloadRequested = Signal()
@@ -35,7 +37,7 @@ class ModelBanner(QFrame):
         row.addLayout(text, 1)
         self.download = QPushButton("Download the model", self)
         self.download.setObjectName("downloadButton")
-        self.download.setToolTip("About 1.7 GB from Hugging Face and GitHub")
+        self.download.setToolTip(f"{download_size_text()[:1].upper()}{download_size_text()[1:]} from Hugging Face and GitHub")
         self.download.clicked.connect(self.downloadRequested)
         self.choose = QPushButton("Choose model files…", self)
         self.choose.setObjectName("chooseButton")

@@ -19,9 +19,36 @@ from app.core.errors import AestheteError
 
 log = logging.getLogger(__name__)
 
+# What a download fetches: the SigLIP checkpoint google/siglip-so400m-patch14-384 (model.safetensors,
+# 3.51 GB: the full model, text tower included, in float32; plus two small config files) and the
+# aesthetic head (aesthetic_predictor_v2_5.pth, 2.6 MB). The banner and the README say this size.
+ENCODER_DOWNLOAD_BYTES = 3_511_000_000
+HEAD_DOWNLOAD_BYTES = 2_644_834
+DOWNLOAD_BYTES = ENCODER_DOWNLOAD_BYTES + HEAD_DOWNLOAD_BYTES
+
+
+def download_size_text(n: int = DOWNLOAD_BYTES) -> str:
+    """'about 3.5 GB' (decimal units, as the model site shows them)."""
+    return f"about {n / 1e9:.1f} GB" if n >= 1e9 else f"about {n / 1e6:.0f} MB"
+
+
+def offline_message(why: str) -> str:
+    """The GUI's words for a download that could not reach the model site: what to do instead."""
+    return (f"The model could not be downloaded: {why}. Connect to the internet and try again, or use "
+            "model files you already have: “Choose model files…”, File → Settings (Encoder and Aesthetic "
+            "head), or `aesthete --encoder DIR --head FILE`.")
+
 
 class _Stop(Exception):
     pass
+
+
+class _Offline(Exception):
+    """The model site could not be reached (why: the core's plain words)."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
 
 
 class ModelDownload(QObject):
@@ -57,11 +84,16 @@ class ModelDownload(QObject):
                 raise _Stop()
         except _Stop:
             self.failed.emit("cancelled")
+        except _Offline as exc:
+            self.failed.emit("cancelled" if self._cancel.is_set() else offline_message(exc.why))
         except AestheteError as exc:
             self.failed.emit("cancelled" if self._cancel.is_set() else str(exc))
-        except Exception as exc:  # a bug: logged with its traceback, shown in one line
+        except Exception as exc:  # a bug: logged with its traceback, shown in plain words
             log.exception("model download failed")
-            self.failed.emit(f"the download failed: {type(exc).__name__}: {exc}")
+            from app.core.model import download_problem
+
+            self.failed.emit("cancelled" if self._cancel.is_set() else
+                             f"The model could not be downloaded: {download_problem(exc)}.")
         else:
             self.finished.emit()
 
@@ -84,10 +116,13 @@ class ModelDownload(QObject):
                               tqdm_class=self._progress_class("encoder"))
         except _Stop:
             raise
-        except Exception:
+        except Exception as exc:
             if self._cancel.is_set():
                 raise _Stop() from None
             log.info("encoder download failed", exc_info=True)
+            why = model_files.download_problem(exc)
+            if why in (model_files.OFFLINE, model_files.HUB_OFFLINE):
+                raise _Offline(why) from None
             # The core says what went wrong, in the same words as `aesthete download`.
             model_files.resolve_encoder(spec, allow_download=True)
         model_files.resolve_encoder(spec, allow_download=False)
@@ -98,8 +133,13 @@ class ModelDownload(QObject):
         def progress(done: int, total: int) -> None:
             self.progress.emit("aesthetic head", float(done), float(total))
 
-        model_files.resolve_head(self.settings.head, allow_download=True, progress=progress,
-                                 cancelled=self._cancel.is_set)
+        spec = self.settings.head
+        try:
+            model_files.resolve_head(spec, allow_download=True, progress=progress, cancelled=self._cancel.is_set)
+        except AestheteError as exc:
+            if spec.startswith(("http://", "https://")) and model_files.OFFLINE in str(exc):
+                raise _Offline(model_files.OFFLINE) from None
+            raise
 
     def _progress_class(self, what: str):
         from tqdm.auto import tqdm

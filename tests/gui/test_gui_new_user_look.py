@@ -62,3 +62,79 @@ def test_display_check_cases(monkeypatch):
     monkeypatch.setattr(display.sys, "platform", "win32")
     monkeypatch.delenv("DISPLAY")
     assert display.problem() is None
+
+
+# --- 2. offline, and the download's size --------------------------------------------------------
+
+def _offline_hub(monkeypatch):
+    """The hub as a computer without a network sees it: the error huggingface_hub really raises."""
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    class ConnectError(Exception):  # httpx's, which huggingface_hub uses when it has it
+        pass
+
+    def snapshot_download(repo_id, *args, local_files_only=False, **kwargs):
+        if local_files_only:
+            raise LocalEntryNotFoundError("Cannot find an appropriate cached snapshot folder")
+        try:
+            raise ConnectError("[Errno -2] Name or service not known")
+        except ConnectError as exc:
+            raise LocalEntryNotFoundError(
+                "Got: ConnectError: [Errno -2] Name or service not known\nAn error happened while trying to "
+                "locate the files on the Hub, and we cannot find the appropriate snapshot folder for the "
+                "specified revision on the local disk. Please check your internet connection and try again."
+            ) from exc
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+
+
+def test_offline_banner_and_download_say_offline_and_what_to_do(qtbot, make_window, photos, tmp_path,
+                                                                 monkeypatch):
+    from conftest import make_settings
+    from PySide6.QtCore import Qt
+
+    _offline_hub(monkeypatch)
+    settings = make_settings(tmp_path, encoder="aesthete-tests/no-such-encoder", head=str(tmp_path / "none.pth"))
+    window = make_window(settings)
+    with qtbot.waitSignal(window.scoring.modelUnavailable, timeout=30_000):
+        with qtbot.waitSignal(window.library.changed, timeout=30_000):
+            window.start([str(photos)])
+    window.show()
+    first = window.banner.message.text()
+    assert "downloads are off" not in first and "not downloaded yet" in first.replace("has not been", "not")
+    with qtbot.waitSignal(window.downloadEnded, timeout=30_000) as ended:
+        qtbot.mouseClick(window.banner.download, Qt.MouseButton.LeftButton)
+    shown = window.banner.message.text()
+    for text in (ended.args[0], shown):
+        assert "offline" in text and "cannot be reached" in text
+        assert "ConnectError" not in text and "Errno" not in text and "Got:" not in text
+        assert "Settings" in text and "--encoder DIR --head FILE" in text
+
+
+def test_download_problem_words():
+    import socket
+    import urllib.error
+
+    from app.core import model
+
+    assert model.download_problem(urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))) \
+        == model.OFFLINE
+    assert model.download_problem(OSError("network is unreachable")) == model.OFFLINE
+    assert model.download_problem(ValueError("Got: HfHubHTTPError: 401 Unauthorized")) == "401 Unauthorized"
+
+
+def test_download_size_is_one_number_in_the_banner_and_the_readme():
+    from app.ui.banner import ModelBanner
+    from app.workers import download
+
+    size = download.download_size_text()
+    assert 3.4e9 < download.DOWNLOAD_BYTES < 3.6e9 and size == "about 3.5 GB"
+    banner = ModelBanner()
+    try:
+        assert size in banner.download.toolTip().lower().replace("gb", "GB")
+    finally:
+        banner.deleteLater()
+    readme = (ROOT / "README.md").read_text()
+    weights = readme.split("## Model weights", 1)[1].split("\n## ", 1)[0]
+    assert size in weights
