@@ -13,8 +13,8 @@ import math
 from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QMouseEvent, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QPushButton,
-                               QStackedWidget, QStyledItemDelegate, QStyleOptionViewItem, QToolTip, QVBoxLayout,
-                               QWidget)
+                               QSizePolicy, QStackedWidget, QStyledItemDelegate, QStyleOptionViewItem, QToolTip,
+                               QVBoxLayout, QWidget)
 
 from app.curation import GroupView
 from app.ui import format as fmt
@@ -384,6 +384,31 @@ class GroupStrip(QListView):
         return super().viewportEvent(event)
 
 
+class PathLabel(QLabel):
+    """A folder in one line, cut in the middle when it does not fit (both ends stay readable); the
+    tooltip has it whole."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.full = ""
+        self.setMinimumWidth(1)  # gives way to the window, not the other way round
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def set_path(self, text: str) -> None:
+        self.full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self.full, Qt.TextElideMode.ElideMiddle, max(1, self.width()))
+        if shown != self.text():
+            self.setText(shown)
+
+
 class BestShotsView(QWidget):
     """The page: a header (scope, counts, Accept all, Compare) over the groups, or the compare."""
 
@@ -414,8 +439,9 @@ class BestShotsView(QWidget):
         font.setBold(True)
         self.title.setFont(font)
         self.summary = QLabel(self)
-        self.summary.setObjectName("bestShotsSummary")
-        self.summary.setMinimumWidth(1)  # a long folder name is cut, not a wider window (the tooltip has it all)
+        self.summary.setObjectName("bestShotsSummary")  # the counts
+        self.scope_label = PathLabel(self)  # the folder, cut in the middle to fit (the tooltip has it all)
+        self.scope_label.setObjectName("bestShotsScope")
         self.accept_button = QPushButton("Accept all picks", self)
         self.accept_button.setObjectName("acceptAllButton")
         self.accept_button.setToolTip("Mark the pick of every group as picked (Ctrl+Shift+A)")
@@ -425,18 +451,26 @@ class BestShotsView(QWidget):
         self.compare_button.clicked.connect(self.compare)
         for b in (self.accept_button, self.compare_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        hint = QLabel("↑↓ groups · ←→ frames · Enter/P pick · Space mark · C compare", self)
-        hint.setStyleSheet("color: palette(placeholder-text);")
-        hint.setMinimumWidth(1)  # it gives way first when the window is narrow
-        header = QHBoxLayout()
+        # The key hints have a line of their own under the title: never run into the folder.
+        self.hint = QLabel("↑↓ groups · ←→ frames · Enter/P pick · Space mark · C compare · F1 all keys", self)
+        self.hint.setObjectName("bestShotsHint")
+        self.hint.setStyleSheet("color: palette(placeholder-text);")
+        self.hint.setMinimumWidth(1)  # it gives way first when the window is narrow
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.title)
+        top.addSpacing(10)
+        top.addWidget(self.summary)
+        top.addSpacing(6)
+        top.addWidget(self.scope_label, 1)
+        top.addSpacing(10)
+        top.addWidget(self.compare_button)
+        top.addWidget(self.accept_button)
+        header = QVBoxLayout()
         header.setContentsMargins(8, 6, 8, 6)
-        header.addWidget(self.title)
-        header.addSpacing(10)
-        header.addWidget(self.summary, 1)
-        header.addWidget(hint)
-        header.addSpacing(10)
-        header.addWidget(self.compare_button)
-        header.addWidget(self.accept_button)
+        header.setSpacing(2)
+        header.addLayout(top)
+        header.addWidget(self.hint)
         self.header = QWidget(self)
         self.header.setLayout(header)
 
@@ -493,9 +527,8 @@ class BestShotsView(QWidget):
         parts = [fmt.plural(len(result.groups), "group"), f"{photos:,} photos"]
         if result.waiting:
             parts.append(f"{result.waiting:,} photos still waiting for analysis")
-        scope = fmt.printable(self.under) if self.under else "all photos"
-        self.summary.setText(" · ".join(parts) + f" — in {scope}")
-        self.summary.setToolTip(self.summary.text())
+        self.summary.setText(" · ".join(parts) + " —")
+        self.scope_label.set_path(f"in {fmt.printable(self.under)}" if self.under else "in all photos")
         if not result.groups:
             self._show_empty("No bursts or similar shots here." if not result.waiting else
                              "No groups yet: photos are still being analysed.")

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
                                QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QMessageBox, QPushButton, QSpinBox, QTableView, QVBoxLayout, QWidget)
+                               QMessageBox, QPushButton, QRadioButton, QSpinBox, QTableView, QVBoxLayout, QWidget)
 
 from app.config import settings as settings_mod
 from app.core.errors import SettingsError
@@ -27,6 +27,63 @@ def start_folder(path: str, fallback: str = "") -> str:
         if candidate and os.path.isabs(candidate) and os.path.isdir(candidate):
             return candidate
     return os.path.expanduser("~")
+
+
+def folders_dialog(parent: QWidget | None, start: str) -> QFileDialog:
+    """Qt's own folder dialog (the desktop's allows one folder), with several folders selectable."""
+    dialog = QFileDialog(parent, "Add folders of photos (Ctrl- or Shift-click for several)", start_folder(start))
+    dialog.setObjectName("addFoldersDialog")
+    dialog.setFileMode(QFileDialog.FileMode.Directory)
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+    dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+    for view in dialog.findChildren(QAbstractItemView):  # its list and tree of folders
+        view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    return dialog
+
+
+def ask_folders(parent: QWidget | None, start: str) -> list[str]:
+    """The folders the user chose to add (none when cancelled)."""
+    dialog = folders_dialog(parent, start)
+    try:
+        if not dialog.exec():
+            return []
+        return [f for f in dialog.selectedFiles() if os.path.isdir(f)]
+    finally:
+        dialog.deleteLater()
+
+
+class ExportChoiceDialog(QDialog):
+    """What Export picks copies: the user's picks only, or each group's keeper as well; with how
+    many photos and files (RAW companions counted) each choice copies."""
+
+    def __init__(self, picks: tuple[int, int], with_keepers: tuple[int, int], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("exportChoiceDialog")
+        self.setWindowTitle("Export picks")
+
+        def files(photos: int, count: int) -> str:
+            return f", {count:,} files with RAW files" if count != photos else ""
+
+        self.picks_only = QRadioButton(f"Your picks only ({picks[0]:,}{files(*picks)})", self)
+        self.picks_only.setObjectName("exportPicksOnly")
+        self.with_keepers = QRadioButton(
+            f"Your picks and each group's keeper ({with_keepers[0]:,}{files(*with_keepers)})", self)
+        self.with_keepers.setObjectName("exportWithKeepers")
+        (self.picks_only if picks[0] else self.with_keepers).setChecked(True)
+        text = QLabel("Copy which photos? The originals stay where they are; the next step asks for the folder.", self)
+        text.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.go = self.buttons.addButton("Choose the folder…", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addWidget(self.picks_only)
+        layout.addWidget(self.with_keepers)
+        layout.addWidget(self.buttons)
+
+    def keepers(self) -> bool:
+        return self.with_keepers.isChecked()
 
 
 class ErrorsDialog(QDialog):

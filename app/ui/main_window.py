@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QItemSelectionModel, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar,
                                QSplitter, QStackedWidget, QTabBar, QVBoxLayout, QWidget)
 from sqlalchemy import Engine
@@ -21,12 +21,12 @@ from app.config import paths
 from app.config import settings as settings_mod
 from app.core.errors import AestheteError
 from app.storage import browse, marks
-from app.ui import art, desktop
+from app.ui import art, desktop, keys
 from app.ui.banner import ModelBanner
 from app.ui.best import BestShotsView
 from app.ui.cull import CullView
 from app.ui.delegate import TileDelegate
-from app.ui.dialogs import ErrorsDialog, SettingsDialog, start_folder
+from app.ui.dialogs import ErrorsDialog, ExportChoiceDialog, SettingsDialog, ask_folders, start_folder
 from app.ui.filterbar import FilterBar
 from app.ui.format import plural, printable
 from app.ui.grid import LibraryGrid
@@ -35,7 +35,7 @@ from app.ui.sidebar import Sidebar
 from app.ui.statusbar import ScoringStatus
 from app.ui.viewer import Viewer
 from app.ui.welcome import WelcomePage
-from app.workers.curation import CurationService, Removal
+from app.workers.curation import CurationService, ExportCounts, Removal
 from app.workers.download import ModelDownload
 from app.workers.library import LibraryService
 from app.workers.scoring import ScoringController
@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self._counts_waiting = False  # counts asked for while the grid's rows were on their way
         self._select_when_listed: str | None = None  # a folder just added, selected once the sidebar lists it
         self._viewer_row: int | None = None  # the viewer's row while the grid's rows are replaced
+        self.keys_dialog: keys.KeysDialog | None = None  # the keyboard help, while open
         self.tile = settings.thumbnail_size
 
         # --- workers -------------------------------------------------------------------
@@ -199,6 +200,7 @@ class MainWindow(QMainWindow):
         self._counts_timer = QTimer(self)
         self._counts_timer.setInterval(3000)
         self._counts_timer.timeout.connect(self.refresh_counts)
+        self.setAcceptDrops(True)  # folders dropped on the window are added
         self.resize(1280, 820)
         self._restore_layout()
 
@@ -223,14 +225,16 @@ class MainWindow(QMainWindow):
 
     # --- actions and menus ----------------------------------------------------------------
 
-    def _action(self, text: str, slot, shortcut=None, menu: QMenu | None = None, name: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
+    def _action(self, name: str, slot, menu: QMenu | None = None) -> QAction:
+        """An action as app.ui.keys defines it (its text and every shortcut), on the whole window."""
+        spec = keys.BY_NAME[name]
+        action = QAction(spec.text, self)
+        action.setObjectName(name)
+        shortcuts = keys.sequences(spec.keys)
+        if shortcuts:
+            action.setShortcuts(shortcuts)
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         action.triggered.connect(slot)
-        if name:
-            action.setObjectName(name)
         self.addAction(action)
         if menu is not None:
             menu.addAction(action)
@@ -239,59 +243,78 @@ class MainWindow(QMainWindow):
     def _make_actions(self) -> None:
         menubar = self.menuBar()
         file_menu = menubar.addMenu("&Library")
-        self._action("&Add folder…", self.choose_folder, None, file_menu, "addFolderAction")
-        self._action("&Rescan folders", lambda: self.library.rescan(None), QKeySequence.StandardKey.Refresh,
-                     file_menu, "rescanAction")
+        self._action("addFolderAction", self.choose_folder, file_menu)
+        self._action("rescanAction", lambda: self.library.rescan(None), file_menu)
         file_menu.addSeparator()
-        self._action("&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences, file_menu, "settingsAction")
+        self._action("settingsAction", self.open_settings, file_menu)
         file_menu.addSeparator()
-        self.quit_action = self._action("&Quit", self.close, QKeySequence("Ctrl+Q"), file_menu, "quitAction")
+        self.quit_action = self._action("quitAction", self.close, file_menu)
 
         photo_menu = menubar.addMenu("&Photo")
         self.photo_menu = photo_menu
-        self._action("&View", self.open_current, None, photo_menu, "viewAction")
-        self._action("&Open in default app", self.open_selected, "Ctrl+O", photo_menu, "openAction")
-        self._action("Show in &folder", self.reveal_selected, "Ctrl+Shift+O", photo_menu, "revealAction")
+        self._action("viewAction", self.open_current, photo_menu)
+        self._action("openAction", self.open_selected, photo_menu)
+        self._action("revealAction", self.reveal_selected, photo_menu)
         photo_menu.addSeparator()
         rate = photo_menu.addMenu("&Rating")
         for n in range(6):
-            self._action("No stars" if n == 0 else "★" * n, lambda _=False, n=n: self.rate_selected(n),
-                         str(n), rate, f"rate{n}Action")
-        self._action("&Pick", lambda: self.flag_selected("pick"), "P", photo_menu, "pickAction")
-        self._action("Re&ject", lambda: self.flag_selected("reject"), "X", photo_menu, "rejectAction")
-        self._action("&Clear pick/reject", lambda: self.flag_selected(""), "U", photo_menu, "unflagAction")
+            self._action(f"rate{n}Action", lambda _=False, n=n: self.rate_selected(n), rate)
+        self._action("pickAction", lambda: self.flag_selected("pick"), photo_menu)
+        self._action("rejectAction", lambda: self.flag_selected("reject"), photo_menu)
+        self._action("unflagAction", lambda: self.flag_selected(""), photo_menu)
         photo_menu.addSeparator()
-        self._action("Copy &path", self.copy_paths, "Ctrl+Shift+C", photo_menu, "copyPathAction")
+        self._action("copyPathAction", self.copy_paths, photo_menu)
 
         view_menu = menubar.addMenu("&View")
-        self._action("&Larger tiles", lambda: self.zoom(1.25), QKeySequence.StandardKey.ZoomIn, view_menu)
-        self._action("&Smaller tiles", lambda: self.zoom(0.8), QKeySequence.StandardKey.ZoomOut, view_menu)
+        self._action("zoomInAction", lambda: self.zoom(1.25), view_menu)
+        self._action("zoomOutAction", lambda: self.zoom(0.8), view_menu)
         view_menu.addSeparator()
-        self._action("L&ibrary", lambda: self.show_view("library"), "Ctrl+1", view_menu, "libraryViewAction")
-        self._action("&Best shots", lambda: self.show_view("best"), "Ctrl+2", view_menu, "bestViewAction")
-        self._action("&Cull", lambda: self.show_view("cull"), "Ctrl+3", view_menu, "cullViewAction")
+        self._action("libraryViewAction", lambda: self.show_view("library"), view_menu)
+        self._action("bestViewAction", lambda: self.show_view("best"), view_menu)
+        self._action("cullViewAction", lambda: self.show_view("cull"), view_menu)
 
         curate = menubar.addMenu("&Curate")
-        self._action("&Accept all picks", self.accept_all_picks, "Ctrl+Shift+A", curate, "acceptAllAction")
-        self._action("Co&mpare frames", self.compare_frames, "C", curate, "compareAction")
+        self._action("acceptAllAction", self.accept_all_picks, curate)
+        self._action("compareAction", self.compare_frames, curate)
         curate.addSeparator()
-        self._action("&Remove rejected…", self.remove_rejected, None, curate, "removeRejectedAction")
-        self.undo_action = self._action("&Undo removal", self.undo_removal, QKeySequence.StandardKey.Undo, curate,
-                                        "undoRemovalAction")
+        self._action("removeRejectedAction", self.remove_rejected, curate)
+        self.undo_action = self._action("undoRemovalAction", self.undo_removal, curate)
         curate.addSeparator()
-        self._action("&Export picks…", self.export_picks, "Ctrl+E", curate, "exportPicksAction")
+        self._action("exportPicksAction", self.export_picks, curate)
 
         score_menu = menubar.addMenu("&Scoring")
-        self.pause_action = self._action("&Pause", self.toggle_pause, "Ctrl+Shift+P", score_menu, "pauseAction")
-        self._action("&Stop for now", self.cancel_scoring, None, score_menu, "cancelAction")
+        self.pause_action = self._action("pauseAction", self.toggle_pause, score_menu)
+        self._action("cancelAction", self.cancel_scoring, score_menu)
         score_menu.addSeparator()
-        self._action("Photos that could not be &scored…", self.show_errors, None, score_menu, "errorsAction")
+        self._action("errorsAction", self.show_errors, score_menu)
         score_menu.addSeparator()
-        self._action("&Download the model", self.start_download, None, score_menu, "downloadAction")
-        self._action("&Choose model files…", self.choose_model, None, score_menu, "chooseModelAction")
+        self._action("downloadAction", self.start_download, score_menu)
+        self._action("chooseModelAction", self.choose_model, score_menu)
 
         help_menu = menubar.addMenu("&Help")
-        self._action("&About Aesthete", self.about, None, help_menu)
+        self._action("keysHelpAction", self.show_keys, help_menu)
+        self._action("aboutAction", self.about, help_menu)
+
+    def help_view(self) -> str:
+        """The view in front, as the keyboard help tells them apart."""
+        page = self.pages.currentWidget()
+        if page is self.viewer:
+            return "viewer"
+        if page is self.best and self.best.stack.currentWidget() is self.best.compare_view:
+            return "compare"
+        return self.current_view()
+
+    def show_keys(self) -> None:
+        """F1, ?: every shortcut of the view in front."""
+        if self.keys_dialog is not None:
+            self.keys_dialog.close()  # the help of the view in front now
+        self.keys_dialog = keys.KeysDialog(self.help_view(), self)
+        self.keys_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.keys_dialog.destroyed.connect(self._keys_closed)
+        self.keys_dialog.show()
+
+    def _keys_closed(self) -> None:
+        self.keys_dialog = None
 
     def _connect(self) -> None:
         self.grid.openRequested.connect(self.open_viewer)
@@ -463,10 +486,29 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 15_000)
 
     def choose_folder(self) -> None:
-        start = self.welcome.suggested or os.path.expanduser("~")
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos", start)
-        if folder:
-            self.add_folders([folder])
+        """Add folder…: one or several folders (Ctrl- or Shift-click in the dialog)."""
+        self.add_folders(ask_folders(self, self.welcome.suggested or os.path.expanduser("~")))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(u.isLocalFile() and os.path.isdir(u.toLocalFile()) for u in event.mimeData().urls()):
+            event.acceptProposedAction()  # folders only: a drop of files alone is not offered
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Folders dropped on the window join the library; files are left out, and the status bar says so."""
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        event.acceptProposedAction()
+        self.add_dropped(paths)
+
+    def add_dropped(self, paths: list[str]) -> None:
+        folders = [p for p in paths if os.path.isdir(p)]
+        others = len(paths) - len(folders)
+        said = [f"Adding {plural(len(folders), 'folder')} to the library" if folders else "Nothing added"]
+        if others:
+            said.append(f"{plural(others, 'file')} left out: drop folders, not files")
+        self.statusBar().showMessage("; ".join(said) + ".", 10_000)
+        self.add_folders(folders)
 
     def add_folders(self, folders: list[str]) -> None:
         folders = [os.path.abspath(f) for f in folders if os.path.isdir(f)]
@@ -988,9 +1030,32 @@ class MainWindow(QMainWindow):
             self._tell(f"Finished the record of a removal that was interrupted: {repaired.text()}.")
 
     def export_picks(self) -> None:
-        roots = [p for _id, p in browse.root_paths(self.engine)]
+        """Ctrl+E: count what each choice copies (in a worker), ask, then ask for the folder."""
+        self.statusBar().showMessage("Counting the picks…")
+        self.curation.count_export(self.query.under, self._export_counted)
+
+    def choose_export(self, counts: ExportCounts) -> bool | None:
+        """Picks only (False) or with each group's keeper (True); None when cancelled (tests answer)."""
+        dialog = ExportChoiceDialog(counts.picks, counts.with_keepers, self)
+        try:
+            return dialog.keepers() if dialog.exec() else None
+        finally:
+            dialog.deleteLater()
+
+    def _export_counted(self, counts: ExportCounts) -> None:
+        if self._shut_down or counts.under != self.query.under:
+            return
+        self.statusBar().clearMessage()
+        if not counts.with_keepers[0]:
+            self._tell("Nothing to export: mark photos with P, or let Best shots find bursts and similar shots.")
+            return
+        keepers = self.choose_export(counts)
+        if keepers is None:
+            return
+        under = counts.under
+        roots = [p for _id, p in self._tree[0]] if self._tree else []  # as the sidebar lists them
         # Beside the library folder, not in it: a folder holding library photos is refused.
-        library_folder = self.query.under or (roots[0] if roots else "")
+        library_folder = under or (roots[0] if roots else "")
         dest = QFileDialog.getExistingDirectory(self, "Copy the picks to a folder (outside the library)",
                                                 start_folder(os.path.dirname(library_folder) if library_folder else ""))
         if not dest:
@@ -1003,7 +1068,7 @@ class MainWindow(QMainWindow):
                     if report.already else ""
                 self._tell(f"Copied {plural(len(report.copied), 'file')} to {printable(dest)}{already}.")
 
-        self.curation.export(dest, self.query.under, done)
+        self.curation.export(dest, under, done, keepers=keepers)
 
     def about(self) -> None:
         QMessageBox.about(self, "About Aesthete",

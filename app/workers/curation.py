@@ -125,9 +125,27 @@ def undo(engine: Engine) -> tuple[curation.UndoReport, list[int]]:
     return report, ids
 
 
-def export(engine: Engine, settings: Settings, dest: str, under: str | None) -> curation.ExportReport:
+@dataclass
+class ExportCounts:
+    """What each choice of Export picks would copy: (photos, files with RAW companions)."""
+    under: str | None
+    picks: tuple[int, int]
+    with_keepers: tuple[int, int]
+
+
+def _photos_and_files(rows) -> tuple[int, int]:
+    return len(rows), sum(2 if r.companion else 1 for r in rows)
+
+
+def count_export(engine: Engine, settings: Settings, under: str | None) -> ExportCounts:
+    return ExportCounts(under, _photos_and_files(curation.export_list(engine, settings, under, keepers=False)),
+                        _photos_and_files(curation.export_list(engine, settings, under, keepers=True)))
+
+
+def export(engine: Engine, settings: Settings, dest: str, under: str | None,
+           keepers: bool = False) -> curation.ExportReport:
     try:
-        return curation.export_picks(engine, settings, Path(dest), under)
+        return curation.export_picks(engine, settings, Path(dest), under, keepers=keepers)
     except OSError as exc:
         raise AestheteError(f"Could not copy the picks to {dest}: {exc.strerror or exc}") from None
 
@@ -202,8 +220,12 @@ class CurationService(QObject):
     def repair(self, on_done: Callable[[curation.RepairReport], None]) -> None:
         self._write(curation.repair, self.engine, on_done=on_done)
 
-    def export(self, dest: str, under: str | None, on_done: Callable[[curation.ExportReport], None]) -> None:
-        self._write(export, self.engine, self.settings, dest, under, on_done=on_done)
+    def count_export(self, under: str | None, on_done: Callable[[ExportCounts], None]) -> None:
+        self._read(count_export, self.engine, self.settings, under, on_done=on_done)
+
+    def export(self, dest: str, under: str | None, on_done: Callable[[curation.ExportReport], None],
+               keepers: bool = False) -> None:
+        self._write(export, self.engine, self.settings, dest, under, keepers, on_done=on_done)
 
     def stop(self, wait_ms: int = 1000) -> bool:
         """Drop queued work and wait for the running task (a removal finishes: its journal is in order)."""
