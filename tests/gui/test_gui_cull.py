@@ -258,16 +258,18 @@ def test_export_picks(qtbot, make_window, settings, analysed, tmp_path, monkeypa
     dest = tmp_path / "Keepers"
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(dest))
     window = make_window(settings)
+    window.choose_export = lambda counts: True  # the picks and each group's keeper
     start(qtbot, window)
     with qtbot.waitSignal(window.curationDone, timeout=30_000) as done:
         window.findChild(type(window.undo_action), "exportPicksAction").trigger()
-    copied = sorted(p.name for p in dest.iterdir())
+    copied = sorted(p.name for p in dest.rglob("*") if p.is_file())
+    assert [p.name for p in dest.iterdir()] == [analysed.name], "in All photos: below the library folder's name"
     assert done.args[0].startswith(f"Copied {len(copied)} file")
     assert copied and set(copied) & {"IMG_01.jpg", "IMG_02.jpg"}
     with qtbot.waitSignal(window.curationDone, timeout=30_000) as again:  # nothing twice
         window.findChild(type(window.undo_action), "exportPicksAction").trigger()
     assert again.args[0].startswith("Copied 0 files") and "already there from an earlier export" in again.args[0]
-    assert sorted(p.name for p in dest.iterdir()) == copied
+    assert sorted(p.name for p in dest.rglob("*") if p.is_file()) == copied
 
 
 def test_interrupted_removal_is_finished_at_start(qtbot, make_window, settings, engine, analysed, tmp_path):

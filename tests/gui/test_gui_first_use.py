@@ -10,6 +10,7 @@ from conftest import make_settings, settled, write_photos
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QFileDialog
 
+from app import curation
 from app.config import settings as settings_mod
 from app.library import scan_folders
 from app.storage import browse, repo
@@ -47,7 +48,7 @@ def test_adding_a_folder_from_cull_shows_the_library_tab_and_the_folder(qtbot, m
     _start(qtbot, window, [first])
     window.show_view("cull")
     assert window.switcher.currentIndex() == 2
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(added))
+    monkeypatch.setattr("app.ui.main_window.ask_folders", lambda *a, **k: [str(added)])
     with qtbot.waitSignal(window.library.changed, timeout=30_000):
         window.findChild(type(window.quit_action), "addFolderAction").trigger()
     assert window.pages.currentWidget() is window.grid_page
@@ -155,7 +156,8 @@ def test_window_fits_half_a_screen(qtbot, make_window, tmp_path):
     _select(qtbot, window, folder)
     for view in ("best", "cull"):
         window.show_view(view)
-        qtbot.waitUntil(lambda v=view: str(folder) in getattr(window, v).summary.text(), timeout=10_000)
+        shown = (lambda: window.best.scope_label.toolTip()) if view == "best" else (lambda: window.cull.summary.text())
+        qtbot.waitUntil(lambda shown=shown: str(folder) in shown(), timeout=10_000)
     window.show_view("library")
     assert window.minimumSizeHint().width() <= 900, "half of a 1920 pixel screen"
 
@@ -193,10 +195,15 @@ def test_file_dialogs_start_in_a_sensible_folder(qtbot, make_window, tmp_path, m
         return ""
 
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", dialog)
-    window.export_picks()
+    photo = repo.list_photos(window.engine)[0]
+    curation.set_marks(window.engine, window.settings, [photo.id], flag="pick")  # something to export
+    window.choose_export = lambda counts: False  # the user's picks only
+    window.export_picks()  # counted in the background, then the folder is asked for
+    qtbot.waitUntil(lambda: len(starts) == 1, timeout=10_000)
     assert starts[-1] == str(tmp_path), "beside the library folder (exports into it are refused)"
     _select(qtbot, window, folder / "trip")
     window.export_picks()
+    qtbot.waitUntil(lambda: len(starts) == 2, timeout=10_000)
     assert starts[-1] == str(folder), "beside the folder shown"
     window.choose_model()
     assert starts[-1] == str(home), "a model name is not a folder: home"
