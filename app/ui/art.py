@@ -1,9 +1,10 @@
 """The app icon, kept in the package so an installed wheel has it (resources/ holds copies for
-desktop integration: the .desktop file, AppStream and the bundles)."""
+desktop integration: the .desktop file, AppStream and the bundles); and the colours the app derives
+from the desktop's palette, so a dark desktop gets dark panels with light text."""
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QRectF, Qt
-from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPixmap
 
 ICON_SVG = """\
 <svg xmlns="http://www.w3.org/2000/svg" width="256" height="256" viewBox="0 0 256 256">
@@ -57,3 +58,43 @@ def icon() -> QIcon:
         for size in (16, 24, 32, 48, 64, 128, 256):
             _icon.addPixmap(QPixmap.fromImage(render(size)))
     return _icon
+
+
+# --- colours that follow the palette -------------------------------------------------------------
+
+AMBER = QColor("#e0b84c")  # the banner's accent, blended into the window colour
+ERROR_ON_LIGHT = QColor("#b91c1c")
+ERROR_ON_DARK = QColor("#fca5a5")
+
+
+def blend(a: QColor, b: QColor, t: float) -> QColor:
+    """a moved the fraction t towards b."""
+    return QColor.fromRgbF(*(x + (y - x) * t for x, y in zip(a.getRgbF()[:3], b.getRgbF()[:3])))
+
+
+def _luminance(c: QColor) -> float:
+    def channel(v: float) -> float:
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(v) for v in c.getRgbF()[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """The WCAG contrast ratio of two colours (1 to 21; 4.5 reads well)."""
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def is_dark(palette: QPalette) -> bool:
+    return palette.color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def error_colour(palette: QPalette, role: QPalette.ColorRole = QPalette.ColorRole.Window) -> QColor:
+    """Red that reads on this palette's background (role): dark red on light, light red on dark."""
+    return ERROR_ON_DARK if palette.color(role).lightness() < 128 else ERROR_ON_LIGHT
+
+
+def plate(palette: QPalette) -> QColor:
+    """Where a picture is missing: a little off the view's background, towards its text."""
+    return blend(palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text), 0.12)

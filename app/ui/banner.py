@@ -5,9 +5,12 @@ It never blocks: the library can be browsed while it is shown. It offers to down
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QToolButton, QVBoxLayout
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QToolButton,
+                               QVBoxLayout)
 
+from app.ui import art
 from app.workers.download import download_size_text
 
 
@@ -20,8 +23,8 @@ class ModelBanner(QFrame):
         super().__init__(parent)
         self.setObjectName("modelBanner")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setStyleSheet("#modelBanner { background: #fff4d6; border: 1px solid #e0b84c; border-radius: 6px; }"
-                           "#modelBanner QLabel { color: #4a3b00; }")
+        self._restyling = False
+        self._restyle()
         outer = QVBoxLayout(self)
         outer.setContentsMargins(10, 8, 10, 8)
         row = QHBoxLayout()
@@ -59,6 +62,28 @@ class ModelBanner(QFrame):
         outer.addWidget(self.progress)
         self.show_problem("")
         self.hide()
+
+    def _restyle(self) -> None:
+        """A panel tinted amber from the desktop's own window colour, with its text colour: light on
+        a light desktop, dark on a dark one."""
+        palette = QApplication.palette(self)
+        window = palette.color(QPalette.ColorRole.Window)
+        text = palette.color(QPalette.ColorRole.WindowText)
+        background = art.blend(window, art.AMBER, 0.28 if art.is_dark(palette) else 0.22)
+        if art.contrast(background, text) < 4.5:  # a palette whose text barely reads on its window
+            text = art.blend(text, QColor("white") if background.lightness() < 128 else QColor("black"), 0.6)
+        border = art.blend(window, art.AMBER, 0.7)
+        self.setStyleSheet(f"#modelBanner {{ background: {background.name()}; border: 1px solid {border.name()}; "
+                           f"border-radius: 6px; }} #modelBanner QLabel {{ color: {text.name()}; }}")
+
+    def event(self, event) -> bool:
+        if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange) and not self._restyling:
+            self._restyling = True
+            try:
+                self._restyle()
+            finally:
+                self._restyling = False
+        return super().event(event)
 
     def show_problem(self, why: str) -> None:
         """Scoring is off for this reason; offer the two ways out."""

@@ -18,6 +18,7 @@ from PySide6.QtCore import QModelIndex, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from app.ui import art
 from app.ui import format as fmt
 from app.ui.photo_model import Roles, Tile
 
@@ -110,7 +111,7 @@ class TileDelegate(QStyledItemDelegate):
         """Where the picture goes, until the tile is drawn in the next frame."""
         area = QRect(rect.x() + MARGIN, rect.y() + MARGIN, self.tile, self.picture_height())
         painter.fillRect(area.adjusted(area.width() // 10, area.height() // 6, -area.width() // 10,
-                                       -area.height() // 6), palette.color(QPalette.ColorRole.Mid).lighter(130))
+                                       -area.height() // 6), art.plate(palette))
 
     def _keep(self, key: tuple, painted: QPixmap) -> None:
         self._painted[key] = painted
@@ -148,7 +149,7 @@ class TileDelegate(QStyledItemDelegate):
         else:
             image_rect = area.adjusted(area.width() // 10, area.height() // 6, -area.width() // 10, -area.height() // 6)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(palette.color(QPalette.ColorRole.Mid).lighter(130))
+            painter.setBrush(art.plate(palette))
             painter.drawRoundedRect(QRectF(image_rect), 4, 4)
             if tile.thumbnail_failed:
                 painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))

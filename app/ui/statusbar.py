@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
+from PySide6.QtCore import QEvent, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
+
+from app.ui import art
 
 RATE_WINDOW_S = 30.0
 
@@ -54,7 +57,7 @@ class ScoringStatus(QWidget):
         self.errors = QToolButton(self)
         self.errors.setObjectName("errorsButton")
         self.errors.clicked.connect(self.errorsRequested)
-        self.errors.setStyleSheet("color: #b91c1c;")
+        self._restyle()
         for w in (self.errors, self.label, self.bar, self.device, self.pause, self.cancel):
             layout.addWidget(w)
         self._samples: deque[tuple[float, int]] = deque()
@@ -64,6 +67,21 @@ class ScoringStatus(QWidget):
         self._total = 0
         self.set_errors(0)
         self.set_idle("")
+
+    def _restyle(self) -> None:
+        """The "could not be scored" button in a red that reads on this palette's buttons."""
+        palette = QApplication.palette(self.errors)
+        self.errors.setStyleSheet(f"color: {art.error_colour(palette, QPalette.ColorRole.Button).name()};")
+
+    def event(self, event) -> bool:
+        if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange) \
+                and not getattr(self, "_restyling", False):
+            self._restyling = True
+            try:
+                self._restyle()
+            finally:
+                self._restyling = False
+        return super().event(event)
 
     # --- what the controller reports ----------------------------------------------------------
 

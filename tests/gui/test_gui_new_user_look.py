@@ -138,3 +138,103 @@ def test_download_size_is_one_number_in_the_banner_and_the_readme():
     readme = (ROOT / "README.md").read_text()
     weights = readme.split("## Model weights", 1)[1].split("\n## ", 1)[0]
     assert size in weights
+
+
+# --- 8. a dark desktop ---------------------------------------------------------------------------
+
+def _dark_palette():
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = QPalette()
+    for role, colour in [("Window", "#2b2b2b"), ("WindowText", "white"), ("Base", "#1e1e1e"),
+                         ("AlternateBase", "#333333"), ("Text", "white"), ("Button", "#3c3c3c"),
+                         ("ButtonText", "white"), ("ToolTipBase", "#3c3c3c"), ("ToolTipText", "white"),
+                         ("Highlight", "#2a82da"), ("HighlightedText", "white"), ("PlaceholderText", "#a0a0a0")]:
+        palette.setColor(getattr(QPalette.ColorRole, role), QColor(colour))
+    return palette
+
+
+@pytest.fixture
+def dark_app(qapp):
+    before = qapp.palette()
+    qapp.setPalette(_dark_palette())
+    yield qapp
+    qapp.setPalette(before)
+
+
+def _median_lightness(image, rect=None):
+    from PySide6.QtGui import QColor
+
+    rect = rect or image.rect()
+    values = sorted(QColor(image.pixel(x, y)).lightness()
+                    for x in range(rect.left(), rect.right() + 1, 3) for y in range(rect.top(), rect.bottom() + 1, 3))
+    return values[len(values) // 2]
+
+
+def test_banner_follows_a_dark_palette(qtbot, dark_app):
+    from PySide6.QtGui import QColor, QPalette
+
+    from app.ui import art
+    from app.ui.banner import ModelBanner
+
+    banner = ModelBanner()
+    qtbot.addWidget(banner)
+    banner.show_problem("The encoder is not on this computer")
+    banner.resize(700, 100)
+    image = banner.grab().toImage()
+    background = _median_lightness(image)
+    assert background < 128
+    bg = QColor(image.pixel(image.width() // 2, image.height() - 6))
+    assert bg.lightness() < 128
+    text = banner.message.palette().color(QPalette.ColorRole.WindowText)
+    assert art.contrast(bg, text) >= 4.5
+    # and a light desktop keeps a light banner with dark text
+    dark_app.setPalette(QPalette(QColor("#efefef")))
+    dark_app.processEvents()
+    image = banner.grab().toImage()
+    bg = QColor(image.pixel(image.width() // 2, image.height() - 6))
+    assert bg.lightness() > 160
+    assert art.contrast(bg, banner.message.palette().color(QPalette.ColorRole.WindowText)) >= 4.5
+
+
+def test_failed_tile_and_error_count_follow_a_dark_palette(qtbot, dark_app):
+    from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, Qt
+    from PySide6.QtGui import QColor, QImage, QPainter, QPalette
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    from app.ui import art
+    from app.ui.delegate import MARGIN, TileDelegate
+    from app.ui.photo_model import Roles, Tile
+    from app.ui.statusbar import ScoringStatus
+
+    class Model(QAbstractListModel):
+        def rowCount(self, parent=QModelIndex()):
+            return 1
+
+        def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+            if role == Roles.Tile:
+                return Tile(1, "broken.jpg", "failed", None, 0, "", None, True)
+            return None
+
+    model = Model()
+    delegate = TileDelegate(200)
+    option = QStyleOptionViewItem()
+    option.rect = QRect(0, 0, 212, 182)
+    option.palette = dark_app.palette()
+    option.font = dark_app.font()
+    image = QImage(212, 182, QImage.Format.Format_ARGB32)
+    image.fill(dark_app.palette().color(QPalette.ColorRole.Base))
+    painter = QPainter(image)
+    delegate.paint(painter, option, model.index(0))
+    painter.end()
+    picture = QRect(MARGIN, MARGIN, 200, delegate.picture_height())
+    assert _median_lightness(image, picture) < 100  # no light plate behind the badge
+    light = sum(QColor(image.pixel(x, y)).lightness() > 200
+                for x in range(picture.left(), picture.right(), 2) for y in range(picture.top(), picture.bottom(), 2))
+    assert light < 50
+
+    status = ScoringStatus()
+    qtbot.addWidget(status)
+    status.set_errors(3)
+    colour = status.errors.palette().color(QPalette.ColorRole.ButtonText)
+    assert art.contrast(colour, dark_app.palette().color(QPalette.ColorRole.Button)) >= 4.5
