@@ -35,7 +35,7 @@ def download_size_text(n: int = DOWNLOAD_BYTES) -> str:
 def offline_message(why: str) -> str:
     """The GUI's words for a download that could not reach the model site: what to do instead."""
     return (f"The model could not be downloaded: {why}. Connect to the internet and try again, or use "
-            "model files you already have: “Choose model files…”, File → Settings (Encoder and Aesthetic "
+            "model files you already have: “Choose model files…”, Library → Settings (Encoder and Aesthetic "
             "head), or `aesthete --encoder DIR --head FILE`.")
 
 
