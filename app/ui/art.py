@@ -3,7 +3,7 @@ desktop integration: the .desktop file, AppStream and the bundles); and the colo
 from the desktop's palette, so a dark desktop gets dark panels with light text."""
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QRectF, Qt
+from PySide6.QtCore import QByteArray, QEvent, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPixmap
 
 ICON_SVG = """\
@@ -98,3 +98,22 @@ def error_colour(palette: QPalette, role: QPalette.ColorRole = QPalette.ColorRol
 def plate(palette: QPalette) -> QColor:
     """Where a picture is missing: a little off the view's background, towards its text."""
     return blend(palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text), 0.12)
+
+
+class FollowsPalette:
+    """A widget mixin: `_restyle()` runs again whenever the desktop's palette changes (a switch to
+    a dark theme), but not for the change its own restyling causes."""
+
+    _restyling = False
+
+    def event(self, event) -> bool:
+        if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange) and not self._restyling:
+            self._restyling = True
+            try:
+                self._restyle()
+            finally:
+                self._restyling = False
+        return super().event(event)
+
+    def _restyle(self) -> None:
+        raise NotImplementedError

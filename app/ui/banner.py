@@ -5,7 +5,7 @@ It never blocks: the library can be browsed while it is shown. It offers to down
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QToolButton,
                                QVBoxLayout)
@@ -14,7 +14,7 @@ from app.ui import art
 from app.workers.download import download_size_text
 
 
-class ModelBanner(QFrame):
+class ModelBanner(art.FollowsPalette, QFrame):
     downloadRequested = Signal()
     chooseRequested = Signal()
     cancelRequested = Signal()
@@ -23,7 +23,6 @@ class ModelBanner(QFrame):
         super().__init__(parent)
         self.setObjectName("modelBanner")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self._restyling = False
         self._restyle()
         outer = QVBoxLayout(self)
         outer.setContentsMargins(10, 8, 10, 8)
@@ -75,15 +74,6 @@ class ModelBanner(QFrame):
         border = art.blend(window, art.AMBER, 0.7)
         self.setStyleSheet(f"#modelBanner {{ background: {background.name()}; border: 1px solid {border.name()}; "
                            f"border-radius: 6px; }} #modelBanner QLabel {{ color: {text.name()}; }}")
-
-    def event(self, event) -> bool:
-        if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange) and not self._restyling:
-            self._restyling = True
-            try:
-                self._restyle()
-            finally:
-                self._restyling = False
-        return super().event(event)
 
     def show_problem(self, why: str) -> None:
         """Scoring is off for this reason; offer the two ways out."""

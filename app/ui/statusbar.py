@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from PySide6.QtCore import QEvent, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
@@ -24,7 +24,7 @@ def eta_text(seconds: float) -> str:
     return f"about {hours} h {minutes:02d} min left"
 
 
-class ScoringStatus(QWidget):
+class ScoringStatus(art.FollowsPalette, QWidget):
     pauseRequested = Signal()
     resumeRequested = Signal()
     cancelRequested = Signal()
@@ -72,16 +72,6 @@ class ScoringStatus(QWidget):
         """The "could not be scored" button in a red that reads on this palette's buttons."""
         palette = QApplication.palette(self.errors)
         self.errors.setStyleSheet(f"color: {art.error_colour(palette, QPalette.ColorRole.Button).name()};")
-
-    def event(self, event) -> bool:
-        if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange) \
-                and not getattr(self, "_restyling", False):
-            self._restyling = True
-            try:
-                self._restyle()
-            finally:
-                self._restyling = False
-        return super().event(event)
 
     # --- what the controller reports ----------------------------------------------------------
 
