@@ -1053,9 +1053,8 @@ class MainWindow(QMainWindow):
         if keepers is None:
             return
         under = counts.under
-        roots = [p for _id, p in self._tree[0]] if self._tree else []  # as the sidebar lists them
         # Beside the library folder, not in it: a folder holding library photos is refused.
-        library_folder = under or (roots[0] if roots else "")
+        library_folder = under or (counts.roots[0] if counts.roots else "")
         dest = QFileDialog.getExistingDirectory(self, "Copy the picks to a folder (outside the library)",
                                                 start_folder(os.path.dirname(library_folder) if library_folder else ""))
         if not dest:

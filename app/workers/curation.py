@@ -18,7 +18,7 @@ from app import curation
 from app.config.settings import Settings
 from app.core import cullrules
 from app.core.errors import AestheteError
-from app.storage import browse, journal, marks
+from app.storage import browse, journal, marks, repo
 from app.storage.repo import Photo
 from app.workers.tasks import make_pool, run_task
 
@@ -131,6 +131,7 @@ class ExportCounts:
     under: str | None
     picks: tuple[int, int]
     with_keepers: tuple[int, int]
+    roots: tuple[str, ...] = ()  # the library folders (the destination is asked for beside them)
 
 
 def _photos_and_files(rows) -> tuple[int, int]:
@@ -139,7 +140,8 @@ def _photos_and_files(rows) -> tuple[int, int]:
 
 def count_export(engine: Engine, settings: Settings, under: str | None) -> ExportCounts:
     return ExportCounts(under, _photos_and_files(curation.export_list(engine, settings, under, keepers=False)),
-                        _photos_and_files(curation.export_list(engine, settings, under, keepers=True)))
+                        _photos_and_files(curation.export_list(engine, settings, under, keepers=True)),
+                        tuple(r.path for r in repo.list_roots(engine)))
 
 
 def export(engine: Engine, settings: Settings, dest: str, under: str | None,
