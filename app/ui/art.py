@@ -117,3 +117,21 @@ class FollowsPalette:
 
     def _restyle(self) -> None:
         raise NotImplementedError
+
+
+_TEXT_ON = {QPalette.ColorRole.Window: QPalette.ColorRole.WindowText, QPalette.ColorRole.Base: QPalette.ColorRole.Text}
+
+
+def dim(palette: QPalette, on: QPalette.ColorRole = QPalette.ColorRole.Window) -> QColor:
+    """Secondary text (key hints, reasons, a folder under a name) on the background `on` (Window, or
+    Base in item views): the palette's text moved towards that background, never so far that it
+    stops reading (contrast 4.5 or more where the palette allows). Not PlaceholderText: a dark theme
+    may leave that at Qt's default grey, which barely shows on a dark background."""
+    background = palette.color(on)
+    text = palette.color(_TEXT_ON[on])
+    for t in (0.4, 0.3, 0.2, 0.1):
+        colour = blend(text, background, t)
+        if contrast(colour, background) >= 4.5:
+            return colour
+    return text
+

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView
                                QVBoxLayout, QWidget)
 
 from app.curation import GroupView
+from app.ui import art, keys, labels
 from app.ui import format as fmt
 from app.ui.best_model import GroupListModel, GroupRoles, kind_text, reason_text
 from app.ui.compare import CompareView, Side
@@ -121,7 +122,7 @@ class GroupDelegate(QStyledItemDelegate):
         painter.setPen(fmt.PICK.darker(130))
         painter.drawText(QRect(rect.x() + used, rect.y(), rect.width() - used, self.line), Qt.AlignmentFlag.AlignLeft,
                          painter.fontMetrics().elidedText(keep, Qt.TextElideMode.ElideMiddle, rect.width() - used))
-        painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+        painter.setPen(art.dim(palette, QPalette.ColorRole.Base))
         reason = reason_text(group)
         painter.drawText(QRect(rect.x(), rect.y() + self.line + 2, rect.width(), self.line), Qt.AlignmentFlag.AlignLeft,
                          painter.fontMetrics().elidedText(reason, Qt.TextElideMode.ElideRight, rect.width()))
@@ -145,10 +146,10 @@ class GroupDelegate(QStyledItemDelegate):
             painter.drawPixmap(image, pixmap)
         else:
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(palette.color(QPalette.ColorRole.Mid).lighter(130))
+            painter.setBrush(art.plate(palette))
             painter.drawRoundedRect(QRectF(image), 4, 4)
             if model.thumbnail_failed(pid):
-                painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+                painter.setPen(art.dim(palette, QPalette.ColorRole.Base))
                 painter.drawText(image, Qt.AlignmentFlag.AlignCenter, "no preview")
         photo = model.photos.get(pid)
         paint_badge(painter, image, model.status(pid), photo.score if photo else member.row.score,
@@ -174,7 +175,7 @@ class GroupDelegate(QStyledItemDelegate):
         painter.setFont(small)
         name_rect = QRect(cell.x(), area.bottom() + 4, cell.width(), self.line)
         painter.setPen(palette.color(QPalette.ColorRole.Text) if is_pick or focused
-                       else palette.color(QPalette.ColorRole.PlaceholderText))
+                       else art.dim(palette, QPalette.ColorRole.Base))
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignHCenter,
                          painter.fontMetrics().elidedText(fmt.printable(member.row.name),
                                                           Qt.TextElideMode.ElideMiddle, cell.width()))
@@ -384,31 +385,6 @@ class GroupStrip(QListView):
         return super().viewportEvent(event)
 
 
-class PathLabel(QLabel):
-    """A folder in one line, cut in the middle when it does not fit (both ends stay readable); the
-    tooltip has it whole."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.full = ""
-        self.setMinimumWidth(1)  # gives way to the window, not the other way round
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-    def set_path(self, text: str) -> None:
-        self.full = text
-        self.setToolTip(text)
-        self._elide()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._elide()
-
-    def _elide(self) -> None:
-        shown = self.fontMetrics().elidedText(self.full, Qt.TextElideMode.ElideMiddle, max(1, self.width()))
-        if shown != self.text():
-            self.setText(shown)
-
-
 class BestShotsView(QWidget):
     """The page: a header (scope, counts, Accept all, Compare) over the groups, or the compare."""
 
@@ -423,6 +399,7 @@ class BestShotsView(QWidget):
         self.under: str | None = None
         self.stale = True
         self.loading = False
+        self.scoring_off = False  # photos not analysed yet will not be until a model is set up
         self._token = 0
         self.model = GroupListModel(thumbnails, thumb_pixels, self)
         self.delegate = GroupDelegate(200, good, cull, self)
@@ -440,7 +417,7 @@ class BestShotsView(QWidget):
         self.title.setFont(font)
         self.summary = QLabel(self)
         self.summary.setObjectName("bestShotsSummary")  # the counts
-        self.scope_label = PathLabel(self)  # the folder, cut in the middle to fit (the tooltip has it all)
+        self.scope_label = labels.ElidedLabel(self)  # the folder, cut in the middle to fit (the tooltip has it all)
         self.scope_label.setObjectName("bestShotsScope")
         self.accept_button = QPushButton("Accept all picks", self)
         self.accept_button.setObjectName("acceptAllButton")
@@ -452,9 +429,8 @@ class BestShotsView(QWidget):
         for b in (self.accept_button, self.compare_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         # The key hints have a line of their own under the title: never run into the folder.
-        self.hint = QLabel("↑↓ groups · ←→ frames · Enter/P pick · Space mark · C compare · F1 all keys", self)
+        self.hint = labels.DimLabel(keys.hint_text("best"), self)
         self.hint.setObjectName("bestShotsHint")
-        self.hint.setStyleSheet("color: palette(placeholder-text);")
         self.hint.setMinimumWidth(1)  # it gives way first when the window is narrow
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -512,6 +488,15 @@ class BestShotsView(QWidget):
             self._show_empty("Finding bursts and similar shots…")
         self.service.load_groups(under, lambda result: self._loaded(token, result))
 
+    def set_scoring_off(self, off: bool) -> None:
+        """Scoring went off or came back: the words for photos not analysed yet follow."""
+        if off != self.scoring_off:
+            self.scoring_off = off
+            if not self.loading and self.isVisible():
+                self.reload()
+            else:
+                self.stale = True
+
     def reload_if_stale(self) -> None:
         if self.stale:
             self.reload()
@@ -526,12 +511,12 @@ class BestShotsView(QWidget):
         photos = sum(len(g.members) for g in result.groups)
         parts = [fmt.plural(len(result.groups), "group"), f"{photos:,} photos"]
         if result.waiting:
-            parts.append(f"{result.waiting:,} photos still waiting for analysis")
+            parts.append(fmt.waiting_text(result.waiting, self.scoring_off))
         self.summary.setText(" · ".join(parts) + " —")
-        self.scope_label.set_path(f"in {fmt.printable(self.under)}" if self.under else "in all photos")
+        self.scope_label.set_full_text(f"in {fmt.printable(self.under)}" if self.under else "in all photos")
         if not result.groups:
             self._show_empty("No bursts or similar shots here." if not result.waiting else
-                             "No groups yet: photos are still being analysed.")
+                             fmt.nothing_yet("groups", self.scoring_off))
         else:
             if self.stack.currentWidget() is self.empty:
                 self.stack.setCurrentWidget(self.strip)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVB
 from app.core import decode
 from app.core.errors import PhotoError
 from app.storage.repo import Photo
+from app.ui import keys, labels
 from app.ui import format as fmt
 from app.workers.preview import to_qimage
 from app.workers.tasks import make_pool, run_task
@@ -249,8 +250,8 @@ class CompareView(QWidget):
         self.zoom_label = QLabel(self)
         self.zoom_label.setObjectName("compareZoom")
         self.zoom_label.setMinimumWidth(60)
-        hint = QLabel("Wheel zooms both · drag pans both · Z 1:1 · F fit · Esc back", self)
-        hint.setStyleSheet("color: palette(placeholder-text);")
+        hint = labels.DimLabel(keys.hint_text("compare"), self)
+        hint.setObjectName("compareHint")
         hint.setMinimumWidth(1)  # it gives way first when the window is narrow
         for b in (back, self.fit_button, self.one_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)

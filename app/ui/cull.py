@@ -27,6 +27,7 @@ from app.core import cullrules
 from app.core.errors import PhotoError
 from app.curation import CullItem
 from app.storage.repo import Photo
+from app.ui import art, keys, labels
 from app.ui import format as fmt
 from app.ui.delegate import paint_marks
 from app.ui.viewer import ImageArea
@@ -209,7 +210,7 @@ class CullDelegate(QStyledItemDelegate):
         if rating:
             mark = (mark + " · " if mark else "") + "★" * rating
         y = text.y() + line + 4
-        painter.setPen(colour if selected else palette.color(QPalette.ColorRole.PlaceholderText))
+        painter.setPen(colour if selected else art.dim(palette, QPalette.ColorRole.Base))
         fm = painter.fontMetrics()
         for text_line in wrap(fm, "; ".join(item.reasons), text.width(), 3 if not mark else 2):
             painter.drawText(QRect(text.x(), y, text.width(), line), Qt.AlignmentFlag.AlignLeft, text_line)
@@ -293,6 +294,7 @@ class CullView(QWidget):
         self.shown: curation.CullList | None = None  # under the rules that are on
         self._photos: dict[int, Photo] = {}  # every loaded candidate's, shown or not
         self._waiting = 0  # photos not analysed yet when the list was loaded
+        self.scoring_off = False  # and none will be until a model is set up
         self.under: str | None = None
         self.stale = True
         self.loading = False
@@ -314,7 +316,8 @@ class CullView(QWidget):
         self.title.setFont(font)
         self.summary = QLabel(self)
         self.summary.setObjectName("cullSummary")
-        self.summary.setMinimumWidth(1)  # a long folder name is cut, not a wider window (the tooltip has it all)
+        self.summary.setMinimumWidth(1)  # it wraps rather than widening the window (the tooltip has it all)
+        self.summary.setWordWrap(True)
         self.threshold = QDoubleSpinBox(self)
         self.threshold.setObjectName("cullThreshold")
         self.threshold.setRange(0.0, 10.0)
@@ -354,8 +357,6 @@ class CullView(QWidget):
         header.addWidget(self.title)
         header.addSpacing(10)
         header.addWidget(self.summary, 1)
-        header.addWidget(QLabel("Score below", self))
-        header.addWidget(self.threshold)
         header.addSpacing(10)
         header.addWidget(self.undo_button)
         header.addWidget(self.remove_button)
@@ -372,6 +373,12 @@ class CullView(QWidget):
             box.toggled.connect(lambda on, rule=rule: self._rule_switched(rule, on))
             self.rule_switches[rule] = box
             switches.addWidget(box)
+            if rule == "score":  # the score rule's own number sits beside it
+                below = QHBoxLayout()
+                below.setSpacing(4)
+                below.addWidget(QLabel("below", self))
+                below.addWidget(self.threshold)
+                switches.addLayout(below)
         switches.addStretch(1)
         self._rule_labels()
 
@@ -383,8 +390,8 @@ class CullView(QWidget):
         self.info.setWordWrap(True)
         self.info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        hint = QLabel("↑↓ move · P pick · X reject · U unmark · 0–5 stars · Ctrl+Z undo removal", self)
-        hint.setStyleSheet("color: palette(placeholder-text);")
+        hint = labels.DimLabel(keys.hint_text("cull"), self)
+        hint.setObjectName("cullHint")
         info_box = QFrame(self)
         info_box.setObjectName("cullInfoBox")
         info_layout = QVBoxLayout(info_box)
@@ -457,6 +464,12 @@ class CullView(QWidget):
         self._show_rules()
         self.loaded.emit()
 
+    def set_scoring_off(self, off: bool) -> None:
+        """Scoring went off or came back: the words for photos not analysed yet follow."""
+        if off != self.scoring_off:
+            self.scoring_off = off
+            self._show_rules()
+
     def _show_rules(self) -> None:
         """The loaded candidates under the rules that are on, keeping the current photo where it stays."""
         if self.candidates is None:
@@ -469,7 +482,7 @@ class CullView(QWidget):
         self._summary()
         if not self.shown.items:
             if self._waiting and not self.candidates.items:
-                text = "No candidates yet: photos are still being analysed."
+                text = fmt.nothing_yet("candidates", self.scoring_off)
             elif not self.candidates.items:
                 text = ("Nothing to cull here: no photo is below the threshold, technically bad, "
                         "or a lesser frame of a group.")
@@ -545,7 +558,7 @@ class CullView(QWidget):
         if kept:
             parts.append(f"{kept:,} kept")
         if self._waiting:
-            parts.append(f"{self._waiting:,} photos still waiting for analysis")
+            parts.append(fmt.waiting_text(self._waiting, self.scoring_off))
         scope = fmt.printable(self.under) if self.under else "all photos"
         self.summary.setText(" · ".join(parts) + f" — in {scope}")
         self.summary.setToolTip(self.summary.text())
@@ -593,7 +606,7 @@ class CullView(QWidget):
         self.info.setText(
             f"<b>{html.escape(fmt.printable(photo.name))}</b> &nbsp; score {score}{size} &nbsp; {marks}"
             f"<ul style='margin-top:2px; margin-bottom:0px'>{reasons}</ul>"
-            f"<span style='color:palette(placeholder-text)'>{html.escape(fmt.printable(photo.folder))}</span>")
+            f"<span style='color:{art.dim(self.palette()).name()}'>{html.escape(fmt.printable(photo.folder))}</span>")
 
     def _preview_side(self) -> int:
         screen = self.screen()

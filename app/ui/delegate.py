@@ -152,7 +152,7 @@ class TileDelegate(QStyledItemDelegate):
             painter.setBrush(art.plate(palette))
             painter.drawRoundedRect(QRectF(image_rect), 4, 4)
             if tile.thumbnail_failed:
-                painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+                painter.setPen(art.dim(palette, QPalette.ColorRole.Base))
                 painter.drawText(image_rect, Qt.AlignmentFlag.AlignCenter, "no preview")
 
         paint_badge(painter, image_rect, status, tile.score, self.good, self.cull, self.tile)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
 from app.config import settings as settings_mod
 from app.core.errors import SettingsError
 from app.storage import browse
+from app.ui import labels
 from app.ui.format import printable
 
 log = logging.getLogger(__name__)
@@ -174,8 +175,7 @@ class SettingsDialog(QDialog):
             for name in rest:
                 self._add(form, name)
             layout.addLayout(form)
-        where = QLabel(f"Saved in {printable(str(settings.path))}; the command line uses the same file.", self)
-        where.setStyleSheet("color: palette(placeholder-text);")
+        where = labels.DimLabel(f"Saved in {printable(str(settings.path))}; the command line uses the same file.", self)
         where.setWordWrap(True)
         layout.addWidget(where)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel

@@ -51,6 +51,20 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
+def waiting_text(n: int, scoring_off: bool) -> str:
+    """The photos a view cannot judge yet, and why."""
+    if scoring_off:
+        return f"{plural(n, 'photo')} not analysed: scoring is off"
+    return f"{plural(n, 'photo')} still waiting for analysis"
+
+
+def nothing_yet(what: str, scoring_off: bool) -> str:
+    """A view that is empty because photos are not analysed ("groups", "candidates")."""
+    if scoring_off:
+        return f"No {what} yet: scoring is off, so photos are not analysed. Set up the model (see above) to analyse them."
+    return f"No {what} yet: photos are still being analysed."
+
+
 def badge(status: str, score: float | None, good: float, cull: float) -> tuple[str, QColor]:
     """The text and colour of a tile's score badge."""
     if status == "scored" and score is not None:

@@ -63,7 +63,8 @@ BY_NAME = {a.name: a for a in ACTIONS}
 # Keys a view handles itself (its keyPressEvent), as the help shows them: (keys, what, view).
 VIEW_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Enter", "view the photo", "library"),
-    ("← →  Space  Backspace", "previous or next photo", "viewer"),
+    ("← →", "previous or next photo", "viewer"),
+    ("Space, Backspace", "next or previous photo", "viewer"),
     ("Esc", "back to the grid", "viewer"),
     ("↑ ↓", "previous or next group", "best"),
     ("← →", "previous or next frame", "best"),
@@ -72,10 +73,51 @@ VIEW_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Wheel, + −", "zoom both", "compare"),
     ("Z", "1:1", "compare"),
     ("F", "fit", "compare"),
-    ("Arrows", "pan both", "compare"),
+    ("Drag, arrows", "pan both", "compare"),
     ("Esc", "back to the groups", "compare"),
     ("↑ ↓", "previous or next photo", "cull"),
 )
+
+
+# The one-line hint each view shows, read from the tables above: (reference, word). A reference is
+# an action's name (its first key on this desktop; left out where it has none), a pair of action
+# names (a range: "0–5"), or the keys of one of the view's VIEW_KEYS.
+Ref = Union[str, tuple[str, str]]
+HINTS: dict[str, tuple[tuple[Ref, str], ...]] = {
+    "viewer": (("← →", "move"), (("rate0Action", "rate5Action"), "rate"), ("pickAction", "pick"),
+               ("rejectAction", "reject"), ("Esc", "back"), ("keysHelpAction", "all keys")),
+    "best": (("↑ ↓", "groups"), ("← →", "frames"), ("Enter, P", "pick"), ("Space", "mark"),
+             ("compareAction", "compare"), ("keysHelpAction", "all keys")),
+    "compare": (("Wheel, + −", "zoom both"), ("Drag, arrows", "pan both"), ("Z", "1:1"), ("F", "fit"),
+                ("Esc", "back")),
+    "cull": (("↑ ↓", "move"), ("pickAction", "pick"), ("rejectAction", "reject"), ("unflagAction", "unmark"),
+             (("rate0Action", "rate5Action"), "stars"), ("undoRemovalAction", "undo removal"),
+             ("keysHelpAction", "all keys")),
+}
+
+
+def _first_key(name: str) -> str:
+    seqs = sequences(BY_NAME[name].keys)
+    return key_text(seqs[0]) if seqs else ""
+
+
+def hint_text(view: str) -> str:
+    """The view's hint line ("↑ ↓ move · P pick · …") from the key tables: a key changed there is
+    changed here; an action without a key on this desktop is left out."""
+    parts = []
+    for ref, word in HINTS[view]:
+        if isinstance(ref, tuple):
+            first, last = (_first_key(name) for name in ref)
+            keys = f"{first}–{last}" if first and last else ""
+        elif ref in BY_NAME:
+            keys = _first_key(ref)
+        elif any(k == ref and v == view for k, _, v in VIEW_KEYS):
+            keys = ref
+        else:
+            raise KeyError(f"{ref!r} is neither an action nor a key of the {view} view")
+        if keys:
+            parts.append(f"{keys} {word}")
+    return " · ".join(parts)
 
 
 def sequences(keys: tuple[Key, ...]) -> list[QKeySequence]:

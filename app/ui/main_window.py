@@ -541,6 +541,8 @@ class MainWindow(QMainWindow):
         self._why_off = why
         self.banner.show_problem(why)
         self.scoring_status.set_off(why)
+        self.best.set_scoring_off(True)
+        self.cull.set_scoring_off(True)
         self._counts_timer.stop()
 
     def _model_loading(self, message: str = "") -> None:
@@ -553,6 +555,8 @@ class MainWindow(QMainWindow):
 
     def _hide_model_problem(self) -> None:
         """A model is on its way: the "scoring is off" banner goes (a download keeps its progress)."""
+        self.best.set_scoring_off(False)
+        self.cull.set_scoring_off(False)
         if self.download is None or not self.download.running:
             self.banner.hide()
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
-from app.ui import art
+from app.ui import art, labels
 
 RATE_WINDOW_S = 30.0
 
@@ -42,9 +42,8 @@ class ScoringStatus(art.FollowsPalette, QWidget):
         self.bar.setObjectName("scoringProgress")
         self.bar.setFixedWidth(160)
         self.bar.setTextVisible(False)
-        self.device = QLabel(self)
+        self.device = labels.DimLabel("", self)
         self.device.setObjectName("deviceLabel")
-        self.device.setStyleSheet("color: palette(placeholder-text);")
         self.pause = QToolButton(self)
         self.pause.setObjectName("pauseButton")
         self.pause.setText("Pause")

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QFormLayout, QFrame, QHBoxLayout, QLabel, QPushBu
 
 from app.core.errors import PhotoError
 from app.storage.repo import Photo
+from app.ui import keys, labels
 from app.ui import format as fmt
 from app.workers.preview import Preview, load_preview
 from app.workers.tasks import make_pool, run_task
@@ -102,9 +103,9 @@ class Viewer(QWidget):
         col.addWidget(self.score_label)
         col.addLayout(form)
         col.addStretch(1)
-        hint = QLabel("← → move · 0–5 rate · P pick · X reject · Esc back", side)
+        hint = labels.DimLabel(keys.hint_text("viewer"), side)
+        hint.setObjectName("viewerHint")
         hint.setWordWrap(True)
-        hint.setStyleSheet("color: palette(placeholder-text);")
         col.addWidget(hint)
         col.addLayout(buttons)
         layout = QHBoxLayout(self)

@@ -6,7 +6,7 @@ import os
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
-from app.ui import art
+from app.ui import art, labels
 
 
 def pictures_folder() -> str | None:
@@ -60,8 +60,7 @@ class WelcomePage(QWidget):
         for button in (self.suggest, self.choose):
             button.setMinimumWidth(240)
             layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
-        note = QLabel("Your photos are only read, never changed. Scores are kept in a local database.", self)
-        note.setStyleSheet("color: palette(placeholder-text);")
+        note = labels.DimLabel("Your photos are only read, never changed. Scores are kept in a local database.", self)
         note.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addSpacing(8)
         layout.addWidget(note)

@@ -52,11 +52,11 @@ def test_best_header_cuts_a_long_folder_in_the_middle_apart_from_the_key_hints(q
     assert "…" in shown and shown.startswith("in " + str(folder)[:3]) and shown.endswith("the last day"), shown
     assert label.fontMetrics().horizontalAdvance(shown) <= label.width()
     # The hints are a label of their own, on their own line, clear of the folder.
-    assert "Enter/P pick" in best.hint.text() and "pick" not in shown
+    assert "Enter, P pick" in best.hint.text() and "pick" not in shown
     assert best.hint.isVisible()
     top_of_hint = best.hint.mapTo(best.header, best.hint.rect().topLeft()).y()
     assert top_of_hint >= label.mapTo(best.header, label.rect().bottomLeft()).y()
-    label.set_path("in /short")
+    label.set_full_text("in /short")
     assert label.text() == "in /short" and label.toolTip() == "in /short"  # what fits is shown whole
 
 
@@ -176,6 +176,44 @@ def test_help_lists_every_shortcut_the_window_has_for_the_view(qtbot, make_windo
     window.open_viewer(window.model.index(0))
     shown, text = _help(qtbot, window, Qt.Key.Key_Question)  # ? as well as F1
     assert shown == "viewer" and "back to the grid" in text and "P" in text
+
+
+def test_the_views_key_hints_are_read_from_the_key_table(qtbot, make_window, tmp_path, monkeypatch):
+    for view in keys.HINTS:  # every hint names keys the view's help lists
+        listed = " ".join(k for k, _ in keys.help_rows(view))
+        parts = keys.hint_text(view).split(" · ")
+        assert len(parts) == len(keys.HINTS[view])  # every action of a hint has a key on this desktop
+        for part, (_ref, word) in zip(parts, keys.HINTS[view]):
+            assert part.endswith(" " + word)
+            for key in part[:-len(word) - 1].replace("–", " ").split():
+                assert key in listed, (view, part)
+    assert "Ctrl+Z undo removal" in keys.hint_text("cull") and "F1 all keys" in keys.hint_text("best")
+    # a key changed in the table is changed in the hint line the view shows
+    monkeypatch.setitem(keys.BY_NAME, "pickAction", keys.BY_NAME["pickAction"]._replace(keys=("K",)))
+    assert "K pick" in keys.hint_text("cull") and "P pick" not in keys.hint_text("cull")
+    window = make_window(_no_model(tmp_path))
+    write_photos(tmp_path / "Camera", 2)
+    _start(qtbot, window, [tmp_path / "Camera"])
+    from PySide6.QtWidgets import QLabel
+    for name, view in (("cullHint", "cull"), ("bestShotsHint", "best"), ("compareHint", "compare"),
+                       ("viewerHint", "viewer")):
+        label = window.findChild(QLabel, name)
+        assert label is not None, name
+        assert label.text() == keys.hint_text(view)
+    assert "K pick" in window.findChild(QLabel, "cullHint").text()
+
+
+def test_with_scoring_off_the_views_say_why_photos_are_not_analysed(qtbot, make_window, tmp_path):
+    """Best shots and Cull said "photos are still being analysed" while nothing was, for want of a model."""
+    write_photos(tmp_path / "Camera", 3)
+    window = make_window(_no_model(tmp_path))
+    _start(qtbot, window, [tmp_path / "Camera"])
+    for view, target in (("best", window.best), ("cull", window.cull)):
+        window.show_view(view)
+        qtbot.waitUntil(lambda: not target.loading and target.stack.currentWidget() is target.empty, timeout=10_000)
+        qtbot.waitUntil(lambda: "scoring is off" in target.empty.text(), timeout=10_000)
+        assert "still being analysed" not in target.empty.text()
+        assert "3 photos not analysed: scoring is off" in target.summary.text()
 
 
 # --- 11. folders dropped, several chosen --------------------------------------------------------

@@ -296,3 +296,32 @@ def test_photos_removed_before_the_app_started_stay_out_of_the_grid(qtbot, make_
     window = make_window(settings)
     start(qtbot, window)
     assert window.model.row_of(a.id) is None
+
+
+def test_reasons_read_on_a_dark_theme_that_left_placeholder_text_at_its_default(qtbot, qapp, make_window, settings,
+                                                                               analysed):
+    """A dark theme need not set PlaceholderText (Qt's default is a dark grey): the reasons under each
+    candidate are drawn from the palette's Text and Base, so they still read."""
+    from PySide6.QtGui import QColor, QPalette
+
+    before = qapp.palette()
+    palette = QPalette()
+    for role, colour in [("Window", "#2b2b2b"), ("WindowText", "#eeeeee"), ("Base", "#1e1e1e"),
+                         ("Text", "#eeeeee"), ("Button", "#353535"), ("ButtonText", "#eeeeee"),
+                         ("PlaceholderText", "#404040")]:
+        palette.setColor(getattr(QPalette.ColorRole, role), QColor(colour))
+    qapp.setPalette(palette)
+    try:
+        window = make_window(settings)
+        start(qtbot, window)
+        cull = _open_cull(qtbot, window)
+        assert cull.model.rowCount() >= 2 and cull.model.items[1].reasons
+        cull.list.setCurrentIndex(cull.model.index(0))  # row 1 is drawn unselected, on Base
+        rect = cull.list.visualRect(cull.model.index(1))
+        image = cull.list.viewport().grab().toImage()
+        text_area = [(x, y) for x in range(rect.left() + rect.width() // 2, rect.right() - 4)
+                     for y in range(rect.top() + rect.height() // 3, rect.bottom() - 2)]
+        lit = sum(QColor(image.pixel(x, y)).lightness() > 120 for x, y in text_area)
+        assert lit > 30, lit  # the reasons' letters stand out from the dark background
+    finally:
+        qapp.setPalette(before)

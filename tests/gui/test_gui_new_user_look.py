@@ -238,3 +238,31 @@ def test_failed_tile_and_error_count_follow_a_dark_palette(qtbot, dark_app):
     status.set_errors(3)
     colour = status.errors.palette().color(QPalette.ColorRole.ButtonText)
     assert art.contrast(colour, dark_app.palette().color(QPalette.ColorRole.Button)) >= 4.5
+
+
+def test_secondary_text_reads_on_a_dark_palette_that_leaves_placeholder_text_alone(qtbot, dark_app):
+    """Key hints and folder lines come from the palette's own window and text colours: a dark theme
+    that never set PlaceholderText (Qt's default is a dark grey) still gets hints that read."""
+    from PySide6.QtGui import QColor, QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui import art, keys, labels
+
+    palette = _dark_palette()
+    palette.setColor(QPalette.ColorRole.PlaceholderText, QColor("#404040"))  # as a theme that forgot it
+    dark_app.setPalette(palette)
+    label = labels.DimLabel(keys.hint_text("cull"))
+    qtbot.addWidget(label)
+    label.show()
+    colour = label.palette().color(QPalette.ColorRole.WindowText)
+    window = palette.color(QPalette.ColorRole.Window)
+    assert art.contrast(colour, window) >= 4.5
+    assert colour != palette.color(QPalette.ColorRole.WindowText)  # dimmer than the main text
+    # the desktop turns light: the hint turns dark, still readable and still dimmer
+    dark_app.setPalette(QPalette(QColor("#efefef")))
+    dark_app.processEvents()
+    light = QApplication.palette()
+    colour = label.palette().color(QPalette.ColorRole.WindowText)
+    assert colour.lightness() < 128
+    assert art.contrast(colour, light.color(QPalette.ColorRole.Window)) >= 4.5
+    assert colour != light.color(QPalette.ColorRole.WindowText)
