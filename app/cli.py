@@ -34,13 +34,12 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g = parser.add_argument_group("global options")
     g.add_argument("--db", type=Path, help="library database file (default: in the user data dir)", **d)
     g.add_argument("--config", type=Path, help="settings file (default: in the user config dir)", **d)
-    g.add_argument("--encoder", help="SigLIP encoder: Hugging Face id or local folder", **d)
-    g.add_argument("--head", help="aesthetic head: local .pth file or URL", **d)
-    g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], **d)
-    g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16", "int8"], **d)
-    g.add_argument("--runtime", choices=["auto", "torch", "onnx"],
-                   help="what runs the encoder (auto: ONNX Runtime for int8 on the CPU when installed)", **d)
-    g.add_argument("--batch-size", type=int, metavar="N", **d)
+    for name in settings_mod.FLAG_SETTINGS:  # the settings every command takes, from the registry
+        setting = settings_mod.REGISTRY[name]
+        extra = {"choices": list(setting.choices)} if setting.choices else {}
+        if setting.type is int:
+            extra.update(type=int, metavar="N")
+        g.add_argument(setting.option, help=setting.flag, **extra, **d)
     g.add_argument("--debug", action="store_true", help="log to the terminal, with tracebacks", **d)
 
 
@@ -158,8 +157,7 @@ def build_parser(rejects_folder: str = "") -> argparse.ArgumentParser:
 
 
 def load_settings(args: argparse.Namespace) -> settings_mod.Settings:
-    overrides = {name: getattr(args, name, None) for name in ("encoder", "head", "device", "precision", "runtime", "batch_size")}
-    return settings_mod.load(getattr(args, "config", None), overrides)
+    return settings_mod.load(getattr(args, "config", None), settings_mod.flags_given(args))
 
 
 def open_library(args: argparse.Namespace):

@@ -10,7 +10,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import tomli_w
 
@@ -20,15 +20,33 @@ from app.core.errors import SettingsError
 log = logging.getLogger(__name__)
 
 
+# What a running app must do when a setting changes. Each setting names one; the window subscribes
+# a handler to each (see Announcer), so a new setting cannot be forgotten there.
+MODEL = "model"  # the model is loaded again with the new value
+RESCAN = "rescan"  # the library's folders are scanned again
+REGROUP = "regroup"  # bursts, picks and cull candidates are found again
+THRESHOLDS = "thresholds"  # score colours and the score rule's line move
+CULL_RULES = "cull rules"  # the rules switched on in the Cull view
+THUMBNAILS = "thumbnails"  # tiles are drawn at the new size
+WHEN_USED = "when used"  # read each time it is used (the next mark, the next removal): nothing to do
+EFFECTS = (MODEL, RESCAN, REGROUP, THRESHOLDS, CULL_RULES, THUMBNAILS, WHEN_USED)
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
     type: type
     default: Any
     doc: str
+    effect: str
     choices: tuple[str, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    flag: str | None = None  # also a command-line option of every command: its help (the doc is for the file)
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
 
     @property
     def env_var(self) -> str:
@@ -84,53 +102,96 @@ REGISTRY: dict[str, Setting] = {
     s.name: s
     for s in [
         Setting("encoder", str, DEFAULT_ENCODER,
-                "SigLIP vision encoder: a Hugging Face id or a local model folder."),
+                "SigLIP vision encoder: a Hugging Face id or a local model folder.",
+                effect=MODEL, flag="SigLIP encoder: Hugging Face id or local folder"),
         Setting("head", str, HEAD_URL,
-                "Aesthetic head weights: a local .pth file or the pinned upstream URL."),
+                "Aesthetic head weights: a local .pth file or the pinned upstream URL.",
+                effect=MODEL, flag="aesthetic head: local .pth file or URL"),
         Setting("device", str, "auto", "Where to run the model (auto: CUDA, then MPS, then CPU).",
-                choices=("auto", "cpu", "cuda", "mps")),
+                choices=("auto", "cpu", "cuda", "mps"),
+                effect=MODEL, flag="where the model runs (auto: CUDA, then MPS, then CPU)"),
         Setting("precision", str, "auto", "Numeric precision; fp32 is exact, auto picks per device.",
-                choices=("auto", "fp32", "bf16", "fp16", "int8")),
+                choices=("auto", "fp32", "bf16", "fp16", "int8"),
+                effect=MODEL, flag="numeric precision (auto: chosen per device)"),
         Setting("runtime", str, "auto",
                 "What runs the encoder: auto (ONNX Runtime for int8 on the CPU when installed, else PyTorch), "
-                "torch or onnx.", choices=("auto", "torch", "onnx")),
-        Setting("batch_size", int, 0, "Images per model batch (0: chosen per device).", minimum=0, maximum=512),
+                "torch or onnx.", choices=("auto", "torch", "onnx"),
+                effect=MODEL, flag="what runs the encoder (auto: ONNX Runtime for int8 on the CPU when installed)"),
+        Setting("batch_size", int, 0, "Images per model batch (0: chosen per device).", minimum=0, maximum=512,
+        effect=MODEL, flag="images per model batch (0: chosen per device)"),
         Setting("decode_workers", int, 0, "Threads decoding photos ahead of the model (0: automatic).",
-                minimum=0, maximum=64),
+                minimum=0, maximum=64, effect=MODEL),
         Setting("good_threshold", float, 5.5, "Scores at or above this are shown as very good.",
-                minimum=0, maximum=10),
+                minimum=0, maximum=10, effect=THRESHOLDS),
         Setting("cull_threshold", float, 4.0,
                 "The score rule's threshold: photos scoring below it are cull candidates when the score rule is on.",
-                minimum=0, maximum=10),
+                minimum=0, maximum=10, effect=THRESHOLDS),
         Setting("cull_rules", list, ["score", "blur", "exposure", "extra", "copy"],
                 "Cull rules on by default: score (below the Cull below threshold), blur (out of focus or motion blur), "
                 "exposure (nearly black or white, highlights lost), extra (not the pick of its group), "
-                "copy (an exact copy).", choices=("score", "blur", "exposure", "extra", "copy")),
+                "copy (an exact copy).", choices=("score", "blur", "exposure", "extra", "copy"), effect=CULL_RULES),
         Setting("out_of_focus_px", float, 0.7,
                 "A photo alone is out of focus when even its sharpest part is blurred this many pixels at "
                 "1024 px (sharp real photos measured 0.0-0.54, a 3 px blur of 1600 px photos 0.59-1.8).",
-                minimum=0.1, maximum=16),
+                minimum=0.1, maximum=16, effect=REGROUP),
         Setting("motion_blur_px", float, 0.9,
                 "A photo alone has motion blur when it is smeared this many pixels more in one direction "
                 "than in the others, at 1024 px (sharp real photos 0.0-0.68, real camera shakes 0.96-4.1).",
-                minimum=0.1, maximum=16),
+                minimum=0.1, maximum=16, effect=REGROUP),
         Setting("lost_highlights", float, 0.10,
                 "A photo alone has lost its highlights when white patches with no detail cover this share "
                 "of the frame, 0.10 being 10% (normal exposures 0-3%, real over-exposed photos 10-46%).",
-                minimum=0.01, maximum=1),
+                minimum=0.01, maximum=1, effect=REGROUP),
         Setting("thumbnail_size", int, 256, "Thumbnail size in pixels in the library grid.",
-                minimum=64, maximum=1024),
-        Setting("exclude", list, [], "Extra glob patterns (matched on names and relative paths) to skip."),
+                minimum=64, maximum=1024, effect=THUMBNAILS),
+        Setting("exclude", list, [], "Extra glob patterns (matched on names and relative paths) to skip.",
+        effect=RESCAN),
         Setting("rejects_folder", str, "",
-                "Where removed photos go; empty means the system trash."),
+                "Where removed photos go; empty means the system trash.", effect=RESCAN),
         Setting("burst_window_s", float, 2.0, "Largest gap in seconds between frames of one burst.",
-                minimum=0, maximum=3600),
+                minimum=0, maximum=3600, effect=REGROUP),
         Setting("scene_max_distance", int, 12,
                 "Largest perceptual-hash distance (of 64 bits) for two photos to be the same scene.",
-                minimum=0, maximum=64),
-        Setting("write_xmp", bool, False, "Write ratings, picks and rejects to XMP sidecar files."),
+                minimum=0, maximum=64, effect=REGROUP),
+        Setting("write_xmp", bool, False, "Write ratings, picks and rejects to XMP sidecar files.", effect=WHEN_USED),
     ]
 }
+
+
+FLAG_SETTINGS = tuple(name for name, s in REGISTRY.items() if s.flag)  # every command's setting options
+
+
+def flags_given(args: Any) -> dict[str, Any]:
+    """The settings given as options on a command line (argparse's namespace): the overrides that
+    load() puts first, and that the GUI keeps over later changes in its dialog."""
+    return {name: getattr(args, name, None) for name in FLAG_SETTINGS}
+
+
+class Announcer:
+    """Tells the running app what a settings change means: handlers subscribe to an effect and are
+    called once per change with the old and new settings and the names that changed."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Callable[[Settings, Settings, list[str]], None]]] = {e: [] for e in EFFECTS}
+
+    def subscribe(self, effect: str, handler: Callable[[Settings, Settings, list[str]], None]) -> None:
+        if effect not in self._handlers:
+            raise ValueError(f"unknown settings effect {effect!r}")
+        self._handlers[effect].append(handler)
+
+    def unhandled(self) -> list[str]:
+        """Effects nobody subscribed to (WHEN_USED needs nobody)."""
+        return [e for e, hs in self._handlers.items() if not hs and e != WHEN_USED]
+
+    def announce(self, old: Settings, new: Settings) -> list[str]:
+        """Call the handlers of every effect whose settings changed; returns the changed names."""
+        changed = [n for n in REGISTRY if old.values.get(n) != new.values.get(n)]
+        for effect in EFFECTS:
+            names = [n for n in changed if REGISTRY[n].effect == effect]
+            if names:
+                for handler in self._handlers[effect]:
+                    handler(old, new, names)
+        return changed
 
 
 @dataclass

@@ -14,7 +14,7 @@ import sys
 import threading
 
 from app.config import paths
-from app.config.settings import Settings
+from app.config.settings import Settings, flags_given
 from app.core.errors import AestheteError
 
 log = logging.getLogger(__name__)
@@ -26,10 +26,6 @@ EXIT_OK, EXIT_SETUP, EXIT_INTERRUPTED = 0, 2, 130
 # back after each; with Python's 5 ms, a scanner or scorer thread running Python between its
 # native calls stretched a grid repaint to 50-100 ms (measured in tests/bench/bench_gui.py).
 GIL_SWITCH_S = 0.001
-
-
-def _overrides(args: argparse.Namespace) -> dict:
-    return {name: getattr(args, name, None) for name in ("encoder", "head", "device", "precision", "batch_size")}
 
 
 def make_application():
@@ -115,7 +111,7 @@ def run_gui(args: argparse.Namespace, settings: Settings) -> int:
     except AestheteError as exc:
         QMessageBox.critical(None, "Aesthete cannot open its library", str(exc))
         raise
-    window = MainWindow(engine, settings, _overrides(args))
+    window = MainWindow(engine, settings, flags_given(args))
     finished = {"ok": True}
     window.shutdownFinished.connect(lambda ok: finished.update(ok=ok))
     _install_crash_dialog(window)

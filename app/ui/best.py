@@ -13,7 +13,7 @@ import math
 from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QMouseEvent, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QPushButton,
-                               QSizePolicy, QStackedWidget, QStyledItemDelegate, QStyleOptionViewItem, QToolTip,
+                               QStackedWidget, QStyledItemDelegate, QStyleOptionViewItem, QToolTip,
                                QVBoxLayout, QWidget)
 
 from app.curation import GroupView
@@ -23,6 +23,7 @@ from app.ui.best_model import GroupListModel, GroupRoles, kind_text, reason_text
 from app.ui.compare import CompareView, Side
 from app.ui.delegate import paint_badge, paint_marks
 from app.workers.curation import CurationService, GroupsResult
+from app.workers.tasks import on_shutdown
 
 log = logging.getLogger(__name__)
 
@@ -401,6 +402,7 @@ class BestShotsView(QWidget):
         self.loading = False
         self.scoring_off = False  # photos not analysed yet will not be until a model is set up
         self._token = 0
+        on_shutdown(self.stop)
         self.model = GroupListModel(thumbnails, thumb_pixels, self)
         self.delegate = GroupDelegate(200, good, cull, self)
         self.strip = GroupStrip(self.model, self.delegate, self)

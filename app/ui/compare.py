@@ -17,7 +17,7 @@ from app.storage.repo import Photo
 from app.ui import keys, labels
 from app.ui import format as fmt
 from app.workers.preview import to_qimage
-from app.workers.tasks import make_pool, run_task
+from app.workers.tasks import make_pool, on_shutdown, run_task
 
 MAX_ZOOM = 8.0  # screen pixels per image pixel, at most
 ZOOM_STEP = 1.25
@@ -227,6 +227,7 @@ class CompareView(QWidget):
         self.setObjectName("compareView")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.pool = make_pool("compare", 2, self)
+        on_shutdown(self.stop)
         self.state = ZoomState(self)
         self.state.changed.connect(self._show_zoom)
         self.panes = [ZoomPane(self.state, self), ZoomPane(self.state, self)]
@@ -389,7 +390,7 @@ class CompareView(QWidget):
         else:
             super().keyPressEvent(event)
 
-    def stop(self, wait_ms: int = 500) -> bool:
+    def stop(self, wait_ms: int = 0) -> bool:
         self._tokens = [t + 1 for t in self._tokens]
         self.pool.clear()
         return self.pool.waitForDone(wait_ms)

@@ -33,7 +33,7 @@ from app.ui.delegate import paint_marks
 from app.ui.viewer import ImageArea
 from app.workers.curation import CullResult, CurationService
 from app.workers.preview import Preview, load_preview
-from app.workers.tasks import make_pool, run_task
+from app.workers.tasks import make_pool, on_shutdown, run_task
 from app.workers.thumbnails import ThumbKey, ThumbnailLoader
 
 log = logging.getLogger(__name__)
@@ -302,6 +302,7 @@ class CullView(QWidget):
         self._preview_token = 0
         self._previews: dict[str, Preview] = {}
         self.pool = make_pool("cull-preview", 1, self)
+        on_shutdown(self.stop)
         self.model = CullListModel(thumbnails, thumb_pixels, self)
         self.delegate = CullDelegate(good, cull, self)
         self.list = CullList(self.model, self.delegate, self)

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from app.storage import browse
 from app.storage.repo import Photo
-from app.workers.tasks import make_pool, run_task
+from app.workers.tasks import make_pool, on_shutdown, run_task
 from app.workers.thumbnails import ThumbKey, ThumbnailLoader
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ class PhotoListModel(QStringListModel):
         self.thumb_pixels = thumb_pixels
         self.query = browse.PhotoQuery()
         self.pool = make_pool("photo-query", 1, self)  # one at a time: a newer query cancels the older
+        on_shutdown(self.stop)
         self._wanted = [0]  # the newest reload; a list so the query thread sees it change
         self._shown = 0  # the reload whose rows are in place
         self._refreshing = False  # fresh rows for changed photos are on their way

@@ -13,7 +13,7 @@ from app.storage.repo import Photo
 from app.ui import keys, labels
 from app.ui import format as fmt
 from app.workers.preview import Preview, load_preview
-from app.workers.tasks import make_pool, run_task
+from app.workers.tasks import make_pool, on_shutdown, run_task
 
 
 class ImageArea(QWidget):
@@ -63,6 +63,7 @@ class Viewer(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.good, self.cull = good, cull
         self.pool = make_pool("preview", 2, self)
+        on_shutdown(self.stop)
         self.image = ImageArea(self)
         self.photo: Photo | None = None
         self.status = ""
@@ -201,7 +202,7 @@ class Viewer(QWidget):
         else:
             super().keyPressEvent(event)
 
-    def stop(self, wait_ms: int = 500) -> bool:
+    def stop(self, wait_ms: int = 0) -> bool:
         self._token += 1
         self.pool.clear()
         return self.pool.waitForDone(wait_ms)

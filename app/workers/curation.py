@@ -20,7 +20,7 @@ from app.core import cullrules
 from app.core.errors import AestheteError
 from app.storage import browse, journal, marks, repo
 from app.storage.repo import Photo
-from app.workers.tasks import make_pool, run_task
+from app.workers.tasks import make_pool, on_shutdown, run_task
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,7 @@ class CurationService(QObject):
         self.settings = settings
         self.reads = make_pool("curation-reads", 1, self)
         self.writes = make_pool("curation-writes", 1, self)
+        on_shutdown(self.stop)
         self._stopped = False
 
     @property
@@ -192,8 +193,13 @@ class CurationService(QObject):
     def load_cull(self, under: str | None, below: float, on_done: Callable[[CullResult], None]) -> None:
         self._read(load_cull, self.engine, self.settings, under, below, on_done=on_done)
 
+    def _after_marks(self, fn: Callable, *args, on_done: Callable) -> None:
+        """A read that must see every mark asked for before it (X, then Remove rejected at once):
+        queued behind the marks on the write pool, which runs one task at a time, in order."""
+        self._write(fn, *args, on_done=on_done)
+
     def find_rejected(self, under: str | None, on_done: Callable[[Removal], None]) -> None:
-        self._read(find_rejected, self.engine, under, on_done=on_done)
+        self._after_marks(find_rejected, self.engine, under, on_done=on_done)
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -209,6 +215,24 @@ class CurationService(QObject):
 
         self._write(accept_picks, self.engine, self.settings, groups, on_done=done)
 
+    def mark(self, ids: list[int], stars: int | None = None, flag: str | None = None,
+             on_done: Callable[[list[int]], None] | None = None) -> None:
+        """Rate and/or flag photos on the write pool (sidecars too, with write_xmp): the GUI thread
+        never waits for the database's write lock, which a scan in another process may hold."""
+        ids = list(ids)
+
+        def done(problems: list[str]) -> None:
+            if self._stopped:
+                return
+            self._marks_done(ids)
+            if problems:
+                self.problem.emit(problems[0] if len(problems) == 1 else
+                                  f"{problems[0]} (and {len(problems) - 1} more sidecars; see the log file)")
+            if on_done is not None:
+                on_done(ids)
+
+        self._write(curation.set_marks, self.engine, self.settings, ids, stars, flag, on_done=done)
+
     def _marks_done(self, changed: list[int]) -> None:
         if changed and not self._stopped:
             self.marksChanged.emit(changed)
@@ -223,13 +247,13 @@ class CurationService(QObject):
         self._write(curation.repair, self.engine, on_done=on_done)
 
     def count_export(self, under: str | None, on_done: Callable[[ExportCounts], None]) -> None:
-        self._read(count_export, self.engine, self.settings, under, on_done=on_done)
+        self._after_marks(count_export, self.engine, self.settings, under, on_done=on_done)
 
     def export(self, dest: str, under: str | None, on_done: Callable[[curation.ExportReport], None],
                keepers: bool = False) -> None:
         self._write(export, self.engine, self.settings, dest, under, keepers, on_done=on_done)
 
-    def stop(self, wait_ms: int = 1000) -> bool:
+    def stop(self, wait_ms: int = 0) -> bool:
         """Drop queued work and wait for the running task (a removal finishes: its journal is in order)."""
         self._stopped = True
         ok = True

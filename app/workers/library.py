@@ -14,7 +14,7 @@ from app.config.settings import Settings
 from app.core import scanner
 from app.core.errors import AestheteError
 from app.storage import repo
-from app.workers.tasks import make_pool, run_task
+from app.workers.tasks import make_pool, on_shutdown, run_task
 from app.workers.watcher import FolderChange
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class LibraryService(QObject):
         self.engine = engine
         self.settings = settings
         self.pool = make_pool("library", 1, self)
+        on_shutdown(self.stop)
         self._running = 0
         self._stopped = False
 
@@ -139,7 +140,7 @@ class LibraryService(QObject):
 
         self._run(f"Relocating {os.path.basename(old)}", move, on_done=done)
 
-    def stop(self, wait_ms: int = 1000) -> bool:
+    def stop(self, wait_ms: int = 0) -> bool:
         """Drop queued work (a rescan at the next start redoes it) and wait for the running task."""
         self._stopped = True
         self.pool.clear()

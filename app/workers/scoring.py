@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from app.config.settings import Settings
 from app.core.errors import AestheteError, Cancelled
 from app.storage import browse, repo
-from app.workers.tasks import register_thread
+from app.workers.tasks import on_shutdown, register_thread
 
 log = logging.getLogger(__name__)
 
@@ -338,8 +338,9 @@ class ScoringController(QObject):
         super().__init__(parent)
         self.queue = ScoreQueue()
         self.cancel = threading.Event()
-        self.thread = register_thread(QThread())
+        self.thread = register_thread(QThread(), owner=self)
         self.thread.setObjectName("scorer")
+        on_shutdown(self.request_stop)
         self.worker = ScoringWorker(engine, settings, self.queue, self.cancel)
         self.worker.moveToThread(self.thread)
         self._setup.connect(self.worker.setup)

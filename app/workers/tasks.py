@@ -7,6 +7,7 @@ none is left running.
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from typing import Any, Callable
 
@@ -20,8 +21,15 @@ _threads: "weakref.WeakSet[QThread]" = weakref.WeakSet()
 _pools: "weakref.WeakSet[QThreadPool]" = weakref.WeakSet()
 
 
-def register_thread(thread: QThread) -> QThread:
+_thread_owners: "weakref.WeakKeyDictionary[QThread, weakref.ref]" = weakref.WeakKeyDictionary()
+
+
+def register_thread(thread: QThread, owner: QObject | None = None) -> QThread:
+    """A QThread the app started; owner (a QObject of the app) says whose shutdown waits for it
+    when the thread itself has no parent (a running thread must not die with a parent)."""
     _threads.add(thread)
+    if owner is not None:
+        _thread_owners[thread] = weakref.ref(owner)  # weak: the owner holds the thread
     return thread
 
 
@@ -32,6 +40,58 @@ def make_pool(name: str, threads: int, parent: QObject | None = None) -> QThread
     pool.setExpiryTimeout(5_000)
     _pools.add(pool)
     return pool
+
+
+_stoppers: "list[weakref.WeakMethod]" = []
+
+
+def on_shutdown(stop: Callable[[], Any]) -> None:
+    """Register a bound method that shutdown() calls first: it drops queued work and refuses new
+    work, without waiting (shutdown waits for every pool and thread afterwards, within its budget).
+    Held weakly: an object that is gone is left out."""
+    _stoppers.append(weakref.WeakMethod(stop))
+
+
+def _under(obj: QObject | None, root: QObject) -> bool:
+    """obj is root or one of its descendants (an object already deleted is nobody's)."""
+    from shiboken6 import isValid
+
+    while obj is not None and isValid(obj):
+        if obj is root:
+            return True
+        obj = obj.parent()
+    return False
+
+
+def shutdown(root: QObject, budget_ms: int) -> bool:
+    """Stop everything started under root (its children's pools, threads and registered stoppers):
+    ask each to stop, then wait for them, all within budget_ms. True when every one ended in time."""
+    from shiboken6 import isValid
+
+    deadline = time.monotonic() + budget_ms / 1000
+    live = [(ref, ref()) for ref in list(_stoppers)]
+    _stoppers[:] = [ref for ref, stop in live if stop is not None]
+    for _ref, stop in live:
+        if stop is not None and isValid(stop.__self__) and _under(stop.__self__, root):
+            stop()
+    pools = [p for p in list(_pools) if isValid(p) and _under(p, root)]
+    def owner(t: QThread) -> QObject | None:
+        ref = _thread_owners.get(t)
+        return ref() if ref is not None else None
+
+    threads = [t for t in list(_threads) if isValid(t) and (_under(t, root) or _under(owner(t), root))]
+    for pool in pools:
+        pool.clear()
+
+    def left() -> int:
+        return max(0, int((deadline - time.monotonic()) * 1000))
+
+    ok = True
+    for thread in threads:
+        ok = (not thread.isRunning() or thread.wait(left())) and ok
+    for pool in pools:
+        ok = pool.waitForDone(left()) and ok
+    return ok
 
 
 def running_threads() -> list[str]:

@@ -22,7 +22,7 @@ from PySide6.QtGui import QImage, QPixmap
 from app.config import paths
 from app.core import decode
 from app.core.errors import PhotoError
-from app.workers.tasks import make_pool
+from app.workers.tasks import make_pool, on_shutdown
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ class ThumbnailLoader(QObject):
     def __init__(self, threads: int = 2, parent: QObject | None = None):
         super().__init__(parent)
         self.pool: QThreadPool = make_pool("thumbnails", threads, self)
+        on_shutdown(self.stop)
         self._threads = threads
         self._lock = threading.Lock()
         self._waiting: OrderedDict[ThumbKey, None] = OrderedDict()
@@ -194,7 +195,7 @@ class ThumbnailLoader(QObject):
         self._memory.clear()
         self._memory_bytes = 0
 
-    def stop(self, wait_ms: int = 1000) -> bool:
+    def stop(self, wait_ms: int = 0) -> bool:
         """Drop waiting requests and wait for the running decodes; True when all finished."""
         with self._lock:
             self._stopped = True

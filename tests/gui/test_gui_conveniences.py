@@ -70,7 +70,7 @@ def test_export_asks_picks_only_or_with_keepers_and_counts_each(qtbot, make_wind
     start(qtbot, window)
     asked = []
     answer = {"keepers": False}
-    window.choose_export = lambda counts: asked.append(counts) or answer["keepers"]
+    window.commands.choose_export = lambda counts: asked.append(counts) or answer["keepers"]
     dest = {"path": tmp_path / "Only picks"}
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(dest["path"]))
     action = window.findChild(QAction, "exportPicksAction")
@@ -111,7 +111,7 @@ def test_export_choice_dialog_says_how_many_each_choice_copies(qtbot):
 # --- 9. Ctrl+, ----------------------------------------------------------------------------------
 
 def test_ctrl_comma_opens_the_settings_on_every_desktop(qtbot, make_window, tmp_path, monkeypatch):
-    import app.ui.main_window as mw
+    import app.ui.window_settings as mw
 
     opened = []
 
@@ -173,7 +173,7 @@ def test_help_lists_every_shortcut_the_window_has_for_the_view(qtbot, make_windo
     assert "Ctrl+," in seen["library"] and "F1" in seen["cull"]
     assert "previous or next group" in seen["best"] and "previous or next group" not in seen["library"]
     window.show_view("library")
-    window.open_viewer(window.model.index(0))
+    window.navigation.open_viewer(window.model.index(0))
     shown, text = _help(qtbot, window, Qt.Key.Key_Question)  # ? as well as F1
     assert shown == "viewer" and "back to the grid" in text and "P" in text
 

@@ -27,6 +27,12 @@ def _names(cull) -> dict[str, tuple[str, ...]]:
     return {os.path.basename(i.member.row.path): i.reasons for i in cull.model.items}
 
 
+def _mark(qtbot, window, widget, key):
+    """A mark key; the mark is saved by the curation service's writer, off the GUI thread."""
+    with qtbot.waitSignal(window.curation.marksChanged, timeout=10_000):
+        qtbot.keyClick(widget, key)
+
+
 def _marks(window, pid):
     photo = browse.photos_by_id(window.engine, [pid])[pid]
     return photo.flag, photo.rating
@@ -61,19 +67,19 @@ def test_keyboard_review_changes_marks(qtbot, make_window, settings, analysed):
     qtbot.keyClick(cull.list, Qt.Key.Key_Left)
     assert cull.list.currentIndex().row() == 1
     pid = cull.current_photo_id()
-    qtbot.keyClick(cull.list, Qt.Key.Key_X)
+    _mark(qtbot, window, cull.list, Qt.Key.Key_X)
     assert _marks(window, pid) == ("reject", 0)
     assert "1 marked rejected" in cull.summary.text()
     assert "rejected" in cull.info.text()
-    qtbot.keyClick(cull.list, Qt.Key.Key_P)
+    _mark(qtbot, window, cull.list, Qt.Key.Key_P)
     assert _marks(window, pid) == ("pick", 0)
-    qtbot.keyClick(cull.list, Qt.Key.Key_U)
+    _mark(qtbot, window, cull.list, Qt.Key.Key_U)
     assert _marks(window, pid) == ("", 0)
     for stars in (3, 5, 0):
-        qtbot.keyClick(cull.list, getattr(Qt.Key, f"Key_{stars}"))
+        _mark(qtbot, window, cull.list, getattr(Qt.Key, f"Key_{stars}"))
         assert _marks(window, pid) == ("", stars)
     # The list stays put while reviewing (a starred photo is no candidate, but does not jump away).
-    qtbot.keyClick(cull.list, Qt.Key.Key_4)
+    _mark(qtbot, window, cull.list, Qt.Key.Key_4)
     assert cull.current_photo_id() == pid and cull.list.currentIndex().row() == 1
     # The grid shows the mark as well.
     settled(qtbot, window.model)
@@ -155,7 +161,7 @@ def test_rule_switches_keep_a_photo_rejected_meanwhile(qtbot, make_window, setti
     cull.list.setCurrentIndex(cull.model.index(row))
     pid = cull.current_photo_id()
     cull.list.setFocus()
-    qtbot.keyClick(cull.list, Qt.Key.Key_X)
+    _mark(qtbot, window, cull.list, Qt.Key.Key_X)
     with qtbot.assertNotEmitted(cull.loaded):
         cull.rule_switches["score"].click()
         cull.rule_switches["extra"].click()
@@ -182,10 +188,10 @@ def test_remove_rejected_to_rejects_folder_and_undo(qtbot, make_window, engine, 
     for name in ("IMG_03.jpg", "IMG_04.jpg"):
         row = next(r for r, i in enumerate(cull.model.items) if i.member.row.name == name)
         cull.list.setCurrentIndex(cull.model.index(row))
-        qtbot.keyClick(cull.list, Qt.Key.Key_X)
+        _mark(qtbot, window, cull.list, Qt.Key.Key_X)
         marked.append(cull.current_photo_id())
     asked = []
-    window.confirm = lambda title, text, action: asked.append(text) or True
+    window.commands.confirm = lambda title, text, action: asked.append(text) or True
     with qtbot.waitSignal(window.curationDone, timeout=30_000) as done:
         qtbot.mouseClick(cull.remove_button, Qt.MouseButton.LeftButton)
     assert "Move 2 photos" in asked[0] and str(rejects) in asked[0]
@@ -208,7 +214,7 @@ def test_remove_rejected_to_rejects_folder_and_undo(qtbot, make_window, engine, 
     assert all(window.model.row_of(pid) is not None for pid in marked)  # back in the grid
     assert {p.id for p in repo.list_photos(window.engine)} >= set(marked)
     with qtbot.waitSignal(window.curationDone, timeout=30_000) as done:
-        window.undo_removal()
+        window.commands.undo_removal()
     assert done.args[0].startswith("Nothing to undo")
 
 
@@ -221,9 +227,9 @@ def test_remove_rejected_to_trash_from_the_menu_and_undo(qtbot, make_window, set
     blown = next(p.id for p in repo.list_photos(window.engine) if p.name == "IMG_05.jpg")
     window.grid.setFocus()
     window.grid.setCurrentIndex(window.model.index(window.model.row_of(blown)))
-    qtbot.keyClick(window.grid, Qt.Key.Key_X)
+    _mark(qtbot, window, window.grid, Qt.Key.Key_X)
     asked = []
-    window.confirm = lambda title, text, action: asked.append((text, action)) or True
+    window.commands.confirm = lambda title, text, action: asked.append((text, action)) or True
     with qtbot.waitSignal(window.curationDone, timeout=30_000) as done:
         window.findChild(type(window.undo_action), "removeRejectedAction").trigger()
     assert "the system trash" in asked[0][0] and asked[0][1] == "Move to the trash"
@@ -244,10 +250,10 @@ def test_cancelled_confirmation_moves_nothing(qtbot, make_window, settings, anal
     start(qtbot, window)
     pid = next(p.id for p in repo.list_photos(window.engine) if p.name == "IMG_03.jpg")
     window.grid.setCurrentIndex(window.model.index(window.model.row_of(pid)))
-    window.flag_selected("reject")
+    window.commands.flag_selected("reject")
     asked = []
-    window.confirm = lambda title, text, action: asked.append(text) or False
-    window.remove_rejected()
+    window.commands.confirm = lambda title, text, action: asked.append(text) or False
+    window.commands.remove_rejected()
     qtbot.waitUntil(lambda: bool(asked), timeout=10_000)
     assert "Move 1 photo marked rejected" in asked[0]
     assert (analysed / "IMG_03.jpg").exists()
@@ -258,7 +264,7 @@ def test_export_picks(qtbot, make_window, settings, analysed, tmp_path, monkeypa
     dest = tmp_path / "Keepers"
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(dest))
     window = make_window(settings)
-    window.choose_export = lambda counts: True  # the picks and each group's keeper
+    window.commands.choose_export = lambda counts: True  # the picks and each group's keeper
     start(qtbot, window)
     with qtbot.waitSignal(window.curationDone, timeout=30_000) as done:
         window.findChild(type(window.undo_action), "exportPicksAction").trigger()

@@ -69,7 +69,7 @@ def test_viewer_uses_the_cull_tabs_threshold(qtbot, make_window, engine, tmp_pat
         repo.save_score(engine, photo.id, "test-model", "fp32", 3.0, None, None)
     window = make_window(settings)
     _start(qtbot, window, [])
-    window.open_viewer(window.model.index(0))
+    window.navigation.open_viewer(window.model.index(0))
     assert window.viewer.fields["Score"].text() == "cull candidate (below 4)"
     saves = []
     real_save = settings_mod.save
@@ -108,14 +108,15 @@ def test_viewer_moves_on_when_its_photo_is_deleted(qtbot, make_window, tmp_path)
     with qtbot.waitSignal(window.model.reloaded, timeout=10_000):
         window.filters.set_sort("name")
     ids = list(window.model.ids())
-    window.open_viewer(window.model.index(1))
+    window.navigation.open_viewer(window.model.index(1))
     assert window.viewer.photo.id == ids[1]
 
     os.remove(files[1])  # the watcher takes it out of the grid
     qtbot.waitUntil(lambda: window.model.row_of(ids[1]) is None, timeout=10_000)
     assert window.pages.currentWidget() is window.viewer
     assert window.viewer.photo.id == ids[2], "the neighbour that took its place"
-    qtbot.keyClick(window.viewer, Qt.Key.Key_3)
+    with qtbot.waitSignal(window.curation.marksChanged, timeout=10_000):  # saved off the GUI thread
+        qtbot.keyClick(window.viewer, Qt.Key.Key_3)
     rows = browse.photos_by_id(window.engine, ids)
     assert rows[ids[2]].rating == 3 and not rows[ids[1]].rating, "marks go to the photo on screen"
     qtbot.keyClick(window.viewer, Qt.Key.Key_Right)
@@ -141,7 +142,7 @@ def test_banner_goes_as_soon_as_a_model_is_on_its_way(qtbot, make_window, tmp_pa
 
     window.banner.show_problem("the encoder is not on this computer")
     with qtbot.waitSignal(window.scoring.modelUnavailable, timeout=30_000):
-        window.apply_settings({"encoder": str(tmp_path / "still-missing"), "head": str(tmp_path / "x.pth")})
+        window.settings_ui.apply_settings({"encoder": str(tmp_path / "still-missing"), "head": str(tmp_path / "x.pth")})
         assert not window.banner.isVisible(), "new model files: the banner goes at once"
     assert window.banner.isVisible(), "and comes back when they do not work either"
 
@@ -197,15 +198,15 @@ def test_file_dialogs_start_in_a_sensible_folder(qtbot, make_window, tmp_path, m
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", dialog)
     photo = repo.list_photos(window.engine)[0]
     curation.set_marks(window.engine, window.settings, [photo.id], flag="pick")  # something to export
-    window.choose_export = lambda counts: False  # the user's picks only
-    window.export_picks()  # counted in the background, then the folder is asked for
+    window.commands.choose_export = lambda counts: False  # the user's picks only
+    window.commands.export_picks()  # counted in the background, then the folder is asked for
     qtbot.waitUntil(lambda: len(starts) == 1, timeout=10_000)
     assert starts[-1] == str(tmp_path), "beside the library folder (exports into it are refused)"
     _select(qtbot, window, folder / "trip")
-    window.export_picks()
+    window.commands.export_picks()
     qtbot.waitUntil(lambda: len(starts) == 2, timeout=10_000)
     assert starts[-1] == str(folder), "beside the folder shown"
-    window.choose_model()
+    window.settings_ui.choose_model()
     assert starts[-1] == str(home), "a model name is not a folder: home"
 
     from app.ui.dialogs import SettingsDialog

@@ -43,7 +43,7 @@ def test_folder_is_scored_in_the_background(qtbot, make_window, settings, photos
         window.refresh_counts()
     assert window.scoring_status.errors.isVisible()
     assert window.scoring_status.errors.text() == "1 could not be scored"
-    dialog = window.show_errors()
+    dialog = window.scoring_ui.show_errors()
     assert dialog.model.rowCount() == 1
     assert dialog.model.item(0, 0).text() == "broken.jpg"
     dialog.close()
@@ -59,7 +59,8 @@ def test_grid_viewer_and_batch_marks(qtbot, make_window, settings, photos):
     grid.setFocus()
     grid.setCurrentIndex(window.model.index(0))
     grid.selectAll()
-    qtbot.keyClick(grid, Qt.Key.Key_4)
+    with qtbot.waitSignal(window.curation.marksChanged, timeout=10_000):  # saved off the GUI thread
+        qtbot.keyClick(grid, Qt.Key.Key_4)
     settled(qtbot, window.model)
     assert browse.status_counts(window.engine).total == 9
     ids = window.model.ids()
@@ -67,7 +68,8 @@ def test_grid_viewer_and_batch_marks(qtbot, make_window, settings, photos):
     assert window.model.index(0).data(Roles.Rating) == 4
     grid.clearSelection()
     grid.setCurrentIndex(window.model.index(1))
-    qtbot.keyClick(grid, Qt.Key.Key_P)
+    with qtbot.waitSignal(window.curation.marksChanged, timeout=10_000):  # saved off the GUI thread
+        qtbot.keyClick(grid, Qt.Key.Key_P)
     settled(qtbot, window.model)
     assert window.model.index(1).data(Roles.Flag) == "pick"
 
@@ -79,7 +81,8 @@ def test_grid_viewer_and_batch_marks(qtbot, make_window, settings, photos):
     assert window.viewer.fields["Name"].text() == window.viewer.photo.name
     qtbot.keyClick(window.viewer, Qt.Key.Key_Right)
     assert window.viewer.photo.id == window.model.id_at(2)
-    qtbot.keyClick(window.viewer, Qt.Key.Key_X)  # reject the photo on screen
+    with qtbot.waitSignal(window.curation.marksChanged, timeout=10_000):  # saved off the GUI thread
+        qtbot.keyClick(window.viewer, Qt.Key.Key_X)  # reject the photo on screen
     assert browse.photos_by_id(window.engine, [window.model.id_at(2)])[window.model.id_at(2)].flag == "reject"
     qtbot.keyClick(window.viewer, Qt.Key.Key_Escape)
     assert window.pages.currentWidget() is window.grid_page
@@ -117,7 +120,7 @@ def test_no_model_still_browses(qtbot, make_window, photos, tmp_path):
     assert {window.model.index(r).data(Roles.Status) for r in range(9)} <= {"unscored", "failed"}
     with qtbot.waitSignal(window.model.reloaded, timeout=10_000):
         window.filters.set_sort("name")
-    window.open_viewer(window.model.index(0))
+    window.navigation.open_viewer(window.model.index(0))
     assert window.pages.currentWidget() is window.viewer
 
 
@@ -129,7 +132,7 @@ def test_choosing_model_files_starts_scoring(qtbot, make_window, photos, tmp_pat
     with qtbot.waitSignal(window.scoring.modelUnavailable, timeout=30_000):
         _start(qtbot, window, [photos])
     with qtbot.waitSignal(window.scoring.idle, timeout=60_000):
-        window.apply_settings({"encoder": tiny_model["encoder"], "head": tiny_model["head"]})
+        window.settings_ui.apply_settings({"encoder": tiny_model["encoder"], "head": tiny_model["head"]})
     assert not window.banner.isVisible()
     assert browse.status_counts(window.engine).scored == 8
     saved = (tmp_path / "cfg" / "settings.toml").read_text()
@@ -187,7 +190,7 @@ def test_unreachable_root_shows_offline(qtbot, make_window, engine, photos, tmp_
     assert window.model.rowCount() == 9
     assert {window.model.index(r).data(Roles.Status) for r in range(9)} == {"offline"}
     assert "offline" in window.sidebar.model.item(1).text()
-    window.open_viewer(window.model.index(0))
+    window.navigation.open_viewer(window.model.index(0))
     assert "offline" in window.viewer.image.note
 
 
@@ -207,6 +210,6 @@ def test_showing_a_filtered_out_photo_clears_the_filter_then_opens_it(qtbot, mak
         window.filters.set_status("scored")  # nothing is scored: every photo is hidden
     assert window.model.rowCount() == 0 and window.grid_stack.currentWidget() is window.empty
     with qtbot.waitSignal(window.model.reloaded, timeout=10_000):
-        window.show_photo_id(target)  # as the errors list's "Show" does
+        window.scoring_ui.show_photo_id(target)  # as the errors list's "Show" does
     assert window.pages.currentWidget() is window.viewer
     assert window.viewer.photo.id == target and window.model.rowCount() == 9
