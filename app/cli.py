@@ -14,7 +14,7 @@ from typing import Sequence
 from app import logsetup
 from app.config import paths, settings as settings_mod
 from app.core import formats, scanner
-from app.core.errors import AestheteError, ModelMissingError, PhotoError
+from app.errors import AestheteError, ModelMissingError, PhotoError
 from app import library
 from app.library import ModelHolder, analyse, scan_folders
 from app.storage import db, repo

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.config.settings import Settings
 from app.core import bestpick, cullrules, grouping, removal, xmp
 from app.core.cullrules import RuleError  # noqa: F401 (what cull_rules raises, for the callers)
-from app.core.errors import AestheteError, DatabaseError
+from app.errors import AestheteError, DatabaseError
 from app.core.quality import QualityThresholds, TechnicalQuality, exposure_faults, faults
 from app.storage import journal, marks, repo
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from app.config.settings import Settings
 from app.core import quality, ratings, scanner, xmp
 from app.core.decode import DecodedPhoto
-from app.core.errors import Cancelled
+from app.errors import Cancelled
 from app.core.pipeline import PhotoResult, StageTimes, default_workers, score_stream
 from app.storage import journal, repo
 

@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
 
 from app.core import formats
-from app.core.errors import PhotoError
+from app.errors import PhotoError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, and_, bindparam, case, delete, func, insert, or_,
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.core import decode
-from app.core.errors import PhotoError
+from app.errors import PhotoError
 from app.core.scanner import ScanEntry
 from app.storage.db import reading
 from app.storage.schema import embeddings, errors, photos, removal_files, roots, scores

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QMessageBox, QPushButton, QRadioButton, QSpinBox, QTableView, QVBoxLayout, QWidget)
 
 from app.config import settings as settings_mod
-from app.core.errors import SettingsError
+from app.errors import SettingsError
 from app.storage import browse
 from app.ui import labels
 from app.ui.format import printable

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from app.config import paths
 from app.config import settings as settings_mod
-from app.core.errors import AestheteError
+from app.errors import AestheteError
 from app.storage import browse, marks
 from app.ui import art, desktop, keys
 from app.ui.banner import ModelBanner

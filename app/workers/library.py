@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from app.config.settings import Settings
 from app.core import scanner
-from app.core.errors import AestheteError
+from app.errors import AestheteError
 from app.storage import repo
 from app.workers.tasks import make_pool, run_task
 from app.workers.watcher import FolderChange

@@ -21,7 +21,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from app.config import paths
 from app.core import decode
-from app.core.errors import PhotoError
+from app.errors import PhotoError
 from app.workers.tasks import make_pool
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtTest import QAbstractItemModelTester
 
-from app.core.errors import PhotoError
+from app.errors import PhotoError
 from app.core.scanner import ScanEntry
 from app.storage import browse, marks, repo
 from app.ui.photo_model import PhotoListModel, Roles

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app import curation, library
+from app import curation, errors, library
 from app.config import settings as settings_mod
-from app.core import decode, errors, removal
+from app.core import decode, removal
 from app.library import ModelHolder, analyse, scan_folders
 from app.storage import db, journal, repo
 from tests.conftest import python_path, scene

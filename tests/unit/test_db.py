@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 from sqlalchemy import text
 
-from app.core.errors import DatabaseError
+from app.errors import DatabaseError
 from app.storage import db
 
 
@@ -119,7 +119,7 @@ def test_a_batch_of_analyses_is_stored_as_one_by_one(tmp_path):
     blanks, a photo forgotten meanwhile is skipped, and a photo given twice keeps the last."""
     import numpy as np
 
-    from app.core.errors import PhotoError
+    from app.errors import PhotoError
     from app.core.scanner import scan
     from app.storage import marks, repo
 
