@@ -288,7 +288,7 @@ def cmd_score(args, settings) -> int:
     for e in entries:
         by_root.setdefault(root_of(e.path), []).append(e)
     for root_id, group in by_root.items():
-        repo.sync_entries(engine, root_id, group)
+        library.sync_entries(engine, root_id, group)
     wanted = [e.path for e in entries]
     holder = ModelHolder(settings, on_status=_say)
     precision = holder.wanted_precision()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from sqlalchemy import Engine
@@ -17,17 +18,20 @@ from app.storage import repo
 from app.workers.tasks import make_pool, run_task
 from app.workers.watcher import FolderChange
 
+if TYPE_CHECKING:
+    from app.library import SyncReport
+
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class SyncResult:
-    reports: list[tuple[str, repo.SyncReport]] = field(default_factory=list)
+    reports: list[tuple[str, SyncReport]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
 def scan_folders(engine: Engine, settings: Settings, folders: list[str] | None):
-    from app.library import scan_folders as scan  # imports torch: keep it off the GUI's start
+    from app.library import scan_folders as scan  # scipy and the quality measures: seconds, not at start
 
     return scan(engine, settings, folders)
 

@@ -129,11 +129,11 @@ def test_a_mark_made_during_a_scan_wins_over_the_older_sidecar(engine, model_set
         curation.set_marks(engine, model_settings, [photo.id], stars=5)  # another process, meanwhile
         return (2, False, False)  # what the sidecar says
 
-    repo.sync_entries(engine, repo.list_roots(engine)[0].id, [entry], None, (), sidecar_read_while_the_user_marks)
+    library.sync_entries(engine, repo.list_roots(engine)[0].id, [entry], None, (), sidecar_read_while_the_user_marks)
     assert row(engine, "IMG_0.jpg").rating == 5
     # Without a mark in between, the sidecar's word is taken.
     entry = entry.__class__(**{**entry.__dict__, "sidecar_mtime_ns": 456})
-    repo.sync_entries(engine, repo.list_roots(engine)[0].id, [entry], None, (), lambda e: (3, False, False))
+    library.sync_entries(engine, repo.list_roots(engine)[0].id, [entry], None, (), lambda e: (3, False, False))
     assert row(engine, "IMG_0.jpg").rating == 3
 
 
