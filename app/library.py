@@ -89,7 +89,8 @@ class SyncReport:
 def stored_marks(marks: SidecarMarks) -> tuple[int, str]:
     """Marks another tool wrote, as the library keeps them: (rating, flag)."""
     stars, rejected, picked = marks
-    return stars or 0, "reject" if rejected else ("pick" if picked else "")
+    flag = ratings.Flag.REJECT if rejected else (ratings.Flag.PICK if picked else ratings.Flag.NONE)
+    return stars or 0, flag.value
 
 
 def sync_root(engine: Engine, root: repo.Root, entries: Sequence[scanner.ScanEntry], unreadable: Sequence[str] = (),
