@@ -487,7 +487,7 @@ def repair(engine: Engine) -> RepairReport:
     return report
 
 
-def _locate(op: journal.Removal, jf: journal.JournalFile) -> tuple[Path | None, str]:
+def _locate(op: journal.JournalEntry, jf: journal.JournalFile) -> tuple[Path | None, str]:
     """Where a file of an interrupted removal is now: its own place (never moved), the trash or
     the rejects folder (found by its bytes), or None; and, in words, where it looked."""
     src = Path(jf.source)

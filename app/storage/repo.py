@@ -102,11 +102,6 @@ def list_roots(engine: Engine) -> list[Root]:
     return [Root(r[0], r[1], r[2], os.path.isdir(r[1])) for r in rows]
 
 
-def find_root(engine: Engine, path: Path | str) -> Root | None:
-    path = os.path.abspath(os.fspath(path))
-    return next((r for r in list_roots(engine) if r.path == path), None)
-
-
 def remove_root(engine: Engine, path: Path | str) -> int | None:
     """Take a root out of the library; returns how many photos it held, or None when `path` is
     not a root. The files are not touched, and neither are their scores and marks: the photos stay
@@ -520,15 +515,6 @@ def embedding_of(engine: Engine, photo_id: int, model_key: str | None = None) ->
             q = q.where(embeddings.c.model_key == model_key)
         row = conn.execute(q).first()
     return None if row is None else np.frombuffer(row[0], dtype=np.float16)
-
-
-def score_of(engine: Engine, photo_id: int, model_key: str, precision: str | None = None) -> float | None:
-    with reading(engine) as conn:
-        q = select(scores.c.score).where(scores.c.photo_id == photo_id, scores.c.model_key == model_key)
-        if precision:
-            q = q.where(scores.c.precision == precision)
-        row = conn.execute(q.order_by(scores.c.scored_at.desc())).first()
-    return None if row is None else row[0]
 
 
 # --- queries for views ---------------------------------------------------------------------

@@ -92,7 +92,7 @@ class ErrorsDialog(QDialog):
 
     showRequested = Signal(int)  # photo id
 
-    def __init__(self, errors: list[browse.PhotoError], parent: QWidget | None = None):
+    def __init__(self, errors: list[browse.FailedPhoto], parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("errorsDialog")
         self.setWindowTitle("Photos that could not be scored")

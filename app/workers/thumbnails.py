@@ -187,9 +187,6 @@ class ThumbnailLoader(QObject):
         self._failed[key] = reason
         self.failed.emit(key, reason)
 
-    def forget_failures(self) -> None:
-        self._failed.clear()
-
     def clear_memory(self) -> None:
         self._memory.clear()
         self._memory_bytes = 0
