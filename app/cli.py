@@ -14,7 +14,7 @@ from typing import Sequence
 from app import logsetup
 from app.config import paths, settings as settings_mod
 from app.core import formats, scanner
-from app.core.errors import AestheteError, ModelMissingError, PhotoError
+from app.errors import AestheteError, ModelMissingError, PhotoError
 from app import library
 from app.library import ModelHolder, analyse, scan_folders
 from app.storage import db, repo
@@ -286,7 +286,7 @@ def cmd_score(args, settings) -> int:
     for e in entries:
         by_root.setdefault(root_of(e.path), []).append(e)
     for root_id, group in by_root.items():
-        repo.sync_entries(engine, root_id, group)
+        library.sync_entries(engine, root_id, group)
     wanted = [e.path for e in entries]
     holder = ModelHolder(settings, on_status=_say)
     precision = holder.wanted_precision()

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.config.settings import Settings
 from app.core import bestpick, cullrules, grouping, removal, xmp
 from app.core.cullrules import RuleError  # noqa: F401 (what cull_rules raises, for the callers)
-from app.core.errors import AestheteError, DatabaseError
+from app.errors import AestheteError, DatabaseError
 from app.core.quality import QualityThresholds, TechnicalQuality, exposure_faults, faults
 from app.storage import journal, marks, repo
 
@@ -487,7 +487,7 @@ def repair(engine: Engine) -> RepairReport:
     return report
 
 
-def _locate(op: journal.Removal, jf: journal.JournalFile) -> tuple[Path | None, str]:
+def _locate(op: journal.JournalEntry, jf: journal.JournalFile) -> tuple[Path | None, str]:
     """Where a file of an interrupted removal is now: its own place (never moved), the trash or
     the rejects folder (found by its bytes), or None; and, in words, where it looked."""
     src = Path(jf.source)

@@ -10,16 +10,15 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from sqlalchemy import Engine
 
 from app.config.settings import Settings
-from app.core import quality, ratings, scanner, xmp
-from app.core.decode import DecodedPhoto
-from app.core.errors import Cancelled
+from app.core import decode, formats, quality, ratings, scanner, xmp
+from app.errors import Cancelled
 from app.core.pipeline import PhotoResult, StageTimes, default_workers, score_stream
 from app.storage import journal, repo
 
@@ -32,8 +31,11 @@ log = logging.getLogger(__name__)
 # 3: focus independent of exposure, blur width, motion smear, lost highlights and shadows as patches.
 ANALYSIS_VERSION = 3
 
+SidecarMarks = tuple[int | None, bool, bool]  # (stars, rejected, picked), as other tools write them
+MarksReader = Callable[[scanner.ScanEntry], "SidecarMarks | None"]
 
-def photo_extras(decoded: DecodedPhoto) -> dict:
+
+def photo_extras(decoded: decode.DecodedPhoto) -> dict:
     """What analysis keeps besides the score, computed in the decoder threads."""
     extras: dict = {
         "quality": quality.measure_quality(decoded.image, (decoded.width, decoded.height)),
@@ -43,7 +45,7 @@ def photo_extras(decoded: DecodedPhoto) -> dict:
 
 
 def read_marks(path: Path, companion: Path | None = None, embedded: bool = True,
-               on_problem: Callable[[str], None] | None = None) -> tuple[int | None, bool, bool] | None:
+               on_problem: Callable[[str], None] | None = None) -> SidecarMarks | None:
     """Marks other tools left, as (stars, rejected, picked): the photo's XMP sidecar, else its RAW
     companion's (darktable writes IMG.CR2.xmp), else (when embedded) the file's own rating."""
     for photo in [path] + ([companion] if companion else []):
@@ -62,19 +64,159 @@ def read_marks(path: Path, companion: Path | None = None, embedded: bool = True,
     return stars, rejected, False
 
 
-def _sidecar_marks(problems: list[str]) -> Callable[[scanner.ScanEntry], tuple[int | None, bool, bool] | None]:
+def _sidecar_marks(problems: list[str]) -> MarksReader:
     """What a scan reads marks with; sidecars it cannot read (too large, not a file, damaged) go
     into `problems`, which the scan's caller shows: the photo itself is scanned as usual."""
-    def read(entry: scanner.ScanEntry) -> tuple[int | None, bool, bool] | None:
+    def read(entry: scanner.ScanEntry) -> SidecarMarks | None:
         return read_marks(Path(entry.path), Path(entry.companion) if entry.companion else None, embedded=False,
                           on_problem=problems.append)
     return read
 
 
+# --- inventory: what a scan found, weighed against what the library knew ---------------------
+
+@dataclass
+class SyncReport:
+    new: int = 0
+    changed: int = 0
+    moved: int = 0
+    missing: int = 0
+    unchanged: int = 0
+    returned: int = 0
+    offline: bool = False
+
+
+def stored_marks(marks: SidecarMarks) -> tuple[int, str]:
+    """Marks another tool wrote, as the library keeps them: (rating, flag)."""
+    stars, rejected, picked = marks
+    flag = ratings.Flag.REJECT if rejected else (ratings.Flag.PICK if picked else ratings.Flag.NONE)
+    return stars or 0, flag.value
+
+
+def sync_root(engine: Engine, root: repo.Root, entries: Sequence[scanner.ScanEntry], unreadable: Sequence[str] = (),
+              read_marks: MarksReader | None = None) -> SyncReport:
+    return sync_entries(engine, root.id, entries, root.path, unreadable, read_marks)
+
+
+def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[scanner.ScanEntry],
+                 folder: str | None = None, unreadable: Sequence[str] = (),
+                 read_marks: MarksReader | None = None) -> SyncReport:
+    """Bring the database in line with what a scan of `folder` found (or, without a folder,
+    with these files only: nothing else is marked missing). root_id None: not in a library root.
+
+    Unchanged files (same size and mtime) cost nothing; a changed one is hashed only when its
+    size is the same; a new file whose size matches a missing photo is hashed to find a move.
+    Hashing happens before the write transactions, so another process never waits on it.
+    Photos under `unreadable` folders are left as they were (their folder could not be listed).
+    When an entry's XMP sidecar changed, read_marks gives the marks another tool left there.
+    """
+    report = SyncReport()
+    entries = list({e.path: e for e in entries}.values())  # a file named twice is one photo
+    known = repo.stored_files(engine, folder, () if folder is not None else [e.path for e in entries])
+    new_entries = [e for e in entries if e.path not in known]
+    by_size = repo.files_by_size(engine) if new_entries else {}
+    found = {e.path for e in entries}
+    blind = [u.rstrip(os.sep) + os.sep for u in unreadable]
+    # A removed photo (moved to the trash or rejects by Aesthete) stays removed until undone.
+    gone = [r for p, r in known.items() if p not in found and r.state not in ("missing", "removed")
+            and not any(p.startswith(b) for b in blind)]
+    gone_ids = {r.id for r in gone}
+    changed = [e for e in entries if e.path in known and
+               (known[e.path].size != e.size or known[e.path].mtime_ns != e.mtime_ns
+                or known[e.path].state != "present" or known[e.path].companion != e.companion)]
+    # Hash outside any transaction: same-size changed files, and new files that may be moves.
+    digests: dict[str, str | None] = {}
+    for e in changed:
+        old = known[e.path]
+        if (old.size, old.mtime_ns) != (e.size, e.mtime_ns) and old.size == e.size and not e.error:
+            digests[e.path] = _safe_hash(e.path)
+    for e in new_entries:
+        candidates = by_size.get(e.size)
+        if candidates and not e.error and any(c.id in gone_ids or c.state == "missing" for c in candidates):
+            digests[e.path] = _safe_hash(e.path)
+    repo.mark_missing(engine, gone)
+    report.missing = len(gone)
+    # Only photos missing now can be the source of a move.
+    missing_now = gone_ids | repo.missing_ids(engine)
+    report.unchanged = len(entries) - len(new_entries) - len(changed)
+    fresh_marks: set[str] = set()  # changed files that took a gone photo's place: sidecars read anew
+    updates: list[repo.FileUpdate] = []
+    for e in changed:
+        old = known[e.path]
+        update = repo.FileUpdate(old.id, e.size, e.mtime_ns, e.companion, error=e.error)
+        if old.size != e.size or old.mtime_ns != e.mtime_ns:
+            digest = digests.get(e.path)
+            if digest is None or digest != old.content_hash:
+                # Edited in place, a photo keeps its marks; but a different file where a gone or
+                # removed photo was (camera numbering restarted) is a new photo: it must not
+                # inherit a reject that the next removal would act on.
+                forget = old.state in ("missing", "removed")
+                if forget:
+                    fresh_marks.add(e.path)
+                update = replace(update, new_content=True, content_hash=digest, forget_marks=forget)
+                report.changed += 1
+            else:
+                report.unchanged += 1
+        else:
+            report.returned += 1
+        updates.append(update)
+    repo.update_files(engine, updates)
+    moves: list[repo.FileMove] = []
+    fresh: list[repo.NewFile] = []
+    for e in new_entries:
+        digest = digests.get(e.path)
+        candidates = [c for c in by_size.get(e.size, ()) if c.id in missing_now]
+        match = next((c for c in candidates if digest and c.content_hash == digest), None)
+        if match:
+            by_size[e.size].remove(match)
+            if match.id in gone_ids:
+                report.missing -= 1  # gone from its old path in this scan: moved, not missing
+            moves.append(repo.FileMove(match.id, root_id, e.path, e.mtime_ns, e.companion))
+            continue
+        problem = None
+        if e.error or e.unsupported:
+            problem = ("unsupported" if e.unsupported else "error", e.error or _unsupported_reason(e.path))
+        fresh.append(repo.NewFile(root_id, e.path, e.size, e.mtime_ns, digest, e.companion, problem))
+    repo.move_files(engine, moves)
+    report.moved = len(moves)
+    repo.add_files(engine, fresh)
+    report.new = len(fresh)
+    if read_marks is not None:
+        _import_marks(engine, [e for e in entries if e.sidecar_mtime_ns and
+                               (e.path not in known or e.path in fresh_marks
+                                or known[e.path].sidecar_mtime_ns != e.sidecar_mtime_ns)],
+                      read_marks)
+    return report
+
+
+def _import_marks(engine: Engine, entries: Sequence[scanner.ScanEntry], read_marks: MarksReader) -> None:
+    """Marks from sidecars that changed since we last read them: the newer word wins. The marks
+    are noted before the sidecars are read, so that one made while they are read is kept."""
+    seen = repo.marks_at(engine, [e.path for e in entries])
+    reads = []
+    for e in entries:
+        if e.path in seen:
+            marks = read_marks(e)
+            reads.append(repo.SidecarRead(e.path, e.sidecar_mtime_ns, seen[e.path],
+                                          None if marks is None else stored_marks(marks)))
+    repo.save_sidecar_reads(engine, reads)
+
+
+def _safe_hash(path: str) -> str | None:
+    try:
+        return decode.hash_file(Path(path))
+    except OSError:
+        return None
+
+
+def _unsupported_reason(path: str) -> str:
+    return formats.UNSUPPORTED.get(os.path.splitext(path)[1].lower(), "unsupported format")
+
+
 @dataclass
 class ScanSummary:
     roots: list[repo.Root] = field(default_factory=list)
-    reports: dict[str, repo.SyncReport] = field(default_factory=dict)
+    reports: dict[str, SyncReport] = field(default_factory=dict)
     skipped_other: int = 0
     folder_errors: list[str] = field(default_factory=list)
     sidecar_problems: list[str] = field(default_factory=list)  # sidecars whose marks could not be read
@@ -107,7 +249,7 @@ def scan_folders(engine: Engine, settings: Settings, folders: Iterable[Path | st
         summary.roots.append(root)
         if not os.path.isdir(root.path):
             repo.mark_offline(engine, root.id)
-            summary.reports[root.path] = repo.SyncReport(offline=True)
+            summary.reports[root.path] = SyncReport(offline=True)
             log.warning("library root %s is unreachable; its photos are offline", root.path)
             continue
         result = scanner.scan(root.path, settings.exclude, rejects)
@@ -116,10 +258,10 @@ def scan_folders(engine: Engine, settings: Settings, folders: Iterable[Path | st
         if root.path in result.unreadable or (not result.entries and root.photo_count):
             # An unreadable root, or an empty mount point where photos were: unplugged, not deleted.
             repo.mark_offline(engine, root.id)
-            summary.reports[root.path] = repo.SyncReport(offline=True)
+            summary.reports[root.path] = SyncReport(offline=True)
             log.warning("library root %s is unreadable or empty; its photos are offline", root.path)
             continue
-        summary.reports[root.path] = repo.sync_root(engine, root, result.entries, result.unreadable,
+        summary.reports[root.path] = sync_root(engine, root, result.entries, result.unreadable,
                                                     _sidecar_marks(summary.sidecar_problems))
     return summary
 
@@ -132,7 +274,7 @@ def excluded_folders(engine: Engine, settings: Settings) -> list[str]:
 
 
 def sync_folder(engine: Engine, settings: Settings, root_id: int, folder: str,
-                skip: Iterable[str] = (), extra: Iterable[scanner.ScanEntry] = ()) -> tuple[repo.SyncReport, list[str]]:
+                skip: Iterable[str] = (), extra: Iterable[scanner.ScanEntry] = ()) -> tuple[SyncReport, list[str]]:
     """Rescan one folder of a root (the watcher's unit of work): entries in `skip` are left out,
     `extra` entries are taken as found. Returns the report and the folders that could not be read."""
     skip = set(skip)
@@ -144,7 +286,7 @@ def sync_folder(engine: Engine, settings: Settings, root_id: int, folder: str,
         entries += [e for e in result.entries if e.path not in skip]
         unreadable, problems = result.unreadable, result.folder_errors
     sidecars: list[str] = []
-    report = repo.sync_entries(engine, root_id, entries, folder, unreadable, _sidecar_marks(sidecars))
+    report = sync_entries(engine, root_id, entries, folder, unreadable, _sidecar_marks(sidecars))
     problems = list(problems) + [f"sidecar ignored: {p}" for p in sidecars]
     return report, problems
 
@@ -279,8 +421,8 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
                     on_result(result, item)
                 continue
             t0 = time.perf_counter()
-            result.extras["marks"] = read_marks(result.path, Path(item.companion)
-                                                if getattr(item, "companion", None) else None)
+            found = read_marks(result.path, Path(item.companion) if getattr(item, "companion", None) else None)
+            result.extras["marks"] = None if found is None else stored_marks(found)
             summary.times.store += time.perf_counter() - t0
             if result.score is not None:
                 scorer = holder.get()

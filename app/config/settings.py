@@ -15,7 +15,7 @@ from typing import Any, Callable
 import tomli_w
 
 from app.config import paths
-from app.core.errors import SettingsError
+from app.errors import SettingsError
 
 log = logging.getLogger(__name__)
 

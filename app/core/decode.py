@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
 
 from app.core import formats
-from app.core.errors import PhotoError
+from app.errors import PhotoError
 
 log = logging.getLogger(__name__)
 
@@ -179,16 +179,23 @@ def _open_raw_preview(data: bytes) -> Image.Image:
     except Exception as exc:  # rawpy raises many LibRaw* types for unknown or damaged files
         raise PhotoError(f"camera RAW file without a usable preview ({type(exc).__name__})",
                          kind="unsupported") from None
-    if thumb.format == rawpy.ThumbFormat.JPEG:
-        preview = Image.open(io.BytesIO(thumb.data))
-        preview.load()
-    else:
-        preview = Image.fromarray(thumb.data)
-    # The preview rarely carries an orientation tag of its own; LibRaw's flip says how the
-    # camera was held (3: 180 degrees, 5: 90 counter-clockwise, 6: 90 clockwise).
-    turn = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90, 6: Image.Transpose.ROTATE_270}
-    if flip in turn and int(preview.getexif().get(TAG_ORIENTATION, 1) or 1) == 1:
-        preview = preview.transpose(turn[flip])
+    # LibRaw hands the preview over as the camera wrote it: one cut short (an interrupted copy)
+    # or damaged fails only here, and is this photo's error like any other damaged file.
+    try:
+        if thumb.format == rawpy.ThumbFormat.JPEG:
+            preview = Image.open(io.BytesIO(thumb.data))
+            preview.load()
+        else:
+            preview = Image.fromarray(thumb.data)
+        # The preview rarely carries an orientation tag of its own; LibRaw's flip says how the
+        # camera was held (3: 180 degrees, 5: 90 counter-clockwise, 6: 90 clockwise).
+        turn = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90, 6: Image.Transpose.ROTATE_270}
+        if flip in turn and int(preview.getexif().get(TAG_ORIENTATION, 1) or 1) == 1:
+            preview = preview.transpose(turn[flip])
+    except Image.DecompressionBombError as exc:
+        raise _too_large(exc) from None
+    except (OSError, SyntaxError, ValueError, TypeError, EOFError, IndexError, struct.error) as exc:
+        raise PhotoError(f"camera RAW file with a damaged preview ({type(exc).__name__}: {exc})") from None
     return preview
 
 

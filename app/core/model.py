@@ -24,7 +24,7 @@ from torch import nn
 
 from app.config import paths
 from app.config.settings import DEFAULT_ENCODER, HEAD_URL
-from app.core.errors import ModelInvalidError, ModelMissingError
+from app.errors import ModelInvalidError, ModelMissingError
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core.errors import Cancelled, ModelInvalidError, SettingsError
+from app.errors import Cancelled, ModelInvalidError, SettingsError
 
 log = logging.getLogger(__name__)
 

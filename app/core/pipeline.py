@@ -20,7 +20,7 @@ from typing import Callable, Generic, Iterable, Iterator, TypeVar
 import numpy as np
 
 from app.core import decode, preprocess
-from app.core.errors import Cancelled, PhotoError
+from app.errors import Cancelled, PhotoError
 
 log = logging.getLogger(__name__)
 K = TypeVar("K")

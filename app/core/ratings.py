@@ -11,9 +11,11 @@ XMP_REJECTED = -1
 
 
 class Flag(Enum):
-    """Pick/reject flag; a photo is never both."""
+    """Pick/reject flag; a photo is never both. The values are the library's own spelling (as
+    stored); other words for "no flag" ("unmark" on the command line) are turned into NONE where
+    they come in."""
 
-    NONE = "none"
+    NONE = ""
     PICK = "pick"
     REJECT = "reject"
 

@@ -18,7 +18,7 @@ import torch
 
 from app.core import model as model_files
 from app.core import onnx_engine
-from app.core.errors import Cancelled, ModelInvalidError, SettingsError
+from app.errors import Cancelled, ModelInvalidError, SettingsError
 
 log = logging.getLogger(__name__)
 

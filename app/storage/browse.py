@@ -68,7 +68,9 @@ class StatusCounts:
 
 
 @dataclass(frozen=True)
-class PhotoError:
+class FailedPhoto:
+    """A photo whose last analysis failed, and why (a row of the errors table)."""
+
     id: int
     path: str
     kind: str
@@ -272,14 +274,14 @@ def status_counts(engine: Engine, under: str | None = None) -> StatusCounts:
     return StatusCounts(total, scored, unscored, failed, unsupported, offline, picks, rejects)
 
 
-def photo_errors(engine: Engine, limit: int = 10_000) -> list[PhotoError]:
+def photo_errors(engine: Engine, limit: int = 10_000) -> list[FailedPhoto]:
     """Photos in the library that could not be scored, with the one-line reason, newest first."""
     stmt = (select(photos.c.id, photos.c.path, errors.c.kind, errors.c.reason)
             .select_from(errors.join(photos, photos.c.id == errors.c.photo_id))
             .where(photos.c.state == "present", IN_LIBRARY)
             .order_by(errors.c.at.desc(), photos.c.path).limit(limit))
     with reading(engine) as conn:
-        return [PhotoError(*r) for r in conn.execute(stmt)]
+        return [FailedPhoto(*r) for r in conn.execute(stmt)]
 
 
 def failed_ids(engine: Engine) -> set[int]:

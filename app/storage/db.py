@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.exc import OperationalError
 
-from app.core.errors import DatabaseError
+from app.errors import DatabaseError
 from app.storage import migrations
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,9 @@ class JournalFile:
 
 
 @dataclass(frozen=True)
-class Removal:
+class JournalEntry:
+    """One removal as the journal holds it: where its files went and how far it got."""
+
     id: int
     created_at: float
     target: str | None  # rejects folder, or None for the system trash
@@ -64,27 +66,27 @@ def set_state(engine: Engine, removal_id: int, state: str) -> None:
         conn.execute(update(removals).where(removals.c.id == removal_id).values(state=state))
 
 
-def _load(conn, row) -> Removal:
+def _load(conn, row) -> JournalEntry:
     files = tuple(JournalFile(*f) for f in conn.execute(
         select(removal_files.c.id, removal_files.c.removal_id, removal_files.c.photo_id, removal_files.c.source,
                removal_files.c.destination, removal_files.c.sha256, removal_files.c.state, removal_files.c.error)
         .where(removal_files.c.removal_id == row.id).order_by(removal_files.c.id)))
-    return Removal(row.id, row.created_at, row.target, row.state, files)
+    return JournalEntry(row.id, row.created_at, row.target, row.state, files)
 
 
-def get(engine: Engine, removal_id: int) -> Removal:
+def get(engine: Engine, removal_id: int) -> JournalEntry:
     with reading(engine) as conn:
         return _load(conn, conn.execute(select(removals).where(removals.c.id == removal_id)).one())
 
 
-def last_undoable(engine: Engine) -> Removal | None:
+def last_undoable(engine: Engine) -> JournalEntry | None:
     with reading(engine) as conn:
         row = conn.execute(select(removals).where(removals.c.state.in_(("done", "partial")))
                            .order_by(removals.c.id.desc()).limit(1)).first()
         return _load(conn, row) if row else None
 
 
-def unfinished(engine: Engine) -> list[Removal]:
+def unfinished(engine: Engine) -> list[JournalEntry]:
     """Operations a crash interrupted between the journal and the moves."""
     with reading(engine) as conn:
         rows = conn.execute(select(removals).where(removals.c.state == "planned").order_by(removals.c.id)).all()

@@ -11,12 +11,12 @@ from typing import Iterable
 
 from sqlalchemy import Engine, select, update
 
-from app.core import ratings
 from app.storage.db import reading
 from app.storage.schema import photos
 
 CHUNK = 500
-FLAGS = ("", "pick", "reject")  # "" is no flag, as stored
+FLAGS = ("", "pick", "reject")  # "" is no flag
+RATINGS = range(0, 6)  # 0: unrated
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,16 @@ def _chunks(ids: Iterable[int]):
 
 def set_rating(engine: Engine, ids: Iterable[int], stars: int) -> int:
     """Give these photos 0-5 stars; returns how many rows changed."""
-    return _set(engine, ids, rating=ratings.check_stars(stars))
+    # bool is an int subclass: True as "1 star" would be a caller's bug, not a rating.
+    if isinstance(stars, bool) or not isinstance(stars, int) or stars not in RATINGS:
+        raise ValueError(f"rating must be 0-5, got {stars!r}")
+    return _set(engine, ids, rating=stars)
 
 
-def set_flag(engine: Engine, ids: Iterable[int], flag: str | ratings.Flag) -> int:
-    """Pick, reject or clear ("" or Flag.NONE) these photos; a photo is never both."""
-    if isinstance(flag, ratings.Flag):
-        flag = "" if flag is ratings.Flag.NONE else flag.value
-    if flag == "none":
-        flag = ""
-    if flag not in FLAGS:
+def set_flag(engine: Engine, ids: Iterable[int], flag: str) -> int:
+    """Pick, reject or clear ("") these photos; a photo is never both. Only the stored spelling
+    is taken: the words of the edges are turned into it where they come in."""
+    if not isinstance(flag, str) or flag not in FLAGS:
         raise ValueError(f"flag must be pick, reject or empty, got {flag!r}")
     return _set(engine, ids, flag=flag)
 

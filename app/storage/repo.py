@@ -8,15 +8,13 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 from sqlalchemy import Engine, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.core import decode
-from app.core.errors import PhotoError
-from app.core.scanner import ScanEntry
+from app.errors import PhotoError
 from app.storage.db import reading
 from app.storage.schema import embeddings, errors, photos, removal_files, roots, scores
 
@@ -62,17 +60,6 @@ class Photo:
         return "scored" if self.score is not None else "unscored"
 
 
-@dataclass
-class SyncReport:
-    new: int = 0
-    changed: int = 0
-    moved: int = 0
-    missing: int = 0
-    unchanged: int = 0
-    returned: int = 0
-    offline: bool = False
-
-
 def _under(column, folder: str):
     """Rows whose path lies below folder (an index range over the path bytes)."""
     prefix = os.fsencode(folder.rstrip(os.sep)) + os.fsencode(os.sep)
@@ -113,11 +100,6 @@ def list_roots(engine: Engine) -> list[Root]:
             .group_by(roots.c.id).order_by(roots.c.path)
         ).all()
     return [Root(r[0], r[1], r[2], os.path.isdir(r[1])) for r in rows]
-
-
-def find_root(engine: Engine, path: Path | str) -> Root | None:
-    path = os.path.abspath(os.fspath(path))
-    return next((r for r in list_roots(engine) if r.path == path), None)
 
 
 def remove_root(engine: Engine, path: Path | str) -> int | None:
@@ -174,185 +156,182 @@ def mark_offline(engine: Engine, root_id: int) -> None:
                      .values(state="offline"))
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    """A photo's row as its file was last seen, what a scan compares a found file with."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    state: str
+    content_hash: str | None
+    companion: str | None
+    sidecar_mtime_ns: int
+
+
+_STORED = (photos.c.id, photos.c.path, photos.c.size, photos.c.mtime_ns, photos.c.state,
+           photos.c.content_hash, photos.c.companion, photos.c.sidecar_mtime_ns)
+
+
+def stored_files(engine: Engine, folder: str | None = None, paths: Iterable[str] = ()) -> dict[str, StoredFile]:
+    """The photos under `folder`, or (without a folder) at these paths, by path."""
+    with reading(engine) as conn:
+        if folder is not None:
+            return {r.path: StoredFile(*r) for r in conn.execute(select(*_STORED).where(_under(photos.c.path, folder)))}
+        found: dict[str, StoredFile] = {}
+        wanted = list(paths)
+        for start in range(0, len(wanted), CHUNK):
+            found.update((r.path, StoredFile(*r)) for r in conn.execute(
+                select(*_STORED).where(photos.c.path.in_(wanted[start:start + CHUNK]))))
+        return found
+
+
+def files_by_size(engine: Engine) -> dict[int, list[StoredFile]]:
+    """Missing and present photos by file size: where a new file may have come from."""
+    by_size: dict[int, list[StoredFile]] = {}
+    with reading(engine) as conn:
+        for r in conn.execute(select(*_STORED).where(photos.c.state.in_(("missing", "present")))):
+            by_size.setdefault(r.size, []).append(StoredFile(*r))
+    return by_size
+
+
+def missing_ids(engine: Engine) -> set[int]:
+    with reading(engine) as conn:
+        return {r[0] for r in conn.execute(select(photos.c.id).where(photos.c.state == "missing"))}
+
+
+def mark_missing(engine: Engine, files: Sequence[StoredFile]) -> None:
+    """These photos' files are gone; a row whose state changed meanwhile is left as it is."""
+    now = time.time()
+    with engine.begin() as conn:
+        for f in files:
+            conn.execute(update(photos).where(photos.c.id == f.id, photos.c.state == f.state)
+                         .values(state="missing", updated_at=now))
+
+
+@dataclass(frozen=True)
+class FileUpdate:
+    """A known photo's row after a scan found its file again."""
+
+    photo_id: int
+    size: int
+    mtime_ns: int
+    companion: str | None
+    new_content: bool = False  # a different file: its analysis is dropped, content_hash replaces the old
+    content_hash: str | None = None
+    forget_marks: bool = False  # a different photo altogether: its stars, flag and first sighting go too
+    error: str | None = None  # why the scan could not read the file
+
+
+def update_files(engine: Engine, updates: Sequence[FileUpdate]) -> None:
+    now = time.time()
+    for start in range(0, len(updates), CHUNK):
+        with engine.begin() as conn:
+            for u in updates[start:start + CHUNK]:
+                values = dict(size=u.size, mtime_ns=u.mtime_ns, state="present", companion=u.companion,
+                              updated_at=now)
+                if u.new_content:
+                    _reset_analysis(conn, u.photo_id)
+                    values.update(content_hash=u.content_hash, analysis_version=0, score=None,
+                                  score_model=None, width=None, height=None, captured_at=None)
+                if u.forget_marks:
+                    values.update(rating=0, flag="", sidecar_mtime_ns=0, first_seen=now)
+                conn.execute(update(photos).where(photos.c.id == u.photo_id).values(**values))
+                if u.error:
+                    _record_error(conn, u.photo_id, "error", u.error, now)
+
+
+@dataclass(frozen=True)
+class FileMove:
+    """A known photo found at a new path: its row follows it, scores and marks kept."""
+
+    photo_id: int
+    root_id: int | None
+    path: str
+    mtime_ns: int
+    companion: str | None
+
+
+def move_files(engine: Engine, moves: Sequence[FileMove]) -> None:
+    now = time.time()
+    for start in range(0, len(moves), CHUNK):
+        with engine.begin() as conn:
+            for m in moves[start:start + CHUNK]:
+                conn.execute(update(photos).where(photos.c.id == m.photo_id).values(
+                    root_id=m.root_id, path=m.path, folder=os.path.dirname(m.path), name=_display_name(m.path),
+                    mtime_ns=m.mtime_ns, state="present", companion=m.companion, updated_at=now))
+
+
+@dataclass(frozen=True)
+class NewFile:
+    root_id: int | None  # None: not in a library root
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    companion: str | None
+    problem: tuple[str, str] | None = None  # (error kind, reason) when it cannot be analysed
+
+
+def add_files(engine: Engine, files: Sequence[NewFile]) -> None:
+    """New photos, unscored and unmarked; a path another process added meanwhile (the GUI's
+    watcher, a second CLI) is left as that process wrote it."""
+    now = time.time()
+    for start in range(0, len(files), CHUNK):
+        part = files[start:start + CHUNK]
+        with engine.begin() as conn:
+            conn.execute(sqlite_insert(photos).on_conflict_do_nothing(index_elements=["path"]), [dict(
+                root_id=f.root_id, path=f.path, folder=os.path.dirname(f.path), name=_display_name(f.path),
+                size=f.size, mtime_ns=f.mtime_ns, content_hash=f.content_hash, state="present",
+                companion=f.companion, analysis_version=0, rating=0, flag="", first_seen=now,
+                updated_at=now, sidecar_mtime_ns=0) for f in part])
+            for f in part:
+                if f.problem is not None:
+                    pid = conn.execute(select(photos.c.id).where(photos.c.path == f.path)).scalar_one()
+                    _record_error(conn, pid, f.problem[0], f.problem[1], now)
+
+
 def _reset_analysis(conn, photo_id: int) -> None:
     conn.execute(delete(scores).where(scores.c.photo_id == photo_id))
     conn.execute(delete(embeddings).where(embeddings.c.photo_id == photo_id))
     conn.execute(delete(errors).where(errors.c.photo_id == photo_id))
 
 
-def _safe_hash(path: str) -> str | None:
-    try:
-        return decode.hash_file(Path(path))
-    except OSError:
-        return None
-
-
-Marks = Callable[[ScanEntry], "tuple[int | None, bool, bool] | None"]  # (stars, rejected, picked)
-
-
-def sync_root(engine: Engine, root: Root, entries: Sequence[ScanEntry], unreadable: Sequence[str] = (),
-              read_marks: Marks | None = None) -> SyncReport:
-    return sync_entries(engine, root.id, entries, root.path, unreadable, read_marks)
-
-
-def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[ScanEntry],
-                 folder: str | None = None, unreadable: Sequence[str] = (),
-                 read_marks: Marks | None = None) -> SyncReport:
-    """Bring the database in line with what a scan of `folder` found (or, without a folder,
-    with these files only: nothing else is marked missing). root_id None: not in a library root.
-
-    Unchanged files (same size and mtime) cost nothing; a changed one is hashed only when its
-    size is the same; a new file whose size matches a missing photo is hashed to find a move.
-    Hashing happens before the write transactions, so another process never waits on it.
-    Photos under `unreadable` folders are left as they were (their folder could not be listed).
-    When an entry's XMP sidecar changed, read_marks gives the marks another tool left there.
-    """
-    report = SyncReport()
-    now = time.time()
-    entries = list({e.path: e for e in entries}.values())  # a file named twice is one photo
+def marks_at(engine: Engine, paths: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """(rating, flag) of the photos at these paths."""
+    found: dict[str, tuple[int, str]] = {}
     with reading(engine) as conn:
-        q = select(photos.c.id, photos.c.path, photos.c.size, photos.c.mtime_ns, photos.c.state,
-                   photos.c.content_hash, photos.c.companion, photos.c.sidecar_mtime_ns)
-        if folder is not None:
-            known = {r.path: r for r in conn.execute(q.where(_under(photos.c.path, folder)))}
-        else:
-            known = {}
-            wanted = [e.path for e in entries]
-            for start in range(0, len(wanted), CHUNK):
-                known.update((r.path, r) for r in conn.execute(q.where(photos.c.path.in_(wanted[start:start + CHUNK]))))
-        new_entries = [e for e in entries if e.path not in known]
-        missing_by_size: dict[int, list] = {}
-        if new_entries:
-            for r in conn.execute(select(photos.c.id, photos.c.size, photos.c.content_hash, photos.c.state)
-                                  .where(photos.c.state.in_(("missing", "present")))):
-                missing_by_size.setdefault(r.size, []).append(r)
-    found = {e.path for e in entries}
-    blind = [u.rstrip(os.sep) + os.sep for u in unreadable]
-    # A removed photo (moved to the trash or rejects by Aesthete) stays removed until undone.
-    gone = [r for p, r in known.items() if p not in found and r.state not in ("missing", "removed")
-            and not any(p.startswith(b) for b in blind)]
-    gone_ids = {r.id for r in gone}
-    changed = [e for e in entries if e.path in known and
-               (known[e.path].size != e.size or known[e.path].mtime_ns != e.mtime_ns
-                or known[e.path].state != "present" or known[e.path].companion != e.companion)]
-    # Hash outside any transaction: same-size changed files, and new files that may be moves.
-    digests: dict[str, str | None] = {}
-    for e in changed:
-        old = known[e.path]
-        if (old.size, old.mtime_ns) != (e.size, e.mtime_ns) and old.size == e.size and not e.error:
-            digests[e.path] = _safe_hash(e.path)
-    for e in new_entries:
-        candidates = missing_by_size.get(e.size)
-        if candidates and not e.error and any(c.id in gone_ids or c.state == "missing" for c in candidates):
-            digests[e.path] = _safe_hash(e.path)
-    with engine.begin() as conn:
-        for r in gone:
-            conn.execute(update(photos).where(photos.c.id == r.id, photos.c.state == r.state)
-                         .values(state="missing", updated_at=now))
-        report.missing = len(gone)
-    # Only photos missing now can be the source of a move.
-    missing_now = {r.id for r in gone}
-    with reading(engine) as conn:
-        missing_now |= {r[0] for r in conn.execute(select(photos.c.id).where(photos.c.state == "missing"))}
-    report.unchanged = len(entries) - len(new_entries) - len(changed)
-    fresh_marks: set[str] = set()  # changed files that took a gone photo's place: sidecars read anew
-    for start in range(0, len(changed), CHUNK):
-        with engine.begin() as conn:
-            for e in changed[start:start + CHUNK]:
-                old = known[e.path]
-                values = dict(size=e.size, mtime_ns=e.mtime_ns, state="present", companion=e.companion,
-                              updated_at=now)
-                if old.size != e.size or old.mtime_ns != e.mtime_ns:
-                    digest = digests.get(e.path)
-                    if digest is None or digest != old.content_hash:
-                        _reset_analysis(conn, old.id)
-                        values.update(content_hash=digest, analysis_version=0, score=None,
-                                      score_model=None, width=None, height=None, captured_at=None)
-                        if old.state in ("missing", "removed"):
-                            # Edited in place, a photo keeps its marks; but a different file where a
-                            # gone or removed photo was (camera numbering restarted) is a new photo:
-                            # it must not inherit a reject that the next removal would act on.
-                            values.update(rating=0, flag="", sidecar_mtime_ns=0, first_seen=now)
-                            fresh_marks.add(e.path)
-                        report.changed += 1
-                    else:
-                        report.unchanged += 1
-                else:
-                    report.returned += 1
-                conn.execute(update(photos).where(photos.c.id == old.id).values(**values))
-                if e.error:
-                    _record_error(conn, old.id, "error", e.error, now)
-    for start in range(0, len(new_entries), CHUNK):
-        with engine.begin() as conn:
-            fresh: list[dict] = []
-            problems: list[ScanEntry] = []
-            for e in new_entries[start:start + CHUNK]:
-                digest = digests.get(e.path)
-                candidates = [c for c in missing_by_size.get(e.size, ()) if c.id in missing_now]
-                match = next((c for c in candidates if digest and c.content_hash == digest), None)
-                if match:
-                    missing_by_size[e.size].remove(match)
-                    if match.id in gone_ids:
-                        report.missing -= 1  # gone from its old path in this scan: moved, not missing
-                    conn.execute(update(photos).where(photos.c.id == match.id).values(
-                        root_id=root_id, path=e.path, folder=os.path.dirname(e.path),
-                        name=_display_name(e.path), mtime_ns=e.mtime_ns, state="present",
-                        companion=e.companion, updated_at=now))
-                    report.moved += 1
-                    continue
-                fresh.append(dict(
-                    root_id=root_id, path=e.path, folder=os.path.dirname(e.path), name=_display_name(e.path),
-                    size=e.size, mtime_ns=e.mtime_ns, content_hash=digest, state="present",
-                    companion=e.companion, analysis_version=0, rating=0, flag="", first_seen=now,
-                    updated_at=now, sidecar_mtime_ns=0))
-                if e.error or e.unsupported:
-                    problems.append(e)
-            if fresh:
-                # Another process (the GUI's watcher, a second CLI) may have added some meanwhile.
-                conn.execute(sqlite_insert(photos).on_conflict_do_nothing(index_elements=["path"]), fresh)
-            for e in problems:
-                pid = conn.execute(select(photos.c.id).where(photos.c.path == e.path)).scalar_one()
-                reason = e.error or _unsupported_reason(e.path)
-                _record_error(conn, pid, "unsupported" if e.unsupported else "error", reason, now)
-            report.new += len(fresh)
-    if read_marks is not None:
-        _import_marks(engine, [e for e in entries if e.sidecar_mtime_ns and
-                               (e.path not in known or e.path in fresh_marks
-                                or known[e.path].sidecar_mtime_ns != e.sidecar_mtime_ns)],
-                      read_marks)
-    return report
-
-
-def _import_marks(engine: Engine, entries: Sequence[ScanEntry], read_marks: Marks) -> None:
-    """Marks from sidecars that changed since we last read them: the newer word wins. The marks
-    are noted before the sidecars are read, and a sidecar's marks are written only where they are
-    still the same: a mark made meanwhile (in the GUI, or `mark` in another process) is newer."""
-    before: dict[str, tuple[int, str]] = {}
-    with reading(engine) as conn:
-        paths = [e.path for e in entries]
         for start in range(0, len(paths), CHUNK):
-            before.update((r.path, (r.rating, r.flag)) for r in conn.execute(
+            found.update((r.path, (r.rating, r.flag)) for r in conn.execute(
                 select(photos.c.path, photos.c.rating, photos.c.flag).where(photos.c.path.in_(paths[start:start + CHUNK]))))
-    found = [(e, read_marks(e)) for e in entries if e.path in before]
+    return found
+
+
+@dataclass(frozen=True)
+class SidecarRead:
+    """What a photo's sidecar said, and the photo's marks from before it was read."""
+
+    path: str
+    sidecar_mtime_ns: int
+    seen: tuple[int, str]  # (rating, flag) before the sidecar was read
+    marks: tuple[int, str] | None  # (rating, flag) in the sidecar; None: it holds none
+
+
+def save_sidecar_reads(engine: Engine, reads: Sequence[SidecarRead]) -> None:
+    """Note each sidecar as read, and take its marks where the photo's are still those `seen`:
+    a mark made meanwhile (in the GUI, or `mark` in another process) is newer than the sidecar."""
     with engine.begin() as conn:
-        for e, marks in found:
-            conn.execute(update(photos).where(photos.c.path == e.path).values(sidecar_mtime_ns=e.sidecar_mtime_ns))
-            if marks is not None:
-                stars, rejected, picked = marks
-                rating, flag = before[e.path]
-                conn.execute(update(photos).where(photos.c.path == e.path, photos.c.rating == rating,
-                                                  photos.c.flag == flag)
-                             .values(rating=stars or 0, flag="reject" if rejected else ("pick" if picked else "")))
+        for r in reads:
+            conn.execute(update(photos).where(photos.c.path == r.path).values(sidecar_mtime_ns=r.sidecar_mtime_ns))
+            if r.marks is not None:
+                conn.execute(update(photos).where(photos.c.path == r.path, photos.c.rating == r.seen[0],
+                                                  photos.c.flag == r.seen[1])
+                             .values(rating=r.marks[0], flag=r.marks[1]))
 
 
 def _display_name(path: str) -> str:
     return os.fsencode(os.path.basename(path)).decode("utf-8", "replace")
-
-
-def _unsupported_reason(path: str) -> str:
-    from app.core import formats
-
-    return formats.UNSUPPORTED.get(os.path.splitext(path)[1].lower(), "unsupported format")
 
 
 # --- analysis ------------------------------------------------------------------------------
@@ -408,6 +387,16 @@ def _unsigned64(value: int | None) -> int | None:
     return None if value is None else value & ((1 << 64) - 1)
 
 
+class PhotoFacts(Protocol):
+    """What the decoder read from a file that the photo's row keeps."""
+
+    width: int
+    height: int
+    orientation: int
+    captured_at: float | None
+    content_hash: str
+
+
 @dataclass
 class Analysis:
     """What analysing one photo found, as save_scores stores it."""
@@ -417,13 +406,13 @@ class Analysis:
     precision: str | None
     score: float | None
     embedding: np.ndarray | None
-    facts: decode.DecodedPhoto | None
+    facts: PhotoFacts | None
     analysis_version: int = 1
-    extras: dict | None = None  # quality, scene_hash, marks (stars, rejected, picked)
+    extras: dict | None = None  # quality, scene_hash, marks (rating, flag) found in sidecars or the file
 
 
 def save_score(engine: Engine, photo_id: int, model_key: str | None, precision: str | None,
-               score: float | None, embedding: np.ndarray | None, facts: decode.DecodedPhoto | None,
+               score: float | None, embedding: np.ndarray | None, facts: PhotoFacts | None,
                analysis_version: int = 1, extras: dict | None = None) -> None:
     """A photo's analysis in one transaction (all or nothing): its score and embedding (when
     model_key is given), the facts read from the file, and extras (quality, scene hash, marks
@@ -495,9 +484,7 @@ def save_scores(engine: Engine, analyses: Sequence[Analysis]) -> None:
             conn.execute(update(photos).where(photos.c.id == bindparam("pid"), photos.c.rating == 0,
                                               photos.c.flag == "")
                          .values(rating=bindparam("v_rating"), flag=bindparam("v_flag")),
-                         [dict(pid=pid, v_rating=stars or 0,
-                               v_flag="reject" if rejected else ("pick" if picked else ""))
-                          for pid, (stars, rejected, picked) in marked])
+                         [dict(pid=pid, v_rating=rating, v_flag=flag) for pid, (rating, flag) in marked])
 
 
 def _record_error(conn, photo_id: int, kind: str, reason: str, now: float) -> None:
@@ -528,15 +515,6 @@ def embedding_of(engine: Engine, photo_id: int, model_key: str | None = None) ->
             q = q.where(embeddings.c.model_key == model_key)
         row = conn.execute(q).first()
     return None if row is None else np.frombuffer(row[0], dtype=np.float16)
-
-
-def score_of(engine: Engine, photo_id: int, model_key: str, precision: str | None = None) -> float | None:
-    with reading(engine) as conn:
-        q = select(scores.c.score).where(scores.c.photo_id == photo_id, scores.c.model_key == model_key)
-        if precision:
-            q = q.where(scores.c.precision == precision)
-        row = conn.execute(q.order_by(scores.c.scored_at.desc())).first()
-    return None if row is None else row[0]
 
 
 # --- queries for views ---------------------------------------------------------------------

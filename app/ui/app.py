@@ -15,7 +15,7 @@ import threading
 
 from app.config import paths
 from app.config.settings import Settings, flags_given
-from app.core.errors import AestheteError
+from app.errors import AestheteError
 
 log = logging.getLogger(__name__)
 

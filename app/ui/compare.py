@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app.core import decode
-from app.core.errors import PhotoError
+from app.errors import PhotoError
 from app.storage.repo import Photo
 from app.ui import keys, labels
 from app.ui import format as fmt

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QFr
 
 from app import curation
 from app.core import cullrules
-from app.core.errors import PhotoError
+from app.errors import PhotoError
 from app.curation import CullItem
 from app.storage.repo import Photo
 from app.ui import art, keys, labels

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QMessageBox, QPushButton, QRadioButton, QSpinBox, QTableView, QVBoxLayout, QWidget)
 
 from app.config import settings as settings_mod
-from app.core.errors import SettingsError
+from app.errors import SettingsError
 from app.storage import browse
 from app.ui import labels
 from app.ui.format import printable
@@ -92,7 +92,7 @@ class ErrorsDialog(QDialog):
 
     showRequested = Signal(int)  # photo id
 
-    def __init__(self, errors: list[browse.PhotoError], parent: QWidget | None = None):
+    def __init__(self, errors: list[browse.FailedPhoto], parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("errorsDialog")
         self.setWindowTitle("Photos that could not be scored")

@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter,
                                QStackedWidget, QTabBar, QVBoxLayout, QWidget)
-from sqlalchemy import Engine
 
 from app.config import paths
 from app.config import settings as settings_mod
@@ -46,6 +45,9 @@ from app.workers.scoring import ScoringController
 from app.workers.tasks import make_pool, run_task
 from app.workers.thumbnails import ThumbnailLoader
 from app.workers.watcher import FolderWatcher
+
+if TYPE_CHECKING:  # a type only: the ui hands the engine to storage and the services, and writes no SQL
+    from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 

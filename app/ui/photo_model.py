@@ -11,17 +11,19 @@ from __future__ import annotations
 import logging
 import time
 from enum import IntEnum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from shiboken6 import isValid
-from sqlalchemy import Engine
 
 from app.storage import browse
 from app.storage.repo import Photo
 from app.workers.tasks import make_pool, on_shutdown, run_task
 from app.workers.thumbnails import ThumbKey, ThumbnailLoader
+
+if TYPE_CHECKING:  # a type only: the ui hands the engine to storage and the services, and writes no SQL
+    from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 

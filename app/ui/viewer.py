@@ -8,7 +8,7 @@ from PySide6.QtGui import QKeyEvent, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout,
                                QWidget)
 
-from app.core.errors import PhotoError
+from app.errors import PhotoError
 from app.storage.repo import Photo
 from app.ui import keys, labels
 from app.ui import format as fmt

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.config import settings as settings_mod
 from app.config.settings import Settings
-from app.core.errors import AestheteError
+from app.errors import AestheteError
 from app.ui.dialogs import SettingsDialog, start_folder
 
 

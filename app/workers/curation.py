@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from app import curation
 from app.config.settings import Settings
 from app.core import cullrules
-from app.core.errors import AestheteError
+from app.errors import AestheteError
 from app.storage import browse, journal, marks, repo
 from app.storage.repo import Photo
 from app.workers.tasks import make_pool, on_shutdown, run_task

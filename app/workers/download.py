@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from app.config.settings import Settings
-from app.core.errors import AestheteError
+from app.errors import AestheteError
 
 log = logging.getLogger(__name__)
 

@@ -6,28 +6,32 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from sqlalchemy import Engine
 
 from app.config.settings import Settings
 from app.core import scanner
-from app.core.errors import AestheteError
+from app.errors import AestheteError
 from app.storage import repo
 from app.workers.tasks import make_pool, on_shutdown, run_task
 from app.workers.watcher import FolderChange
+
+if TYPE_CHECKING:
+    from app.library import SyncReport
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class SyncResult:
-    reports: list[tuple[str, repo.SyncReport]] = field(default_factory=list)
+    reports: list[tuple[str, SyncReport]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
 def scan_folders(engine: Engine, settings: Settings, folders: list[str] | None):
-    from app.library import scan_folders as scan  # imports torch: keep it off the GUI's start
+    from app.library import scan_folders as scan  # scipy and the quality measures: seconds, not at start
 
     return scan(engine, settings, folders)
 

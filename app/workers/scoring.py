@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from sqlalchemy import Engine
 
 from app.config.settings import Settings
-from app.core.errors import AestheteError, Cancelled
+from app.errors import AestheteError, Cancelled
 from app.storage import browse, repo
 from app.workers.tasks import on_shutdown, register_thread
 

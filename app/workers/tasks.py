@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
-from app.core.errors import AestheteError
+from app.errors import AestheteError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from app.config import paths
 from app.core import decode
-from app.core.errors import PhotoError
+from app.errors import PhotoError
 from app.workers.tasks import make_pool, on_shutdown
 
 log = logging.getLogger(__name__)
@@ -187,9 +187,6 @@ class ThumbnailLoader(QObject):
             self._busy.discard(key)
         self._failed[key] = reason
         self.failed.emit(key, reason)
-
-    def forget_failures(self) -> None:
-        self._failed.clear()
 
     def clear_memory(self) -> None:
         self._memory.clear()

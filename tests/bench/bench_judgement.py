@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.core import bestpick, cullrules, grouping  # noqa: E402
 from app.core.decode import decode  # noqa: E402
-from app.core.errors import PhotoError  # noqa: E402
+from app.errors import PhotoError  # noqa: E402
 from app.core.quality import QualityThresholds, exposure_faults, faults, measure_quality, scene_hash  # noqa: E402
 from app.curation import _exposure_differs, file_sequences  # noqa: E402
 

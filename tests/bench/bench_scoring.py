@@ -224,6 +224,7 @@ def ours(files, encoder_dir, head_path, precision, batch_size, compile_model, db
     import torch
 
     from app.config import settings as settings_mod
+    from app import library
     from app.library import ModelHolder, analyse
     from app.storage import db, repo
 
@@ -245,7 +246,7 @@ def ours(files, encoder_dir, head_path, precision, batch_size, compile_model, db
     root = repo.add_root(engine, os.path.dirname(files[0]))
     from app.core.scanner import scan
 
-    repo.sync_root(engine, root, [e for e in scan(root.path).entries if e.path in {str(f) for f in files}])
+    library.sync_root(engine, root, [e for e in scan(root.path).entries if e.path in {str(f) for f in files}])
     items = repo.pending(engine, holder.key(), rescore=True)
     order = {str(f): i for i, f in enumerate(files)}
     items.sort(key=lambda p: order[p.path])

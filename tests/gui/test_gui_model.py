@@ -9,8 +9,9 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtTest import QAbstractItemModelTester
 
-from app.core.errors import PhotoError
+from app.errors import PhotoError
 from app.core.scanner import ScanEntry
+from app import library
 from app.storage import browse, marks, repo
 from app.ui.photo_model import PhotoListModel, Roles
 
@@ -24,7 +25,7 @@ def _library(engine, n: int = 40):
     for i in range(n):
         folder = f"{ROOT}/{2020 + i % 3}" + ("/raw" if i % 5 == 0 else "")
         entries.append(ScanEntry(f"{folder}/img_{i:03d}.jpg", size=1000 + (i * 37) % 101, mtime_ns=10**18 + i * 10**9))
-    repo.sync_entries(engine, root.id, entries, ROOT)
+    library.sync_entries(engine, root.id, entries, ROOT)
     ids = {p.path: p.id for p in repo.list_photos(engine, sort="name", include_missing=True)}
     for i, e in enumerate(entries):
         pid = ids[e.path]

@@ -18,7 +18,7 @@ import torch
 
 from app import cli
 from app.core import model
-from app.core.errors import DatabaseError
+from app.errors import DatabaseError
 from app.storage import db
 from tests.conftest import scene
 

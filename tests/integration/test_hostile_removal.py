@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app import curation, library
+from app import curation, errors, library
 from app.config import settings as settings_mod
-from app.core import decode, errors, removal
+from app.core import decode, removal
 from app.library import ModelHolder, analyse, scan_folders
 from app.storage import db, journal, repo
 from tests.conftest import python_path, scene
@@ -129,11 +129,11 @@ def test_a_mark_made_during_a_scan_wins_over_the_older_sidecar(engine, model_set
         curation.set_marks(engine, model_settings, [photo.id], stars=5)  # another process, meanwhile
         return (2, False, False)  # what the sidecar says
 
-    repo.sync_entries(engine, repo.list_roots(engine)[0].id, [entry], None, (), sidecar_read_while_the_user_marks)
+    library.sync_entries(engine, repo.list_roots(engine)[0].id, [entry], None, (), sidecar_read_while_the_user_marks)
     assert row(engine, "IMG_0.jpg").rating == 5
     # Without a mark in between, the sidecar's word is taken.
     entry = entry.__class__(**{**entry.__dict__, "sidecar_mtime_ns": 456})
-    repo.sync_entries(engine, repo.list_roots(engine)[0].id, [entry], None, (), lambda e: (3, False, False))
+    library.sync_entries(engine, repo.list_roots(engine)[0].id, [entry], None, (), lambda e: (3, False, False))
     assert row(engine, "IMG_0.jpg").rating == 3
 
 

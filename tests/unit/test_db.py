@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 from sqlalchemy import text
 
-from app.core.errors import DatabaseError
+from app.errors import DatabaseError
 from app.storage import db
 
 
@@ -119,8 +119,9 @@ def test_a_batch_of_analyses_is_stored_as_one_by_one(tmp_path):
     blanks, a photo forgotten meanwhile is skipped, and a photo given twice keeps the last."""
     import numpy as np
 
-    from app.core.errors import PhotoError
+    from app.errors import PhotoError
     from app.core.scanner import scan
+    from app import library
     from app.storage import marks, repo
 
     folder = tmp_path / "photos"
@@ -129,7 +130,7 @@ def test_a_batch_of_analyses_is_stored_as_one_by_one(tmp_path):
         (folder / f"p{i}.jpg").write_bytes(b"\xff\xd8" + bytes([i]) * 64)
     engine = db.open_db(tmp_path / "lib.sqlite3")
     root = repo.add_root(engine, str(folder))
-    repo.sync_root(engine, root, scan(str(folder)).entries)
+    library.sync_root(engine, root, scan(str(folder)).entries)
     ids = {p.path.rsplit("/", 1)[1]: p.id for p in repo.pending(engine, "m", rescore=True)}
     repo.save_score(engine, ids["p0.jpg"], "m", "bf16", 3.0, np.ones(1152, np.float16), None)
     repo.save_error(engine, ids["p1.jpg"], PhotoError("unreadable"))
@@ -139,8 +140,8 @@ def test_a_batch_of_analyses_is_stored_as_one_by_one(tmp_path):
         return repo.Analysis(ids[name], "m", "bf16", score, np.full(1152, score / 100, np.float16), None, 2,
                              {"marks": found} if found else {})
 
-    repo.save_scores(engine, [analysis("p0.jpg", 6.0), analysis("p1.jpg", 4.0, (2, False, False)),
-                              analysis("p2.jpg", 5.0, (1, True, False)), analysis("p3.jpg", 7.0),
+    repo.save_scores(engine, [analysis("p0.jpg", 6.0), analysis("p1.jpg", 4.0, (2, "")),
+                              analysis("p2.jpg", 5.0, (1, "reject")), analysis("p3.jpg", 7.0),
                               analysis("p3.jpg", 7.5), repo.Analysis(10_000, "m", "bf16", 1.0, None, None)])
     rows = {p.path.rsplit("/", 1)[1]: p for p in repo.list_photos(engine, sort="name")}
     assert {n: r.score for n, r in rows.items()} == {"p0.jpg": 6.0, "p1.jpg": 4.0, "p2.jpg": 5.0, "p3.jpg": 7.5}

@@ -47,7 +47,7 @@ def test_gpu_scores_agree_with_cpu_fp32_and_ignore_batch_mates(tiny_encoder, hea
 
 
 def test_cancel_stops_a_gpu_batch(tiny_encoder, head_file, pixels):
-    from app.core.errors import Cancelled
+    from app.errors import Cancelled
 
     gpu = Scorer(locate(str(tiny_encoder), str(head_file)), device="cuda", precision="bf16")
     gpu.cancel_event.set()

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from app.core import model
-from app.core.errors import ModelInvalidError, ModelMissingError
+from app.errors import ModelInvalidError, ModelMissingError
 from tests.conftest import REAL_HEAD
 
 

@@ -13,7 +13,7 @@ import torch
 
 from app.config import paths
 from app.core import onnx_engine
-from app.core.errors import Cancelled, SettingsError
+from app.errors import Cancelled, SettingsError
 from app.core.scorer import Scorer, locate, pick_runtime, precision_label
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -226,7 +226,7 @@ def test_runtime_choice_and_clear_errors(monkeypatch):
 
 
 def test_a_failed_conversion_says_why(tiny_encoder, head_file, tmp_path, monkeypatch):
-    from app.core.errors import ModelInvalidError
+    from app.errors import ModelInvalidError
 
     monkeypatch.setattr(paths, "cache_dir", lambda: tmp_path)
     bad = tmp_path / "not-siglip"
@@ -265,7 +265,7 @@ def test_a_conversion_whose_parent_is_killed_stops_and_cleans_up(tiny_encoder, t
 
 def test_a_failed_conversion_falls_back_to_pytorch_and_is_not_retried_automatically(
         tiny_encoder, head_file, pixels, monkeypatch, tmp_path):
-    from app.core.errors import ModelInvalidError
+    from app.errors import ModelInvalidError
 
     key = locate(str(tiny_encoder), str(head_file)).encoder.key
     calls = []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.core import decode, preprocess
-from app.core.errors import Cancelled
+from app.errors import Cancelled
 from app.core.pipeline import score_stream
 from app.core.scorer import Scorer, locate
 from tests.conftest import scene

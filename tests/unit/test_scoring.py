@@ -105,7 +105,7 @@ def test_embeddings_are_normalised_float16(scorer, make_photo):
 
 
 def test_cancel_stops_between_encoder_layers(scorer, make_photo):
-    from app.core.errors import Cancelled
+    from app.errors import Cancelled
 
     pixels = preprocess.pixel_values(decode.decode(make_photo("c.jpg")).image)[None]
     scorer.cancel_event.set()

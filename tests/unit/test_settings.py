@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from app.config import settings
-from app.core.errors import SettingsError
+from app.errors import SettingsError
 
 
 def test_defaults_when_nothing_is_set(tmp_path):

@@ -1,4 +1,8 @@
-"""The few error types a user can act on; each message is plain words, shown as is."""
+"""The few error types a user can act on; each message is plain words, shown as is.
+
+A module of its own below every layer: settings, storage, the core and the front ends all raise
+or catch these, and none of them need import another layer to do so.
+"""
 from __future__ import annotations
 
 
