@@ -17,6 +17,7 @@ from app.core import formats, scanner
 from app.core.errors import AestheteError, ModelMissingError, PhotoError
 from app import library
 from app.library import ModelHolder, analyse, scan_folders
+from app.pathutil import is_under
 from app.storage import db, repo
 
 log = logging.getLogger(__name__)
@@ -282,7 +283,7 @@ def cmd_score(args, settings) -> int:
     roots = repo.list_roots(engine)
 
     def root_of(path: str) -> int | None:
-        return next((r.id for r in roots if path.startswith(r.path.rstrip(os.sep) + os.sep)), None)
+        return next((r.id for r in roots if is_under(path, r.path, or_same=False)), None)
 
     by_root: dict[int | None, list[scanner.ScanEntry]] = {}
     for e in entries:

@@ -21,6 +21,7 @@ from app.core import bestpick, cullrules, grouping, removal, xmp
 from app.core.cullrules import RuleError  # noqa: F401 (what cull_rules raises, for the callers)
 from app.core.errors import AestheteError, DatabaseError
 from app.core.quality import QualityThresholds, TechnicalQuality, exposure_faults, faults
+from app.pathutil import deepest_folder, is_under
 from app.storage import journal, marks, repo
 
 log = logging.getLogger(__name__)
@@ -330,8 +331,7 @@ def remove_photos(engine: Engine, settings: Settings, photo_ids: Sequence[int],
                 if folder is None:
                     moved = removal.move_to_trash(Path(jf.source), jf.sha256)
                 else:
-                    root = next((Path(r.path) for r in roots if jf.source.startswith(r.path.rstrip(os.sep) + os.sep)),
-                                None)
+                    root = next((Path(r.path) for r in roots if is_under(jf.source, r.path, or_same=False)), None)
                     moved = removal.move_to_folder(Path(jf.source), Path(folder), root, jf.sha256)
             except (removal.RemovalError, OSError) as exc:
                 _move_back(engine, where, report, done, jf, files, exc)
@@ -555,16 +555,12 @@ def check_export_dest(engine: Engine, dest: Path) -> Path:
     return dest
 
 
-def _inside(path: str, folder: str) -> bool:
-    return path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def export_relative(path: str, under: str | None, roots: Sequence[str]) -> str:
     """Where a file goes below the export folder: its path below `under`; with no folder (all
     photos), its path below its library root, the root's own name first; else its bare name."""
-    if under and _inside(path, under):
+    if under and is_under(path, under, or_same=False):
         return os.path.relpath(path, under)
-    root = max((r for r in roots if _inside(path, r)), key=len, default=None)
+    root = deepest_folder(path, roots)
     if root is not None:
         name = os.path.basename(root.rstrip(os.sep))
         return os.path.join(name, os.path.relpath(path, root)) if name else os.path.relpath(path, root)

@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import Engine, case, func, literal_column, select
 
+from app.pathutil import is_under
 from app.storage import db
 from app.storage.repo import SORTS, Photo, _under
 from app.storage.schema import errors, photos, roots
@@ -290,8 +291,5 @@ def failed_ids(engine: Engine) -> set[int]:
 
 def root_of(engine: Engine, path: str) -> tuple[int, str] | None:
     """The library root (id, path) that holds path, or None."""
-    path = os.path.abspath(path)
-    for rid, rpath in root_paths(engine):
-        if path == rpath or path.startswith(rpath.rstrip(os.sep) + os.sep):
-            return rid, rpath
-    return None
+    # Roots never nest (repo.add_root folds an inner one into the outer), so the first is the one.
+    return next(((rid, rpath) for rid, rpath in root_paths(engine) if is_under(path, rpath)), None)

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from app.core import decode
 from app.core.errors import PhotoError
 from app.core.scanner import ScanEntry
+from app.pathutil import folder_prefix
 from app.storage.db import reading
 from app.storage.schema import embeddings, errors, photos, removal_files, roots, scores
 
@@ -75,7 +76,7 @@ class SyncReport:
 
 def _under(column, folder: str):
     """Rows whose path lies below folder (an index range over the path bytes)."""
-    prefix = os.fsencode(folder.rstrip(os.sep)) + os.fsencode(os.sep)
+    prefix = os.fsencode(folder_prefix(folder))
     upper = prefix[:-1] + bytes([prefix[-1] + 1])
     return and_(column >= prefix, column < upper)
 
