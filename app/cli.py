@@ -85,6 +85,9 @@ def build_parser(rejects_folder: str = "") -> argparse.ArgumentParser:
     p.add_argument("--reverse", action="store_true", help="reverse the sort order")
     p.add_argument("--min", type=float, dest="min_score", metavar="X")
     p.add_argument("--max", type=float, dest="max_score", metavar="X")
+    p.add_argument("--min-stars", type=int, choices=range(0, 6), default=0, metavar="N",
+                   help="only photos rated N stars or more")
+    p.add_argument("--flag", choices=["pick", "reject", "unrejected"], help="only picks, rejects, or all but rejects")
     p.add_argument("--json", action="store_true")
 
     p = add("roots", "manage library roots")
@@ -600,6 +603,7 @@ def cmd_list(args, settings) -> int:
     descending = (args.sort not in ("score", "size", "date")) if args.reverse else None
     photos = repo.list_photos(engine, sort=args.sort, descending=descending,
                               min_score=args.min_score, max_score=args.max_score,
+                              min_rating=args.min_stars, flag=args.flag,
                               under=os.path.abspath(args.folder) if args.folder else None,
                               model_key=model_key, library_only=args.folder is None)
     for p in photos:
@@ -613,7 +617,8 @@ def cmd_list(args, settings) -> int:
     if not photos and args.folder is not None and not os.path.isdir(args.folder):
         # An unplugged drive still lists what is cached; a folder that is neither is a typo.
         raise AestheteError(f"{args.folder}: no such folder, and nothing cached under it")
-    if not photos and args.folder is None and args.min_score is None and args.max_score is None:
+    if not photos and args.folder is None and args.min_score is None and args.max_score is None \
+            and not args.min_stars and args.flag is None:
         outside = len(repo.list_photos(engine, model_key=model_key))
         if outside:  # `score` caches photos without adding their folders to the library
             print(f"{_count(outside, 'photo')} {'is' if outside == 1 else 'are'} cached outside the library folders: `aesthete list FOLDER` shows "

@@ -5,7 +5,7 @@ Paths are compared as written, after os.path.abspath: `/a/bc` is not in `/a/b`, 
 separator changes nothing, and `..` is folded. Symbolic links are not followed, because the
 library records a photo under the path it was found at; a caller that means a link's target
 (the scanner) passes os.path.realpath of both. Case counts on every system, as it does in the
-database's path index (repo._under compares the bytes), so the two never disagree.
+database's path index (storage.query.under_folder compares the bytes), so the two never disagree.
 """
 from __future__ import annotations
 
