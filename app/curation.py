@@ -178,16 +178,28 @@ def load_groups(engine: Engine, settings: Settings, under: str | None = None,
     facts = [photo_facts(r, by_id[r.id].quality, thresholds, sequences.get(r.id)) for r in rows]
     out = []
     for g in grouping.group_photos(facts, grouping_settings(settings)):
-        members = [by_id[i] for i in g.members]
-        pick = pick_group(members, thresholds)
-        reason = pick.reason
-        if g.kind == "exact" and pick.photo_id == min(g.members) and not any(m.row.flag or m.row.rating
-                                                                               for m in members):
-            # Byte-identical files score and measure alike: focus or score cannot tell them apart.
-            reason = "identical files: the one first seen in the library is kept"
-        out.append(GroupView(min(g.members), g.kind, members, pick.photo_id, reason, dict(pick.faults), thresholds))
+        # Frames in the order they were taken, as the photographer shot them.
+        members = sorted((by_id[i] for i in g.members), key=lambda m: (m.row.captured_at or 0.0, m.row.name))
+        group = GroupView(min(g.members), g.kind, members, 0, "", {}, thresholds)
+        judge_group(group)
+        out.append(group)
     out.sort(key=lambda g: (min((m.row.captured_at or 0) for m in g.members), g.id))
     return out
+
+
+IDENTICAL_FILES = "identical files: the one first seen in the library is kept"
+
+
+def judge_group(group: GroupView) -> None:
+    """Choose the group's pick and say why, from its members' marks and measures: when it is
+    loaded, and again in the views after its marks change, so both say the same."""
+    pick = pick_group(group.members, group.thresholds)
+    reason = pick.reason
+    if group.kind == "exact" and pick.photo_id == group.id and not any(m.row.flag or m.row.rating
+                                                                        for m in group.members):
+        # Byte-identical files score and measure alike: focus or score cannot tell them apart.
+        reason = IDENTICAL_FILES
+    group.pick_id, group.reason, group.member_faults = pick.photo_id, reason, dict(pick.faults)
 
 
 def cull_rules(settings: Settings, rules: Iterable[str] | str | None = None,

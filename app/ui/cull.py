@@ -115,8 +115,7 @@ class CullListModel(QAbstractListModel):
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole, int(CullRoles.Thumbnail)])
 
     def set_items(self, items: list[CullItem], photos: dict[int, Photo]) -> None:
-        # In the order they were taken, so the frames of a burst are reviewed together.
-        items = sorted(items, key=lambda it: (it.member.row.captured_at or 0.0, it.member.row.path))
+        """The candidates in the order curation.cull_list gives them (worst first), as the CLI lists them."""
         self.beginResetModel()
         self.items = items
         self.photos = photos
