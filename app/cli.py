@@ -17,6 +17,7 @@ from app.core import formats, scanner
 from app.errors import AestheteError, ModelMissingError, PhotoError
 from app import library
 from app.library import ModelHolder, analyse, scan_folders
+from app.pathutil import is_under
 from app.storage import db, repo
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,9 @@ def build_parser(rejects_folder: str = "") -> argparse.ArgumentParser:
     p.add_argument("--reverse", action="store_true", help="reverse the sort order")
     p.add_argument("--min", type=float, dest="min_score", metavar="X")
     p.add_argument("--max", type=float, dest="max_score", metavar="X")
+    p.add_argument("--min-stars", type=int, choices=range(0, 6), default=0, metavar="N",
+                   help="only photos rated N stars or more")
+    p.add_argument("--flag", choices=["pick", "reject", "unrejected"], help="only picks, rejects, or all but rejects")
     p.add_argument("--json", action="store_true")
 
     p = add("roots", "manage library roots")
@@ -280,7 +284,7 @@ def cmd_score(args, settings) -> int:
     roots = repo.list_roots(engine)
 
     def root_of(path: str) -> int | None:
-        return next((r.id for r in roots if path.startswith(r.path.rstrip(os.sep) + os.sep)), None)
+        return next((r.id for r in roots if is_under(path, r.path, or_same=False)), None)
 
     by_root: dict[int | None, list[scanner.ScanEntry]] = {}
     for e in entries:
@@ -597,6 +601,7 @@ def cmd_list(args, settings) -> int:
     descending = (args.sort not in ("score", "size", "date")) if args.reverse else None
     photos = repo.list_photos(engine, sort=args.sort, descending=descending,
                               min_score=args.min_score, max_score=args.max_score,
+                              min_rating=args.min_stars, flag=args.flag,
                               under=os.path.abspath(args.folder) if args.folder else None,
                               model_key=model_key, library_only=args.folder is None)
     for p in photos:
@@ -610,7 +615,8 @@ def cmd_list(args, settings) -> int:
     if not photos and args.folder is not None and not os.path.isdir(args.folder):
         # An unplugged drive still lists what is cached; a folder that is neither is a typo.
         raise AestheteError(f"{args.folder}: no such folder, and nothing cached under it")
-    if not photos and args.folder is None and args.min_score is None and args.max_score is None:
+    if not photos and args.folder is None and args.min_score is None and args.max_score is None \
+            and not args.min_stars and args.flag is None:
         outside = len(repo.list_photos(engine, model_key=model_key))
         if outside:  # `score` caches photos without adding their folders to the library
             print(f"{_count(outside, 'photo')} {'is' if outside == 1 else 'are'} cached outside the library folders: `aesthete list FOLDER` shows "

@@ -21,6 +21,7 @@ from app.core import bestpick, cullrules, grouping, removal, xmp
 from app.core.cullrules import RuleError  # noqa: F401 (what cull_rules raises, for the callers)
 from app.errors import AestheteError, DatabaseError
 from app.core.quality import QualityThresholds, TechnicalQuality, exposure_faults, faults
+from app.pathutil import deepest_folder, is_under
 from app.storage import journal, marks, repo
 
 log = logging.getLogger(__name__)
@@ -177,16 +178,28 @@ def load_groups(engine: Engine, settings: Settings, under: str | None = None,
     facts = [photo_facts(r, by_id[r.id].quality, thresholds, sequences.get(r.id)) for r in rows]
     out = []
     for g in grouping.group_photos(facts, grouping_settings(settings)):
-        members = [by_id[i] for i in g.members]
-        pick = pick_group(members, thresholds)
-        reason = pick.reason
-        if g.kind == "exact" and pick.photo_id == min(g.members) and not any(m.row.flag or m.row.rating
-                                                                               for m in members):
-            # Byte-identical files score and measure alike: focus or score cannot tell them apart.
-            reason = "identical files: the one first seen in the library is kept"
-        out.append(GroupView(min(g.members), g.kind, members, pick.photo_id, reason, dict(pick.faults), thresholds))
+        # Frames in the order they were taken, as the photographer shot them.
+        members = sorted((by_id[i] for i in g.members), key=lambda m: (m.row.captured_at or 0.0, m.row.name))
+        group = GroupView(min(g.members), g.kind, members, 0, "", {}, thresholds)
+        judge_group(group)
+        out.append(group)
     out.sort(key=lambda g: (min((m.row.captured_at or 0) for m in g.members), g.id))
     return out
+
+
+IDENTICAL_FILES = "identical files: the one first seen in the library is kept"
+
+
+def judge_group(group: GroupView) -> None:
+    """Choose the group's pick and say why, from its members' marks and measures: when it is
+    loaded, and again in the views after its marks change, so both say the same."""
+    pick = pick_group(group.members, group.thresholds)
+    reason = pick.reason
+    if group.kind == "exact" and pick.photo_id == group.id and not any(m.row.flag or m.row.rating
+                                                                        for m in group.members):
+        # Byte-identical files score and measure alike: focus or score cannot tell them apart.
+        reason = IDENTICAL_FILES
+    group.pick_id, group.reason, group.member_faults = pick.photo_id, reason, dict(pick.faults)
 
 
 def cull_rules(settings: Settings, rules: Iterable[str] | str | None = None,
@@ -330,8 +343,7 @@ def remove_photos(engine: Engine, settings: Settings, photo_ids: Sequence[int],
                 if folder is None:
                     moved = removal.move_to_trash(Path(jf.source), jf.sha256)
                 else:
-                    root = next((Path(r.path) for r in roots if jf.source.startswith(r.path.rstrip(os.sep) + os.sep)),
-                                None)
+                    root = next((Path(r.path) for r in roots if is_under(jf.source, r.path, or_same=False)), None)
                     moved = removal.move_to_folder(Path(jf.source), Path(folder), root, jf.sha256)
             except (removal.RemovalError, OSError) as exc:
                 _move_back(engine, where, report, done, jf, files, exc)
@@ -555,16 +567,12 @@ def check_export_dest(engine: Engine, dest: Path) -> Path:
     return dest
 
 
-def _inside(path: str, folder: str) -> bool:
-    return path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def export_relative(path: str, under: str | None, roots: Sequence[str]) -> str:
     """Where a file goes below the export folder: its path below `under`; with no folder (all
     photos), its path below its library root, the root's own name first; else its bare name."""
-    if under and _inside(path, under):
+    if under and is_under(path, under, or_same=False):
         return os.path.relpath(path, under)
-    root = max((r for r in roots if _inside(path, r)), key=len, default=None)
+    root = deepest_folder(path, roots)
     if root is not None:
         name = os.path.basename(root.rstrip(os.sep))
         return os.path.join(name, os.path.relpath(path, root)) if name else os.path.relpath(path, root)

@@ -20,6 +20,7 @@ from app.config.settings import Settings
 from app.core import decode, formats, quality, ratings, scanner, xmp
 from app.errors import Cancelled
 from app.core.pipeline import PhotoResult, StageTimes, default_workers, score_stream
+from app.pathutil import is_under
 from app.storage import journal, repo
 
 if TYPE_CHECKING:  # torch loads in a couple of seconds: only commands that score pay for it
@@ -235,7 +236,7 @@ def scan_folders(engine: Engine, settings: Settings, folders: Iterable[Path | st
         folders = [os.path.abspath(os.fspath(f)) for f in folders]
         for f in folders:
             for export in journal.export_folders(engine):  # named on purpose: it joins the library
-                if f == export or f.startswith(export.rstrip(os.sep) + os.sep):
+                if is_under(f, export):
                     journal.forget_export(engine, export)
         targets = [repo.add_root(engine, f) if add else _root_for(engine, f) for f in folders]
         after = {r.path for r in repo.list_roots(engine)}
@@ -294,7 +295,7 @@ def sync_folder(engine: Engine, settings: Settings, root_id: int, folder: str,
 def _root_for(engine: Engine, folder: Path | str) -> repo.Root:
     folder = os.path.abspath(os.fspath(folder))
     for root in repo.list_roots(engine):
-        if folder == root.path or folder.startswith(root.path.rstrip(os.sep) + os.sep):
+        if is_under(folder, root.path):
             return root
     return repo.add_root(engine, folder)
 

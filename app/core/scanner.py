@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from app.core import formats
+from app.pathutil import is_under
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def is_excluded(name: str, rel: str, globs: Iterable[str]) -> bool:
 def _inside(link: str, root: str) -> bool:
     target = os.path.realpath(link)
     real_root = os.path.realpath(root)
-    return target.startswith(real_root.rstrip(os.sep) + os.sep) and os.path.exists(target)
+    return is_under(target, real_root, or_same=False) and os.path.exists(target)
 
 
 def _entry(path: str, name: str) -> ScanEntry:
@@ -96,7 +97,7 @@ def scan(root: Path | str, exclude: Iterable[str] = (), skip_dirs: Iterable[Path
     skip = {ident for ident in map(_identity, skip_paths) if ident}
     result = ScanResult()
     real_root = os.path.realpath(root)
-    if any(real_root == s or real_root.startswith(s.rstrip(os.sep) + os.sep) for s in skip_paths):
+    if any(is_under(real_root, s) for s in skip_paths):
         return result  # the watcher's look inside a rejects or export folder: nothing there is the library's
     seen_dirs: set[tuple[int, int]] = set()
     stack = [root]

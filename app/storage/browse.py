@@ -9,43 +9,22 @@ from __future__ import annotations
 import os
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import Engine, case, func, literal_column, select
 
+from app.pathutil import is_under
 from app.storage import db
-from app.storage.repo import SORTS, Photo, _under
+from app.storage.query import IN_LIBRARY, PhotoQuery, conditions, order_terms, under_folder
+from app.storage.repo import Photo
 from app.storage.schema import errors, photos, roots
 
 CHUNK = 500
 PROGRESS_STEPS = 100_000  # SQLite steps between two "is this query still wanted?" checks (a few ms)
 
-# Unary plus keeps SQLite from walking an index row by row where a table scan is faster.
-IN_LIBRARY = literal_column("+photos.root_id").is_not(None)
 STATUSES = ("scored", "unscored", "failed")
 FLAGS = ("pick", "reject", "unrejected")
-
-
-@dataclass(frozen=True)
-class PhotoQuery:
-    """What the grid shows: a sort and the filters, all applied in SQL."""
-
-    sort: str = "score"  # score | date | name | size
-    descending: bool | None = None  # None: the natural order (best, newest, largest first; names A-Z)
-    min_score: float | None = None
-    max_score: float | None = None
-    min_rating: int = 0
-    under: str | None = None  # a folder: photos anywhere below it
-    status: str | None = None  # None | scored | unscored | failed
-    flag: str | None = None  # None | pick | reject | unrejected
-
-    def with_(self, **changes) -> "PhotoQuery":
-        return replace(self, **changes)
-
-    @property
-    def is_descending(self) -> bool:
-        return self.descending if self.descending is not None else self.sort in ("score", "size", "date")
 
 
 @dataclass(frozen=True)
@@ -93,50 +72,22 @@ _COLUMNS = (photos.c.id, photos.c.path, photos.c.name, photos.c.folder, photos.c
             photos.c.companion, errors.c.reason, errors.c.kind, photos.c.content_hash)
 
 
-def _conditions(q: PhotoQuery) -> list:
-    cond = [photos.c.state != "missing", photos.c.state != "removed", IN_LIBRARY]
-    if q.under:
-        cond.append(_under(photos.c.path, os.path.abspath(q.under)))
-    if q.min_score is not None:
-        cond.append(photos.c.score >= q.min_score)
-    if q.max_score is not None:
-        cond.append(photos.c.score <= q.max_score)
-    if q.min_rating:
-        cond.append(photos.c.rating >= q.min_rating)
-    if q.flag == "pick":
-        cond.append(photos.c.flag == "pick")
-    elif q.flag == "reject":
-        cond.append(photos.c.flag == "reject")
-    elif q.flag == "unrejected":
-        cond.append(photos.c.flag != "reject")
-    if q.status == "scored":
-        cond.append(photos.c.score.is_not(None))
-    elif q.status == "unscored":
-        cond.append(photos.c.score.is_(None))
-        cond.append(~select(errors.c.photo_id).where(errors.c.photo_id == photos.c.id).exists())
-    elif q.status == "failed":
-        cond.append(select(errors.c.photo_id).where(errors.c.photo_id == photos.c.id).exists())
-    return cond
-
-
 def photo_ids(engine: Engine, q: PhotoQuery, cancelled: Callable[[], bool] | None = None) -> list[int] | None:
     """Ids of the photos the query selects, in its order (unscored last when sorting by score).
 
     With `cancelled`, SQLite asks it every few milliseconds and stops when it says True: then the
     answer is None (a view that asked again no longer wants this one)."""
-    if q.sort not in SORTS:
-        raise ValueError(f"unknown sort {q.sort!r} (score, date, name, size)")
     with reading(engine) as conn:
-        if q.sort == "score" and not q.is_descending and not q.under:
+        if q.sort == "score" and not q.is_descending and not q.under and not q.model_key:
             return _worst_first(conn, q, cancelled)
-        return _first_column(conn, select(photos.c.id).where(*_conditions(q)).order_by(*_order(q)), cancelled)
+        return _first_column(conn, select(photos.c.id).where(*conditions(q)).order_by(*order_terms(q)), cancelled)
 
 
 def _worst_first(conn, q: PhotoQuery, cancelled: Callable[[], bool] | None) -> list[int] | None:
     """Worst first, ties by name, unscored last: the best-first index read backwards, which gives
     equal scores Z-A, so each run of them is turned around; then the unscored ones, A-Z (their
     part of the index is in that order). Sorting the whole table instead takes about twice as long."""
-    cond = _conditions(q)
+    cond = conditions(q)
     scored = _rows(conn, select(photos.c.id, photos.c.score).where(*cond, photos.c.score.is_not(None))
                    .order_by(photos.c.score.asc(), photos.c.name.desc(), photos.c.id.desc()), cancelled)
     if scored is None:
@@ -154,34 +105,6 @@ def _worst_first(conn, q: PhotoQuery, cancelled: Callable[[], bool] | None) -> l
     unscored = _first_column(conn, select(photos.c.id).where(*cond, photos.c.score.is_(None))
                              .order_by(photos.c.name, photos.c.id), cancelled)
     return None if unscored is None else ids + unscored
-
-
-# Each sort's key as its view index (schema V3) spells it, and whether that index is descending:
-# the grid's natural orders (best, newest, largest first; names A-Z) are read from the indexes.
-VIEW_KEYS = {
-    "score": ("photos.score", True),
-    "date": ("coalesce(photos.captured_at, photos.mtime_ns / 1e9)", True),  # as repo.SORTS, literally
-    "name": ("photos.name", False),
-    "size": ("photos.size", True),
-}
-
-
-def _order(q: PhotoQuery) -> list:
-    """ORDER BY terms: the key, then name and id, unscored photos last."""
-    spelled, index_descending = VIEW_KEYS[q.sort]
-    # The score index holds what the filters test; the others only the order, and walking one
-    # row by row to test a filter in the table is slower than sorting what the filter keeps.
-    indexed = q.is_descending == index_descending and (
-        q.sort == "score" or q == PhotoQuery(sort=q.sort, descending=q.descending))
-    # "+" makes SQLite sort instead of walking an index (for worst first, the score index would
-    # give the order only in part, and sorting each run of equal scores is slower still).
-    key = literal_column(spelled if indexed else "+" + spelled)
-    terms = [key.desc() if q.is_descending else key.asc()]
-    if q.sort == "score" and not q.is_descending:
-        terms.insert(0, key.is_(None))  # NULL sorts lowest: unscored photos last
-    if q.sort != "name":
-        terms.append(photos.c.name)
-    return terms + [photos.c.id]
 
 
 def _first_column(conn, stmt, cancelled: Callable[[], bool] | None = None) -> list | None:
@@ -253,7 +176,7 @@ def status_counts(engine: Engine, under: str | None = None) -> StatusCounts:
     """How many library photos are scored, waiting, failed, offline, picked and rejected."""
     cond = [photos.c.state != "missing", photos.c.state != "removed", IN_LIBRARY]
     if under:
-        cond.append(_under(photos.c.path, os.path.abspath(under)))
+        cond.append(under_folder(photos.c.path, under))
     totals = select(
         func.count(),
         func.sum(case((photos.c.score.is_not(None), 1), else_=0)),
@@ -292,8 +215,5 @@ def failed_ids(engine: Engine) -> set[int]:
 
 def root_of(engine: Engine, path: str) -> tuple[int, str] | None:
     """The library root (id, path) that holds path, or None."""
-    path = os.path.abspath(path)
-    for rid, rpath in root_paths(engine):
-        if path == rpath or path.startswith(rpath.rstrip(os.sep) + os.sep):
-            return rid, rpath
-    return None
+    # Roots never nest (repo.add_root folds an inner one into the outer), so the first is the one.
+    return next(((rid, rpath) for rid, rpath in root_paths(engine) if is_under(path, rpath)), None)

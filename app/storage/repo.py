@@ -16,6 +16,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.errors import PhotoError
 from app.storage.db import reading
+from app.storage.query import CAPTURED, PhotoQuery, conditions, order_terms, score_column
+from app.storage.query import under_folder as _under
 from app.storage.schema import embeddings, errors, photos, removal_files, roots, scores
 
 CHUNK = 500
@@ -60,11 +62,6 @@ class Photo:
         return "scored" if self.score is not None else "unscored"
 
 
-def _under(column, folder: str):
-    """Rows whose path lies below folder (an index range over the path bytes)."""
-    prefix = os.fsencode(folder.rstrip(os.sep)) + os.fsencode(os.sep)
-    upper = prefix[:-1] + bytes([prefix[-1] + 1])
-    return and_(column >= prefix, column < upper)
 
 
 # --- roots ---------------------------------------------------------------------------------
@@ -519,62 +516,36 @@ def embedding_of(engine: Engine, photo_id: int, model_key: str | None = None) ->
 
 # --- queries for views ---------------------------------------------------------------------
 
-SORTS = {
-    "score": photos.c.score,
-    "date": func.coalesce(photos.c.captured_at, photos.c.mtime_ns / 1e9),
-    "name": photos.c.name,
-    "size": photos.c.size,
-}
-
-
 def list_photos(engine: Engine, sort: str = "score", descending: bool | None = None,
                 min_score: float | None = None, max_score: float | None = None,
+                min_rating: int = 0, flag: str | None = None,
                 under: str | None = None, model_key: str | None = None, precision: str | None = None,
                 status: str | None = None, include_missing: bool = False, library_only: bool = False,
-                paths: Iterable[str] | None = None, limit: int | None = None) -> list[Photo]:
-    """Photos with their latest score (or the score of model_key), sorted and filtered in SQL.
+                paths: Iterable[str] | None = None, limit: int | None = None,
+                query: PhotoQuery | None = None) -> list[Photo]:
+    """Photos with their latest score (or the score of model_key), sorted and filtered in SQL by
+    the same builder as the desktop views (storage.query); `query` stands for the keywords before it.
 
     status: None (all), "scored", "unscored", "failed"."""
-    score_col = photos.c.score
-    if model_key:
-        sub = select(scores.c.score).where(scores.c.photo_id == photos.c.id, scores.c.model_key == model_key)
-        if precision:
-            sub = sub.where(scores.c.precision == precision)
-        score_col = sub.order_by(scores.c.scored_at.desc()).limit(1).scalar_subquery()
-    q = (select(photos.c.id, photos.c.path, photos.c.name, photos.c.folder, photos.c.size,
-                photos.c.mtime_ns, photos.c.state, score_col.label("score"),
-                (photos.c.score_model if not model_key else
-                 case((score_col.is_not(None), model_key), else_=None)).label("score_model"),
-                photos.c.captured_at, photos.c.width, photos.c.height, photos.c.rating, photos.c.flag,
-                photos.c.companion, errors.c.reason, errors.c.kind, photos.c.content_hash)
-         .select_from(photos.outerjoin(errors, errors.c.photo_id == photos.c.id)))
-    if not include_missing:
-        q = q.where(photos.c.state.not_in(("missing", "removed")))
-    if library_only:
-        q = q.where(photos.c.root_id.is_not(None))
-    if under:
-        q = q.where(_under(photos.c.path, os.path.abspath(under)))
+    q = query or PhotoQuery(sort=sort, descending=descending, min_score=min_score, max_score=max_score,
+                            min_rating=min_rating, flag=flag, under=under, status=status, model_key=model_key, precision=precision,
+                            library_only=library_only, include_missing=include_missing)
+    score_col = score_column(q)
+    stmt = (select(photos.c.id, photos.c.path, photos.c.name, photos.c.folder, photos.c.size,
+                   photos.c.mtime_ns, photos.c.state, score_col.label("score"),
+                   (photos.c.score_model if not q.model_key else
+                    case((score_col.is_not(None), q.model_key), else_=None)).label("score_model"),
+                   photos.c.captured_at, photos.c.width, photos.c.height, photos.c.rating, photos.c.flag,
+                   photos.c.companion, errors.c.reason, errors.c.kind, photos.c.content_hash)
+            .select_from(photos.outerjoin(errors, errors.c.photo_id == photos.c.id))
+            .where(*conditions(q)).order_by(*order_terms(q)))
     wanted = None if paths is None else set(paths)
     if wanted is not None and len(wanted) <= CHUNK:
-        q = q.where(photos.c.path.in_(list(wanted)))
-    if min_score is not None:
-        q = q.where(score_col >= min_score)
-    if max_score is not None:
-        q = q.where(score_col <= max_score)
-    if status == "scored":
-        q = q.where(score_col.is_not(None))
-    elif status == "unscored":
-        q = q.where(score_col.is_(None), errors.c.kind.is_(None))
-    elif status == "failed":
-        q = q.where(errors.c.kind.is_not(None))
-    key = SORTS["score"] if sort == "score" and not model_key else (score_col if sort == "score" else SORTS[sort])
-    desc = descending if descending is not None else sort in ("score", "size", "date")
-    order = key.desc() if desc else key.asc()
-    q = q.order_by(key.is_(None), order, photos.c.name, photos.c.id)  # unscored last
+        stmt = stmt.where(photos.c.path.in_(list(wanted)))
     if limit:
-        q = q.limit(limit)
+        stmt = stmt.limit(limit)
     with reading(engine) as conn:
-        return [Photo(*row) for row in conn.execute(q) if wanted is None or row.path in wanted]
+        return [Photo(*row) for row in conn.execute(stmt) if wanted is None or row.path in wanted]
 
 
 @dataclass(frozen=True)
@@ -602,14 +573,14 @@ def curation_rows(engine: Engine, under: str | None = None, with_embeddings: boo
     """Present photos (under a folder) with their score, quality, hashes and marks."""
     emb = embeddings.alias("e")
     cols = [photos.c.id, photos.c.path, photos.c.name, photos.c.size, photos.c.score,
-            func.coalesce(photos.c.captured_at, photos.c.mtime_ns / 1e9), photos.c.content_hash,
+            CAPTURED, photos.c.content_hash,
             photos.c.scene_hash, photos.c.width, photos.c.height, photos.c.rating, photos.c.flag,
             photos.c.companion, *[photos.c[f] for f in QUALITY_FIELDS]]
     q = select(*cols, emb.c.vector if with_embeddings else func.coalesce(None, None)).select_from(
         photos.outerjoin(emb, and_(emb.c.photo_id == photos.c.id, emb.c.model_key == photos.c.score_model)))
     q = q.where(photos.c.state == "present")
     if under:
-        q = q.where(_under(photos.c.path, os.path.abspath(under)))
+        q = q.where(_under(photos.c.path, under))
     else:  # the whole library: not photos cached outside it (scored alone, or of a removed folder)
         q = q.where(photos.c.root_id.is_not(None))
     out = []

@@ -35,12 +35,6 @@ def reason_text(group: GroupView) -> str:
     return reason[:1].upper() + reason[1:]
 
 
-def repick(group: GroupView) -> None:
-    """Choose the group's pick again after its marks changed (as app.curation.load_groups does)."""
-    pick = curation.pick_group(group.members, group.thresholds)
-    group.pick_id, group.reason, group.member_faults = pick.photo_id, pick.reason, dict(pick.faults)
-
-
 class GroupListModel(QAbstractListModel):
     def __init__(self, thumbnails: ThumbnailLoader | None, thumb_pixels: int = 256, parent: QObject | None = None):
         super().__init__(parent)
@@ -127,8 +121,6 @@ class GroupListModel(QAbstractListModel):
     # --- changes --------------------------------------------------------------------------
 
     def set_groups(self, groups: list[GroupView], photos: dict[int, Photo]) -> None:
-        for g in groups:  # frames in the order they were taken, as the photographer shot them
-            g.members.sort(key=lambda m: (m.row.captured_at or 0.0, m.row.name))
         self.beginResetModel()
         self.groups = groups
         self.photos = photos
@@ -146,7 +138,7 @@ class GroupListModel(QAbstractListModel):
             flag = "pick" if m.row.id == photo_id else ("" if m.row.flag == "pick" else m.row.flag)
             if flag != m.row.flag:
                 m.row = replace(m.row, flag=flag)
-        repick(group)
+        curation.judge_group(group)
         index = self.index(row)
         self.dataChanged.emit(index, index)
 
@@ -164,7 +156,7 @@ class GroupListModel(QAbstractListModel):
                     m.row = replace(m.row, flag=photo.flag, rating=photo.rating)
             rows.add(row)
         for row in sorted(rows):
-            repick(self.groups[row])
+            curation.judge_group(self.groups[row])
             index = self.index(row)
             self.dataChanged.emit(index, index)
 

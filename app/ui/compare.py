@@ -5,28 +5,20 @@ they arrive the thumbnails stand in, already placed where the full image will be
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPalette, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from app.core import decode
-from app.errors import PhotoError
 from app.storage.repo import Photo
 from app.ui import keys, labels
 from app.ui import format as fmt
-from app.workers.preview import to_qimage
-from app.workers.tasks import make_pool, on_shutdown, run_task
+from app.workers.preview import Preview, PreviewLoader
+from app.workers.tasks import on_shutdown
 
 MAX_ZOOM = 8.0  # screen pixels per image pixel, at most
 ZOOM_STEP = 1.25
 CACHE = 4  # full-size images kept (a 24 MP frame is 72 MB)
-
-
-def load_full(path: str) -> QImage:
-    """The photo at full size, EXIF-oriented, as a QImage (in a worker thread)."""
-    return to_qimage(decode.decode(Path(path), min_side=None).image)
 
 
 class ZoomState(QObject):
@@ -226,7 +218,8 @@ class CompareView(QWidget):
         super().__init__(parent)
         self.setObjectName("compareView")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.pool = make_pool("compare", 2, self)
+        self.previews = PreviewLoader("compare", 2, CACHE, self)  # full size: max_side None
+        self.pool = self.previews.pool
         on_shutdown(self.stop)
         self.state = ZoomState(self)
         self.state.changed.connect(self._show_zoom)
@@ -234,8 +227,6 @@ class CompareView(QWidget):
         self.sides: list[Side | None] = [None, None]
         self.titles = [QLabel(self), QLabel(self)]
         self.keep = [QPushButton("Make this the pick", self), QPushButton("Make this the pick", self)]
-        self._tokens = [0, 0]
-        self._cache: dict[str, QImage] = {}
 
         top = QHBoxLayout()
         top.setContentsMargins(8, 6, 8, 6)
@@ -321,33 +312,14 @@ class CompareView(QWidget):
         self._title(i)
         photo = side.photo
         size = QSize(photo.width or 0, photo.height or 0)
-        self._tokens[i] += 1
-        token = self._tokens[i]
-        cached = self._cache.get(photo.path)
-        if cached is not None:
-            self.panes[i].show_photo(cached.size(), stand_in)
-            self.panes[i].show_image(cached)
-            if self.loaded():
-                self.ready.emit()
-            return
         self.panes[i].show_photo(size, stand_in, "Decoding the full-size image…")
-        run_task(self.pool, load_full, photo.path,
-                 on_done=lambda image: self._loaded(i, token, photo.path, image),
-                 on_error=lambda exc: self._failed(i, token, exc))
+        self.previews.request(photo.path, None, lambda preview: self._loaded(i, preview),
+                              self.panes[i].show_note, slot=i)
 
-    def _loaded(self, i: int, token: int, path: str, image: QImage) -> None:
-        self._cache[path] = image
-        while len(self._cache) > CACHE:
-            del self._cache[next(iter(self._cache))]
-        if token == self._tokens[i]:
-            self.panes[i].show_image(image)
-            if self.loaded():
-                self.ready.emit()
-
-    def _failed(self, i: int, token: int, exc: BaseException) -> None:
-        if token == self._tokens[i]:
-            reason = exc.reason if isinstance(exc, PhotoError) else f"{type(exc).__name__}: {exc}"
-            self.panes[i].show_note("Cannot show this photo at full size: " + reason)
+    def _loaded(self, i: int, preview: Preview) -> None:
+        self.panes[i].show_image(preview.image)
+        if self.loaded():
+            self.ready.emit()
 
     def loaded(self) -> bool:
         """True when both panes show their full-size image."""
@@ -391,6 +363,4 @@ class CompareView(QWidget):
             super().keyPressEvent(event)
 
     def stop(self, wait_ms: int = 0) -> bool:
-        self._tokens = [t + 1 for t in self._tokens]
-        self.pool.clear()
-        return self.pool.waitForDone(wait_ms)
+        return self.previews.stop(wait_ms)

@@ -24,16 +24,15 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QFr
 
 from app import curation
 from app.core import cullrules
-from app.errors import PhotoError
 from app.curation import CullItem
 from app.storage.repo import Photo
 from app.ui import art, keys, labels
 from app.ui import format as fmt
 from app.ui.delegate import paint_marks
-from app.ui.viewer import ImageArea
+from app.ui.viewer import ImageArea, preview_side
 from app.workers.curation import CullResult, CurationService
-from app.workers.preview import Preview, load_preview
-from app.workers.tasks import make_pool, on_shutdown, run_task
+from app.workers.preview import Preview, PreviewLoader
+from app.workers.tasks import on_shutdown
 from app.workers.thumbnails import ThumbKey, ThumbnailLoader
 
 log = logging.getLogger(__name__)
@@ -115,8 +114,7 @@ class CullListModel(QAbstractListModel):
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole, int(CullRoles.Thumbnail)])
 
     def set_items(self, items: list[CullItem], photos: dict[int, Photo]) -> None:
-        # In the order they were taken, so the frames of a burst are reviewed together.
-        items = sorted(items, key=lambda it: (it.member.row.captured_at or 0.0, it.member.row.path))
+        """The candidates in the order curation.cull_list gives them (worst first), as the CLI lists them."""
         self.beginResetModel()
         self.items = items
         self.photos = photos
@@ -299,9 +297,9 @@ class CullView(QWidget):
         self.stale = True
         self.loading = False
         self._token = 0
-        self._preview_token = 0
-        self._previews: dict[str, Preview] = {}
-        self.pool = make_pool("cull-preview", 1, self)
+        # Two threads: the photo asked for is not held up behind the next one decoded ahead.
+        self.previews = PreviewLoader("cull-preview", 2, PREVIEW_CACHE, self)
+        self.pool = self.previews.pool
         on_shutdown(self.stop)
         self.model = CullListModel(thumbnails, thumb_pixels, self)
         self.delegate = CullDelegate(good, cull, self)
@@ -584,6 +582,7 @@ class CullView(QWidget):
         item: CullItem | None = index.data(CullRoles.Item) if index.isValid() else None
         photo: Photo | None = index.data(CullRoles.Photo) if index.isValid() else None
         if item is None or photo is None:
+            self.previews.forget()
             self.image.show_pixmap(None)
             self.info.setText("")
             return
@@ -592,9 +591,8 @@ class CullView(QWidget):
         nxt = self.model.index(index.row() + 1)
         if nxt.isValid():  # decoded ahead, so the next photo shows at once
             ahead = nxt.data(CullRoles.Photo)
-            if ahead is not None and ahead.path not in self._previews and ahead.state == "present":
-                run_task(self.pool, load_preview, ahead.path, self._preview_side(),
-                         on_done=lambda preview: self._loaded_preview(-1, preview))
+            if ahead is not None and ahead.state == "present":
+                self.previews.prefetch(ahead.path, preview_side(self))
 
     def _fill_info(self, item: CullItem, photo: Photo) -> None:
         marks = ("★" * photo.rating) if photo.rating else "no stars"
@@ -609,40 +607,19 @@ class CullView(QWidget):
             f"<ul style='margin-top:2px; margin-bottom:0px'>{reasons}</ul>"
             f"<span style='color:{art.dim(self.palette()).name()}'>{html.escape(fmt.printable(photo.folder))}</span>")
 
-    def _preview_side(self) -> int:
-        screen = self.screen()
-        side = 2048
-        if screen is not None:
-            geo = screen.availableGeometry()
-            side = int(max(geo.width(), geo.height()) * screen.devicePixelRatio())
-        return max(1024, side)
-
     def _preview(self, photo: Photo, thumbnail: QPixmap | None) -> None:
-        self._preview_token += 1
-        token = self._preview_token
-        cached = self._previews.get(photo.path)
-        if cached is not None:
-            self.image.show_pixmap(QPixmap.fromImage(cached.image))
-            return
         if photo.state != "present":
+            self.previews.forget()
             self.image.show_pixmap(thumbnail, f"The file is {photo.state}")
             return
         self.image.show_pixmap(thumbnail, "" if thumbnail is not None else "Loading…")
-        run_task(self.pool, load_preview, photo.path, self._preview_side(),
-                 on_done=lambda preview: self._loaded_preview(token, preview),
-                 on_error=lambda exc: self._preview_failed(token, exc))
+        self.previews.request(photo.path, preview_side(self), self._show_preview, self._preview_failed)
 
-    def _loaded_preview(self, token: int, preview: Preview) -> None:
-        self._previews[preview.path] = preview
-        while len(self._previews) > PREVIEW_CACHE:
-            del self._previews[next(iter(self._previews))]
-        if token == self._preview_token:
-            self.image.show_pixmap(QPixmap.fromImage(preview.image))
+    def _show_preview(self, preview: Preview) -> None:
+        self.image.show_pixmap(QPixmap.fromImage(preview.image))
 
-    def _preview_failed(self, token: int, exc: BaseException) -> None:
-        if token == self._preview_token:
-            reason = exc.reason if isinstance(exc, PhotoError) else f"{type(exc).__name__}: {exc}"
-            self.image.show_pixmap(self.image.pixmap, "Cannot show this photo: " + reason)
+    def _preview_failed(self, text: str) -> None:
+        self.image.show_pixmap(self.image.pixmap, text)
 
     def photos_changed(self, fresh: dict[int, Photo]) -> None:
         for pid, photo in fresh.items():  # the hidden candidates too: a switch may show them again
@@ -680,7 +657,5 @@ class CullView(QWidget):
 
     def stop(self, wait_ms: int = 0) -> bool:
         self._token += 1
-        self._preview_token += 1
         self._threshold_timer.stop()
-        self.pool.clear()
-        return self.pool.waitForDone(wait_ms)
+        return self.previews.stop(wait_ms)

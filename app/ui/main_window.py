@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, Q
 
 from app.config import paths
 from app.config import settings as settings_mod
+from app.pathutil import is_under
 from app.storage import browse
 from app.ui import art, desktop, keys, window_actions
 from app.ui.banner import ModelBanner
@@ -410,7 +411,7 @@ class MainWindow(QMainWindow):
             "and marks of its photos stay cached: adding the folder (or a folder inside it) again brings "
             "them back.")
         if answer == QMessageBox.StandardButton.Yes:
-            if self.query.under and (self.query.under + os.sep).startswith(root.rstrip(os.sep) + os.sep):
+            if self.query.under and is_under(self.query.under, root):
                 self.query = self.query.with_(under=None)
             self.library.remove_root(root)
 

@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QMenu, QPushButton, QStyle, QTreeView,
                                QVBoxLayout, QWidget)
 
+from app.pathutil import is_under
 from app.storage import browse
 from app.ui.format import printable
 
@@ -177,6 +178,6 @@ def _short(path: str) -> str:
     home = os.path.expanduser("~")
     if path == home:
         return "~"
-    if path.startswith(home + os.sep):
-        return "~" + path[len(home):]
+    if is_under(path, home, or_same=False):
+        return os.path.join("~", os.path.relpath(path, home))
     return path

@@ -8,12 +8,21 @@ from PySide6.QtGui import QKeyEvent, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout,
                                QWidget)
 
-from app.errors import PhotoError
 from app.storage.repo import Photo
 from app.ui import keys, labels
 from app.ui import format as fmt
-from app.workers.preview import Preview, load_preview
-from app.workers.tasks import make_pool, on_shutdown, run_task
+from app.workers.preview import Preview, PreviewLoader
+from app.workers.tasks import on_shutdown
+
+
+def preview_side(widget: QWidget) -> int:
+    """The long side, in device pixels, of a preview that fills the widget's screen."""
+    screen = widget.screen()
+    side = 2048
+    if screen is not None:
+        geo = screen.availableGeometry()
+        side = int(max(geo.width(), geo.height()) * screen.devicePixelRatio())
+    return max(1024, side)
 
 
 class ImageArea(QWidget):
@@ -62,13 +71,12 @@ class Viewer(QWidget):
         self.setObjectName("viewer")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.good, self.cull = good, cull
-        self.pool = make_pool("preview", 2, self)
+        self.previews = PreviewLoader("preview", 2, 6, self)
+        self.pool = self.previews.pool
         on_shutdown(self.stop)
         self.image = ImageArea(self)
         self.photo: Photo | None = None
         self.status = ""
-        self._token = 0
-        self._cache: dict[str, Preview] = {}
 
         side = QFrame(self)
         side.setObjectName("viewerInfo")
@@ -116,45 +124,29 @@ class Viewer(QWidget):
         layout.addWidget(side)
 
     def show_photo(self, photo: Photo, status: str, thumbnail: QPixmap | None) -> None:
-        same = self.photo is not None and self.photo.id == photo.id and self.photo.path == photo.path
+        old = self.photo
+        # The same file as on screen: a rescan that found it edited (new size or mtime) shows it again.
+        same = old is not None and (old.id, old.path, old.size, old.mtime_ns) == (photo.id, photo.path, photo.size,
+                                                                                photo.mtime_ns)
         self.photo = photo
         self.status = status
         self._fill_info(photo, status)
         if same:
             return
-        self._token += 1
         for name in ("Camera", "Lens", "Exposure"):
             self.fields[name].setText("—")
-        cached = self._cache.get(photo.path)
-        if cached is not None:
-            self._show_preview(cached)
-            return
-        self.image.show_pixmap(thumbnail, "" if thumbnail is not None else "Loading…")
         if status in ("missing", "offline"):
+            self.previews.forget()
             self.image.show_pixmap(thumbnail, "The file is " + ("missing" if status == "missing" else
                                                                  "offline (its folder is unreachable)"))
             return
-        token = self._token
-        screen = self.screen()
-        side = 2048
-        if screen is not None:
-            geo = screen.availableGeometry()
-            side = int(max(geo.width(), geo.height()) * screen.devicePixelRatio())
-        run_task(self.pool, load_preview, photo.path, max(1024, side),
-                 on_done=lambda preview: self._loaded(token, preview),
-                 on_error=lambda exc: self._failed(token, exc))
+        self.image.show_pixmap(thumbnail, "" if thumbnail is not None else "Loading…")
+        self.previews.request(photo.path, preview_side(self), self._show_preview, self._failed)
 
     def set_thresholds(self, good: float, cull: float) -> None:
         self.good, self.cull = good, cull
         if self.photo is not None:
             self._fill_info(self.photo, self.status)
-
-    def _loaded(self, token: int, preview: Preview) -> None:
-        self._cache[preview.path] = preview
-        while len(self._cache) > 6:
-            del self._cache[next(iter(self._cache))]
-        if token == self._token:
-            self._show_preview(preview)
 
     def _show_preview(self, preview: Preview) -> None:
         pixmap = QPixmap.fromImage(preview.image)
@@ -162,11 +154,8 @@ class Viewer(QWidget):
         for name in ("Camera", "Lens", "Exposure"):
             self.fields[name].setText(preview.capture.get(name, "—"))
 
-    def _failed(self, token: int, exc: BaseException) -> None:
-        if token != self._token:
-            return
-        reason = exc.reason if isinstance(exc, PhotoError) else f"{type(exc).__name__}: {exc}"
-        self.image.show_pixmap(self.image.pixmap, "Cannot show this photo: " + reason)
+    def _failed(self, text: str) -> None:
+        self.image.show_pixmap(self.image.pixmap, text)
 
     def _fill_info(self, photo: Photo, status: str) -> None:
         text, colour = fmt.badge(status, photo.score, self.good, self.cull)
@@ -203,6 +192,4 @@ class Viewer(QWidget):
             super().keyPressEvent(event)
 
     def stop(self, wait_ms: int = 0) -> bool:
-        self._token += 1
-        self.pool.clear()
-        return self.pool.waitForDone(wait_ms)
+        return self.previews.stop(wait_ms)

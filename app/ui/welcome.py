@@ -6,6 +6,7 @@ import os
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
+from app.pathutil import is_under
 from app.ui import art, labels
 
 
@@ -69,4 +70,4 @@ class WelcomePage(QWidget):
     @staticmethod
     def _short(path: str) -> str:
         home = os.path.expanduser("~")
-        return "~" + path[len(home):] if path.startswith(home + os.sep) else path
+        return os.path.join("~", os.path.relpath(path, home)) if is_under(path, home, or_same=False) else path

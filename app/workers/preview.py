@@ -1,16 +1,25 @@
-"""Large previews for the viewer, made in a worker thread: an EXIF-oriented QImage sized for the
-screen, plus the capture facts a photographer looks for (camera, lens, exposure)."""
+"""Large previews for the viewer, the cull view and the compare view, made in a worker thread: an
+EXIF-oriented QImage sized for the screen (or at full size), plus the capture facts a photographer
+looks for (camera, lens, exposure). PreviewLoader is the one way the views ask for them.
+"""
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable, Hashable
 
 from PIL import Image
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage
 
 from app.core import decode
+from app.core.errors import PhotoError
+from app.workers.tasks import make_pool, run_task
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +88,91 @@ def capture_info(path: Path) -> dict[str, str]:
     return out
 
 
-def load_preview(path: str, max_side: int) -> Preview:
-    """Decode for the viewer; raises PhotoError with the reason when the photo cannot be shown."""
+def load_preview(path: str, max_side: int | None) -> Preview:
+    """Decode for a view, at most max_side pixels on the long side (None: full size); raises
+    PhotoError with the reason when the photo cannot be shown."""
     decoded = decode.decode(Path(path), min_side=max_side)
     im = decoded.image
-    if max(im.size) > max_side:
+    if max_side is not None and max(im.size) > max_side:
         im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
     return Preview(path, to_qimage(im), decoded.width, decoded.height, capture_info(Path(path)))
+
+
+def error_text(exc: BaseException) -> str:
+    """What a view shows in place of a photo it cannot show."""
+    reason = exc.reason if isinstance(exc, PhotoError) else f"{type(exc).__name__}: {exc}"
+    return "Cannot show this photo: " + reason
+
+
+@dataclass(frozen=True)
+class PreviewKey:
+    """A preview is of these bytes: an edited photo (same path) has a new size or mtime."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    max_side: int | None
+
+
+class PreviewLoader(QObject):
+    """Previews for one view: decoded on its pool (tasks.run_task), kept by path, size and mtime.
+
+    A view asks for one photo per slot (the viewer has one, the compare view one per pane); asking
+    again, or forget(), drops the result of the earlier request when it comes, so a late preview
+    never covers the photo the user moved to. Dropped results are still kept for the next time."""
+
+    def __init__(self, name: str, threads: int, keep: int, parent: QObject | None = None):
+        super().__init__(parent)
+        self.pool = make_pool(name, threads, self)
+        self.keep = keep
+        self._cache: OrderedDict[PreviewKey, Preview] = OrderedDict()
+        self._lock = threading.Lock()  # the cache is read and filled in the pool's threads
+        self._asked: dict[Hashable, int] = {}  # slot -> number of its latest request
+
+    def request(self, path: str, max_side: int | None, on_ready: Callable[[Preview], None],
+                on_failed: Callable[[str], None], slot: Hashable = 0) -> None:
+        """on_ready(preview) or on_failed(error text) in the GUI thread, unless asked again first."""
+        asked = self._asked[slot] = self._asked.get(slot, 0) + 1
+
+        def wanted() -> bool:
+            return self._asked.get(slot) == asked
+
+        run_task(self.pool, self.load, path, max_side,
+                 on_done=lambda preview: on_ready(preview) if wanted() else None,
+                 on_error=lambda exc: on_failed(error_text(exc)) if wanted() else None)
+
+    def prefetch(self, path: str, max_side: int | None) -> None:
+        """Decode ahead, so that asking for it later is quick."""
+        run_task(self.pool, self.load, path, max_side, on_error=lambda exc: None)
+
+    def forget(self) -> None:
+        """Drop the results of every request made so far."""
+        self._asked = {slot: n + 1 for slot, n in self._asked.items()}
+
+    def stop(self, wait_ms: int = 0) -> bool:
+        self.forget()
+        self.pool.clear()
+        return self.pool.waitForDone(wait_ms)
+
+    def load(self, path: str, max_side: int | None) -> Preview:
+        """The preview of the file as it is now (in a worker thread): from the cache when the file's
+        size and mtime are those it was made from."""
+        try:
+            st = os.stat(path)
+        except OSError:  # gone or unreadable: decoding says why in words
+            return load_preview(path, max_side)
+        # Stat before reading: a file edited meanwhile is cached under its older key, decoded again next time.
+        key = PreviewKey(path, st.st_size, st.st_mtime_ns, max_side)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        preview = load_preview(path, max_side)
+        with self._lock:
+            for old in [k for k in self._cache if k.path == path and k.max_side == max_side]:
+                del self._cache[old]  # an earlier version of the file
+            self._cache[key] = preview
+            while len(self._cache) > self.keep:
+                self._cache.popitem(last=False)
+        return preview

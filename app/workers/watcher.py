@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.core import formats
+from app.pathutil import is_under
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ class FolderWatcher(QObject):
 
     def _root_of(self, path: str) -> tuple[int, str] | None:
         for rid, root in self._roots:  # longest first
-            if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
+            if is_under(path, root):
                 return rid, root
         return None
 
@@ -171,9 +172,9 @@ class FolderWatcher(QObject):
         out = []
         for (rid, root), group in by_root.items():
             common = os.path.commonpath(group)
-            if not (common == root or common.startswith(root.rstrip(os.sep) + os.sep)):
+            if not is_under(common, root):
                 common = root
-            skip = frozenset(p for p in waiting if p.startswith(common.rstrip(os.sep) + os.sep))
+            skip = frozenset(p for p in waiting if is_under(p, common, or_same=False))
             out.append(FolderChange(rid, root, common, skip, any(f in removed for f in group)))
         out.sort(key=lambda c: not c.removals)
         return out

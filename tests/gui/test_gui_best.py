@@ -173,3 +173,36 @@ def test_group_model_passes_the_tester(qtbot, qtmodeltester, engine, settings, a
     model.set_groups(result.groups, result.photos)
     qtmodeltester.check(model)
     assert model.rowCount() >= 1
+
+
+def test_exact_copies_keep_curations_reason_when_the_model_judges_again(qtbot, engine, settings, analysed):
+    """The model shows the reason curation gives: after a pick is made and taken back, the exact
+    copies still say the identical files are why the first one is kept."""
+    import shutil
+
+    from app import library
+    from app.library import ModelHolder, analyse, scan_folders
+    from app.workers.curation import load_groups
+
+    (analysed / "backup").mkdir()
+    shutil.copy2(analysed / "OTHER.jpg", analysed / "backup" / "OTHER.jpg")
+    scan_folders(engine, settings, [analysed])
+    holder = ModelHolder(settings)
+    analyse(engine, holder, library.pending(engine, holder))
+    told = next(g for g in curation.load_groups(engine, settings) if g.kind == "exact")
+    assert told.reason == "identical files: the one first seen in the library is kept"
+
+    result = load_groups(engine, settings, None)
+    model = GroupListModel(None)
+    model.set_groups(result.groups, result.photos)
+    row = next(r for r, g in enumerate(model.groups) if g.kind == "exact")
+    index = model.index(row)
+    assert model.data(index, Qt.ItemDataRole.ToolTipRole).lower() == told.reason
+    other = next(m.row.id for m in model.groups[row].members if m.row.id != told.pick_id)
+    model.set_pick(row, other)  # shown at once; the worker would save it
+    assert model.groups[row].pick_id == other
+    # The pick was never saved, so the rows from the database carry no marks: back to curation's word.
+    members = [m.row.id for m in model.groups[row].members]
+    model.photos_changed(browse.photos_by_id(engine, members))
+    assert model.groups[row].pick_id == told.pick_id
+    assert model.data(index, Qt.ItemDataRole.ToolTipRole).lower() == told.reason

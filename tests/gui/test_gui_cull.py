@@ -331,3 +331,16 @@ def test_reasons_read_on_a_dark_theme_that_left_placeholder_text_at_its_default(
         assert lit > 30, lit  # the reasons' letters stand out from the dark background
     finally:
         qapp.setPalette(before)
+
+
+def test_cull_view_shows_curations_order(qtbot, make_window, settings, analysed):
+    from app import curation
+    from app.core import cullrules
+
+    window = make_window(settings)
+    start(qtbot, window)
+    cull = _open_cull(qtbot, window)
+    decided = curation.cull_list(window.engine, settings, None, cull.threshold.value(),
+                                 rules=cullrules.RULES).restrict(cull.rules)
+    assert len(decided.items) >= 3
+    assert [i.member.row.id for i in cull.model.items] == [i.member.row.id for i in decided.items]

@@ -78,9 +78,9 @@ def test_every_order_is_the_sorted_one(tmp_path):
     sorting the table by the sort's key, then name, then id."""
     import itertools
 
-    from sqlalchemy import select
+    from sqlalchemy import literal_column, select
 
-    from app.storage.repo import SORTS
+    from app.storage.query import SORT_KEYS, conditions
     from app.storage.schema import photos
 
     path = tmp_path / "lib.sqlite3"
@@ -100,11 +100,11 @@ def test_every_order_is_the_sorted_one(tmp_path):
     engine = db.open_db(path)
 
     def sorted_ids(q):
-        key = SORTS[q.sort]
+        key = literal_column(SORT_KEYS[q.sort][0])
         order = [key.desc(), photos.c.name, photos.c.id] if q.is_descending else \
             [key.is_(None), key.asc(), photos.c.name, photos.c.id]
         with browse.reading(engine) as conn:
-            return list(conn.execute(select(photos.c.id).where(*browse._conditions(q)).order_by(*order)).scalars())
+            return list(conn.execute(select(photos.c.id).where(*conditions(q)).order_by(*order)).scalars())
 
     filters = [{}, {"min_score": 4.0}, {"min_rating": 3}, {"flag": "pick"}, {"under": "/pic/2"},
                {"status": "unscored"}, {"min_score": 2, "max_score": 6, "flag": "unrejected"}]
