@@ -10,7 +10,6 @@ import logging
 import os
 import threading
 import warnings
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -19,6 +18,7 @@ import torch
 from app.core import model as model_files
 from app.core import onnx_engine
 from app.core.errors import Cancelled, ModelInvalidError, SettingsError
+from app.core.weights import ModelFiles, ModelKey, locate  # noqa: F401  (torch-free; callers import them here)
 
 log = logging.getLogger(__name__)
 
@@ -125,36 +125,10 @@ def default_batch_size(device: torch.device | str, precision: str = "auto", runt
     return onnx_engine.concurrent_runs(torch.get_num_threads()) if chosen == "onnx" else 1
 
 
-@dataclass(frozen=True)
-class ModelKey:
-    encoder: str
-    head_sha256: str
-
-    def __str__(self) -> str:
-        return f"{self.encoder}+head:{self.head_sha256[:16]}"
-
-
 def encoder_layers(encoder: torch.nn.Module) -> torch.nn.ModuleList:
     """The transformer layers (transformers 4 nests them under vision_model, 5 does not)."""
     inner = getattr(encoder, "vision_model", encoder)
     return inner.encoder.layers
-
-
-@dataclass(frozen=True)
-class ModelFiles:
-    """The located weights: enough to know the model key without loading anything."""
-
-    encoder: model_files.EncoderSource
-    head: model_files.HeadSource
-
-    @property
-    def key(self) -> ModelKey:
-        return ModelKey(self.encoder.key, self.head.sha256)
-
-
-def locate(encoder: str, head: str, allow_download: bool = True) -> ModelFiles:
-    return ModelFiles(model_files.resolve_encoder(encoder, allow_download),
-                      model_files.resolve_head(head, allow_download))
 
 
 class Scorer:
