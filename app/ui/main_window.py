@@ -1137,7 +1137,8 @@ class MainWindow(QMainWindow):
 
         ok = self.scoring.wait(left())
         pools = (self.thumbnails.pool, self.library.pool, self.viewer.pool, self.io_pool, self.model.pool,
-                 *self.curation.pools, *self.best.pools, *self.cull.pools)
+                 *self.curation.pools, *self.best.pools, *self.cull.pools,
+                 *([self.download.pool] if self.download is not None else []))
         for pool in pools:
             ok = pool.waitForDone(left()) and ok
         if not ok:
