@@ -5,11 +5,8 @@ its names are repeated here for the callers that load what they find.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
@@ -32,27 +29,27 @@ HEAD_SHAPES = {
 }
 
 
-@contextlib.contextmanager
-def library_noise_to_log():
-    """Send what torch, transformers and torchao print while loading (C-level messages and their
-    own stderr handlers included) to the log file instead of the user's terminal."""
-    if logging.getLogger().isEnabledFor(logging.DEBUG):
-        yield  # --debug: let the user see everything
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            noise = sink.read().decode("utf-8", "replace").strip()
-            if noise:
-                log.info("while loading the model, libraries said:\n%s", noise)
+def library_logs_to_logging() -> None:
+    """What transformers, huggingface_hub and torch report goes through Python logging (so to the
+    log file, and to the terminal only with --debug) instead of their own stderr handlers.
+    File descriptor 2 itself is never redirected: a fatal message a library prints there while a
+    model loads must reach the terminal, and faulthandler's trace the log file (see logsetup)."""
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # unused text-tower weights are expected, not news
+        hf_logging.disable_default_handler()
+        hf_logging.enable_propagation()
+        hf_logging.disable_progress_bar()
+    own = (sys.stderr, sys.__stderr__)
+    for name, lib in list(logging.root.manager.loggerDict.items()):
+        if not isinstance(lib, logging.Logger) or name.split(".")[0] not in ("torch", "huggingface_hub"):
+            continue
+        talkers = [h for h in lib.handlers if type(h) is logging.StreamHandler and h.stream in own]
+        for handler in talkers:
+            lib.removeHandler(handler)
+        if talkers:
+            lib.propagate = True
 
 
 class AestheticHead(nn.Module):
@@ -108,16 +105,13 @@ def load_head(path: Path) -> AestheticHead:
 
 def load_encoder(folder: Path, dtype: torch.dtype = torch.float32) -> nn.Module:
     """The SigLIP vision tower from a checked folder (a full SigLIP checkpoint works too)."""
-    with library_noise_to_log():
-        from transformers import SiglipVisionModel
-        from transformers.utils import logging as hf_logging
+    from transformers import SiglipVisionModel
 
-        hf_logging.set_verbosity_error()  # unused text-tower weights are expected, not news
-        hf_logging.disable_progress_bar()
-        try:
-            model = SiglipVisionModel.from_pretrained(str(folder), attn_implementation="sdpa")
-        except Exception as exc:
-            raise ModelInvalidError(f"cannot load the SigLIP encoder from {folder}: {_short(exc)}") from None
+    library_logs_to_logging()
+    try:
+        model = SiglipVisionModel.from_pretrained(str(folder), attn_implementation="sdpa")
+    except Exception as exc:
+        raise ModelInvalidError(f"cannot load the SigLIP encoder from {folder}: {_short(exc)}") from None
     if dtype != torch.float32:
         model = model.to(dtype)
     return model.eval()

@@ -137,6 +137,7 @@ class Scorer:
     def __init__(self, files: ModelFiles, device: str = "auto", precision: str = "auto",
                  cancel: threading.Event | None = None, runtime: str = "auto",
                  on_status: Callable[[str], None] | None = None, batch_size: int | None = None):
+        model_files.library_logs_to_logging()
         self.device = pick_device(device)
         self.precision = pick_precision(precision, self.device)
         self.runtime = pick_runtime(runtime, self.device, self.precision)
@@ -210,9 +211,9 @@ class Scorer:
         os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(paths.cache_dir() / "torchinductor"))
         if self.encoder is None:
             return  # ONNX Runtime optimises its graph itself
-        with model_files.library_noise_to_log():
-            for layer in encoder_layers(self.encoder):
-                layer.forward = torch.compile(layer.forward, dynamic=False)
+        model_files.library_logs_to_logging()
+        for layer in encoder_layers(self.encoder):
+            layer.forward = torch.compile(layer.forward, dynamic=False)
         self.compiled = True
 
     def _check_cancel(self, *_args) -> None:
