@@ -24,7 +24,8 @@ from app.pathutil import is_under
 from app.storage import journal, repo
 
 if TYPE_CHECKING:  # torch loads in a couple of seconds: only commands that score pay for it
-    from app.core.scorer import ModelFiles, Scorer
+    from app.core.scorer import Scorer
+    from app.core.weights import ModelFiles
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +318,7 @@ class ModelHolder:
     def files(self) -> ModelFiles:
         """Locate the weights (downloading when allowed) without loading the model."""
         if self._files is None:
-            from app.core.scorer import locate
+            from app.core.weights import locate  # torch-free: `list` needs only the key
 
             self._files = locate(self.settings.encoder, self.settings.head, self.allow_download)
         return self._files

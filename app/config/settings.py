@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import logging
 import os
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import tomli_w
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 has no tomllib; tomli is the same parser, from PyPI
+    import tomli as tomllib
 
 from app.config import paths
 from app.errors import SettingsError

@@ -37,6 +37,7 @@ from typing import Callable
 
 import numpy as np
 
+from app.core import diskcache
 from app.errors import Cancelled, ModelInvalidError, SettingsError
 
 log = logging.getLogger(__name__)
@@ -83,26 +84,20 @@ def forget_older(path: Path) -> None:
     (an older release, another ONNX Runtime or torch) unused for 30 days (another install may share
     this folder), and unfinished conversions abandoned for an hour. Failures are only logged."""
     model = path.name.rsplit("-", 1)[0]  # siglip-PRECISION-MODEL
-    now = time.time()
-    try:
-        os.utime(path)
-    except OSError:
-        pass
-    for old in path.parent.glob("siglip-*"):
-        stem = old.name.split(".")[0]
+    diskcache.mark_used(path)
+    mine = path.name.split(".")[0]
+    others = [old for old in path.parent.glob("siglip-*") if old.name.split(".")[0] != mine or old.is_dir()]
+    diskcache.remove_abandoned([old for old in others if old.is_dir() and ".part" in old.name], STALE_PART_S)
+    first_scheme = [old for old in others if not old.is_dir()
+                    and re.fullmatch(r"siglip-(fp32|int8)-[0-9a-f]{24}", old.name.split(".")[0])]
+    for old in first_scheme:
+        log.info("removing a stale converted encoder: %s", old)
         try:
-            if stem == path.name.split(".")[0] and not old.is_dir():
-                continue
-            age = now - old.stat().st_mtime
-            if old.is_dir():
-                if ".part" in old.name and age > STALE_PART_S:
-                    shutil.rmtree(old, ignore_errors=True)
-            elif re.fullmatch(r"siglip-(fp32|int8)-[0-9a-f]{24}", stem) or (
-                    stem.rsplit("-", 1)[0] == model and age > STALE_BUILD_S):
-                log.info("removing a stale converted encoder: %s", old)
-                old.unlink(missing_ok=True)
+            old.unlink(missing_ok=True)
         except OSError as exc:
             log.info("could not remove %s: %s", old, exc)
+    diskcache.prune([old for old in others if not old.is_dir() and old.name.split(".")[0].rsplit("-", 1)[0] == model],
+                    max_age_s=STALE_BUILD_S)
 
 
 def data_file(path: Path) -> Path:
@@ -117,12 +112,7 @@ def convert(encoder_dir: Path, out: Path, precision: str, wait: Callable[[float]
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(out.name + ".part*"):  # a conversion that died with its machine
-        try:
-            if time.time() - stale.stat().st_mtime > STALE_PART_S:
-                shutil.rmtree(stale, ignore_errors=True)
-        except OSError:
-            pass
+    diskcache.remove_abandoned(out.parent.glob(out.name + ".part*"), STALE_PART_S)  # died with its machine
     if on_status:
         on_status("Preparing the fast CPU engine (once per model; a minute or two)")
     work = Path(tempfile.mkdtemp(prefix=out.name + ".part", dir=out.parent))  # the children's unfinished files

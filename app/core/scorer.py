@@ -10,7 +10,6 @@ import logging
 import os
 import threading
 import warnings
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -19,6 +18,7 @@ import torch
 from app.core import model as model_files
 from app.core import onnx_engine
 from app.errors import Cancelled, ModelInvalidError, SettingsError
+from app.core.weights import ModelFiles, ModelKey, locate  # noqa: F401  (torch-free; callers import them here)
 
 log = logging.getLogger(__name__)
 
@@ -125,36 +125,10 @@ def default_batch_size(device: torch.device | str, precision: str = "auto", runt
     return onnx_engine.concurrent_runs(torch.get_num_threads()) if chosen == "onnx" else 1
 
 
-@dataclass(frozen=True)
-class ModelKey:
-    encoder: str
-    head_sha256: str
-
-    def __str__(self) -> str:
-        return f"{self.encoder}+head:{self.head_sha256[:16]}"
-
-
 def encoder_layers(encoder: torch.nn.Module) -> torch.nn.ModuleList:
     """The transformer layers (transformers 4 nests them under vision_model, 5 does not)."""
     inner = getattr(encoder, "vision_model", encoder)
     return inner.encoder.layers
-
-
-@dataclass(frozen=True)
-class ModelFiles:
-    """The located weights: enough to know the model key without loading anything."""
-
-    encoder: model_files.EncoderSource
-    head: model_files.HeadSource
-
-    @property
-    def key(self) -> ModelKey:
-        return ModelKey(self.encoder.key, self.head.sha256)
-
-
-def locate(encoder: str, head: str, allow_download: bool = True) -> ModelFiles:
-    return ModelFiles(model_files.resolve_encoder(encoder, allow_download),
-                      model_files.resolve_head(head, allow_download))
 
 
 class Scorer:
@@ -163,6 +137,7 @@ class Scorer:
     def __init__(self, files: ModelFiles, device: str = "auto", precision: str = "auto",
                  cancel: threading.Event | None = None, runtime: str = "auto",
                  on_status: Callable[[str], None] | None = None, batch_size: int | None = None):
+        model_files.library_logs_to_logging()
         self.device = pick_device(device)
         self.precision = pick_precision(precision, self.device)
         self.runtime = pick_runtime(runtime, self.device, self.precision)
@@ -236,9 +211,9 @@ class Scorer:
         os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(paths.cache_dir() / "torchinductor"))
         if self.encoder is None:
             return  # ONNX Runtime optimises its graph itself
-        with model_files.library_noise_to_log():
-            for layer in encoder_layers(self.encoder):
-                layer.forward = torch.compile(layer.forward, dynamic=False)
+        model_files.library_logs_to_logging()
+        for layer in encoder_layers(self.encoder):
+            layer.forward = torch.compile(layer.forward, dynamic=False)
         self.compiled = True
 
     def _check_cancel(self, *_args) -> None:

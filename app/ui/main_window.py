@@ -552,8 +552,6 @@ class MainWindow(QMainWindow):
         started = time.monotonic()
         self.counts_timer.stop()
         self.watcher.stop(0.5)  # watchdog's thread, not one of the registry's
-        if self.scoring_ui.download is not None:
-            self.scoring_ui.download.cancel()
         ok = tasks.shutdown(self, max(0, int((budget_s - (time.monotonic() - started)) * 1000)))
         if not ok:
             log.warning("still running at quit: %s", ", ".join(tasks.running_threads()))

@@ -2,8 +2,9 @@
 
 The encoder comes from the Hugging Face hub (a progress bar class that raises stops it); the head
 through the core's resolve_head, which checks its SHA-256. Failures are the core's plain messages.
-It runs in a daemon thread: a download cut off at quit leaves only partial files that the next
-download replaces.
+It runs through the task registry (run_task on its own one-thread pool), so shutdown cancels it and
+waits for it like any other background work; a download cut off at quit leaves only partial files
+that the next download replaces.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.config.settings import Settings
 from app.errors import AestheteError
+from app.workers.tasks import make_pool, on_shutdown, run_task
 
 log = logging.getLogger(__name__)
 
@@ -60,21 +62,38 @@ class ModelDownload(QObject):
         super().__init__(parent)
         self.settings = settings
         self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._running = False
+        self.pool = make_pool("download", 1, self)
+        on_shutdown(self.cancel)  # the window's shutdown then waits for the pool, as for the others
 
     def start(self) -> None:
+        if self._running:
+            return
         self._cancel.clear()
-        self._thread = threading.Thread(target=self._run, name="model-download", daemon=True)
-        self._thread.start()
+        self._running = True
+        run_task(self.pool, self._run, on_done=self._ended)
 
     def cancel(self) -> None:
         self._cancel.set()
 
+    def wait(self, msecs: int = -1) -> bool:
+        """Wait for the download to end (after cancel: its next chunk); True when it has."""
+        return self.pool.waitForDone(msecs)
+
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """From start until finished or failed is emitted (both in the GUI thread)."""
+        return self._running
 
-    def _run(self) -> None:
+    def _ended(self, why: str) -> None:
+        self._running = False
+        if why:
+            self.failed.emit(why)
+        else:
+            self.finished.emit()
+
+    def _run(self) -> str:
+        """The download, in the pool's thread: "" when the weights are in place, else why not."""
         try:
             self._encoder()
             if self._cancel.is_set():
@@ -83,22 +102,21 @@ class ModelDownload(QObject):
             if self._cancel.is_set():
                 raise _Stop()
         except _Stop:
-            self.failed.emit("cancelled")
+            return "cancelled"
         except _Offline as exc:
-            self.failed.emit("cancelled" if self._cancel.is_set() else offline_message(exc.why))
+            return "cancelled" if self._cancel.is_set() else offline_message(exc.why)
         except AestheteError as exc:
-            self.failed.emit("cancelled" if self._cancel.is_set() else str(exc))
+            return "cancelled" if self._cancel.is_set() else str(exc)
         except Exception as exc:  # a bug: logged with its traceback, shown in plain words
             log.exception("model download failed")
-            from app.core.model import download_problem
+            from app.core.weights import download_problem
 
-            self.failed.emit("cancelled" if self._cancel.is_set() else
-                             f"The model could not be downloaded: {download_problem(exc)}.")
-        else:
-            self.finished.emit()
+            return ("cancelled" if self._cancel.is_set() else
+                    f"The model could not be downloaded: {download_problem(exc)}.")
+        return ""
 
     def _encoder(self) -> None:
-        from app.core import model as model_files
+        from app.core import weights as model_files
 
         spec = self.settings.encoder
         if Path(spec).expanduser().is_dir():
@@ -128,7 +146,7 @@ class ModelDownload(QObject):
         model_files.resolve_encoder(spec, allow_download=False)
 
     def _head(self) -> None:
-        from app.core import model as model_files
+        from app.core import weights as model_files
 
         def progress(done: int, total: int) -> None:
             self.progress.emit("aesthetic head", float(done), float(total))

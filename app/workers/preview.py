@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage
 
 from app.core import decode
-from app.core.errors import PhotoError
+from app.errors import PhotoError
 from app.workers.tasks import make_pool, run_task
 
 log = logging.getLogger(__name__)

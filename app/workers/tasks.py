@@ -128,8 +128,10 @@ class _Relay(QObject):
         _live.discard(self)
         if self.on_error is not None:
             self.on_error(exc)
-        elif not isinstance(exc, AestheteError):
-            log.error("background task failed: %s", exc)
+        elif isinstance(exc, AestheteError):
+            # No one shows it to the user: the log is the only place it can be found.
+            log.error("background task failed: %s", exc, exc_info=exc)
+        # A bug was logged with its traceback where it happened (Task.run); once is enough.
 
 
 _live: set[_Relay] = set()  # relays waiting for their task; kept alive until it reports

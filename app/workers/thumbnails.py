@@ -2,7 +2,8 @@
 a disk cache (keyed by a hash of path, file size, mtime and pixel size) and emits QImage.
 
 Requests come from painting, so only visible tiles ask; the newest request is served first and
-old ones (tiles scrolled away) are dropped once too many wait.
+old ones (tiles scrolled away) are dropped once too many wait. The disk cache (one copy per photo
+and tile size) is pruned in the pool when the loader is made: see prune_cache.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import io
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +22,20 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
 from app.config import paths
-from app.core import decode
+from app.core import decode, diskcache
 from app.errors import PhotoError
-from app.workers.tasks import make_pool, on_shutdown
+from app.workers.tasks import make_pool, on_shutdown, run_task
 
 log = logging.getLogger(__name__)
 
 MAX_WAITING = 256  # requests kept in the stack; older ones belong to tiles scrolled away
 MEMORY_BYTES = 160 * 1024 * 1024
+# The disk cache: a 256 px thumbnail is 15-30 KB, so 500 MB holds about 20,000 photos at two tile
+# sizes; one unused for 90 days belongs to a folder gone from the library or a tile size left.
+CACHE_BYTES = 500 * 1000 * 1000
+CACHE_AGE_S = 90 * 86400
+USED_EVERY_S = 86400  # a hit marks its file used at most once a day: no write per paint
+ABANDONED_S = 3600  # a half-written file (its writer died) left this long
 
 
 @dataclass(frozen=True)
@@ -56,9 +64,15 @@ def cache_file(key: ThumbKey) -> Path:
 def make_thumbnail(key: ThumbKey) -> QImage:
     """Read the cached thumbnail, or decode the photo and cache one; raises PhotoError."""
     target = cache_file(key)
-    if target.is_file():
+    try:
+        cached = time.time() - target.stat().st_mtime
+    except OSError:
+        cached = None
+    if cached is not None:
         image = QImage(str(target))
         if not image.isNull():
+            if cached > USED_EVERY_S:
+                diskcache.mark_used(target)
             return image
     decoded = decode.decode(Path(key.path), min_side=key.pixels)
     im = decoded.image
@@ -77,6 +91,15 @@ def make_thumbnail(key: ThumbKey) -> QImage:
     if image.isNull():
         raise PhotoError("could not make a thumbnail")
     return image
+
+
+def prune_cache(max_bytes: int = CACHE_BYTES, max_age_s: float = CACHE_AGE_S,
+                cancelled=None) -> diskcache.Pruned:
+    """Bound the disk cache: thumbnails unused for max_age_s go, then the least recently used
+    beyond max_bytes; files being written stay (their writer's .tmp, until abandoned)."""
+    folder = cache_folder()
+    diskcache.remove_abandoned(folder.glob("??/*.tmp"), ABANDONED_S)
+    return diskcache.prune(folder.glob("??/*.jpg"), max_bytes=max_bytes, max_age_s=max_age_s, cancelled=cancelled)
 
 
 class _Worker(QRunnable):
@@ -117,7 +140,8 @@ class ThumbnailLoader(QObject):
 
     def __init__(self, threads: int = 2, parent: QObject | None = None):
         super().__init__(parent)
-        self.pool: QThreadPool = make_pool("thumbnails", threads, self)
+        # One thread more than the decoders use: the start-up prune never delays a thumbnail.
+        self.pool: QThreadPool = make_pool("thumbnails", threads + 1, self)
         on_shutdown(self.stop)
         self._threads = threads
         self._lock = threading.Lock()
@@ -131,6 +155,7 @@ class ThumbnailLoader(QObject):
         self._signals = _Signals()
         self._signals.ready.connect(self._on_ready)
         self._signals.failed.connect(self._on_failed)
+        run_task(self.pool, prune_cache, cancelled=lambda: self._stopped)
 
     def get(self, key: ThumbKey) -> QPixmap | None:
         """The thumbnail when it is in memory; otherwise ask for it (newest first) and return None."""

@@ -2,7 +2,6 @@
 in SQL, marks, folder counts."""
 from __future__ import annotations
 
-import os
 
 import pytest
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt

@@ -12,7 +12,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from app.core import decode
-from app.core.errors import PhotoError
+from app.errors import PhotoError
 from app.storage.repo import Photo
 from app.ui.compare import CompareView, Side
 from app.ui.viewer import Viewer

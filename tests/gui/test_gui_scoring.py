@@ -70,3 +70,39 @@ def test_queue_order():
     assert [p.id for p in q.take(2)] == [3, 1]
     q.fill([repo.Pending(i, f"/p/{i}") for i in (2, 4)])  # the rest got scored elsewhere
     assert [p.id for p in q.take(10)] == [2, 4]
+
+
+def test_model_loads_in_the_scorer_thread_without_touching_stderr(qtbot, engine, photos, tmp_path, tiny_model,
+                                                                   monkeypatch, caplog):
+    """A fatal message printed while the model loads must reach stderr: nothing redirects fd 2,
+    and what the libraries say goes through logging instead."""
+    import logging
+    import os
+
+    from conftest import make_settings
+
+    settings = make_settings(tmp_path, runtime="torch", **tiny_model)  # PyTorch loads in this process
+    _scan(engine, settings, photos)
+    redirects = []
+
+    def dup2(*args, **kwargs):
+        redirects.append(args)
+        raise OSError("file descriptor 2 must stay the terminal's")
+
+    controller = ScoringController(engine, settings)
+    outcome = []
+    controller.modelReady.connect(lambda device: outcome.append("ready"))
+    controller.crashed.connect(lambda why: outcome.append(f"crashed: {why}"))
+    with monkeypatch.context() as patch:  # undone before pytest's own capture moves fds again
+        patch.setattr(os, "dup2", dup2)
+        try:
+            controller.start()
+            qtbot.waitUntil(lambda: bool(outcome), timeout=60_000)
+        finally:
+            assert controller.stop(5000)
+    assert outcome == ["ready"] and redirects == []
+    from transformers.utils import logging as hf_logging
+
+    with caplog.at_level(logging.WARNING):
+        hf_logging.get_logger("transformers.modeling_utils").error("a library's complaint")
+    assert "a library's complaint" in caplog.text  # reaches the log file's handler on the root logger

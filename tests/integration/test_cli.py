@@ -256,3 +256,27 @@ def test_score_json_streams_each_photo_as_it_is_scored(tmp_path, model_args, aes
     lines = [json.loads(l) for l in out.decode().splitlines()]
     assert 3 <= len(lines) < 30 and all(isinstance(l["score"], float) for l in lines)
     assert len(lines) in (scores_in(db_path), scores_in(db_path) - 1)  # the last may be saved, not yet printed
+
+
+LIST_PROBE = """
+import runpy, sys
+sys.argv = ["aesthete", *sys.argv[1:]]
+try:
+    runpy.run_module("app", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+print("heavy imports:", sorted(m for m in ("torch", "transformers") if m in sys.modules), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_list_for_a_model_names_it_without_importing_torch(photos, model_args, aesthete_home):
+    assert run(["scan", photos, *model_args], aesthete_home).returncode == 1
+    env = dict(os.environ, AESTHETE_HOME=str(aesthete_home), HF_HUB_OFFLINE="1", PYTHONPATH=python_path())
+    res = subprocess.run([sys.executable, "-c", LIST_PROBE, "list", "--json", *map(str, model_args)],
+                         capture_output=True, timeout=180, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "heavy imports: []" in res.stderr.decode()
+    rows = [json.loads(l) for l in res.stdout.decode().splitlines()]
+    assert len(rows) == 6 and sorted(r["state"] for r in rows) == ["failed"] + ["scored"] * 5
+    assert rows == [json.loads(l) for l in run(["list", "--json"], aesthete_home).stdout.decode().splitlines()]

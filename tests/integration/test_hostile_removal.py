@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from app import curation, errors, library
 from app.config import settings as settings_mod

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from app.core import model
+from app.core import model, weights
 from app.errors import ModelInvalidError, ModelMissingError
 from tests.conftest import REAL_HEAD
 
@@ -46,9 +46,9 @@ def test_offline_head_download_is_a_clear_error(monkeypatch):
     def refuse(*a, **k):
         raise OSError("network is unreachable")
 
-    monkeypatch.setattr(model.urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(weights.urllib.request, "urlopen", refuse)
     with pytest.raises(ModelMissingError, match="aesthete download.*--head FILE"):
-        model.resolve_head(model.HEAD_URL)
+        weights.resolve_head(weights.HEAD_URL)
 
 
 def test_downloaded_head_with_wrong_checksum_is_not_kept(monkeypatch, tmp_path):
@@ -57,10 +57,10 @@ def test_downloaded_head_with_wrong_checksum_is_not_kept(monkeypatch, tmp_path):
     class Resp(io.BytesIO):
         headers = {"Content-Length": "5"}
 
-    monkeypatch.setattr(model.urllib.request, "urlopen", lambda *a, **k: Resp(b"hello"))
+    monkeypatch.setattr(weights.urllib.request, "urlopen", lambda *a, **k: Resp(b"hello"))
     with pytest.raises(ModelInvalidError, match="SHA-256"):
-        model.resolve_head(model.HEAD_URL)
-    assert not model.head_cache_path().exists()
+        weights.resolve_head(weights.HEAD_URL)
+    assert not weights.head_cache_path().exists()
 
 
 def test_encoder_not_in_cache_offline_says_how_to_fix(monkeypatch):

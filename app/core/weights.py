@@ -1,0 +1,272 @@
+"""Find and check the model's weights without loading them: the SigLIP encoder from a local folder,
+the Hugging Face cache or the hub; the head from a local file or the pinned upstream URL, checked
+against its SHA-256. Offline and missing weights give a ModelMissingError that says what is
+missing and how to supply it. No torch here: `aesthete list --encoder DIR` names a model's
+scores from the model key alone, and importing torch costs seconds.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from app.config import paths
+from app.config.settings import DEFAULT_ENCODER, HEAD_URL
+from app.errors import ModelInvalidError, ModelMissingError
+
+log = logging.getLogger(__name__)
+
+HEAD_SHA256 = "a6caf256b3dc434273c98dcb12f6bf17c5d4fc647d8df11f038386923dd06220"
+EMBED_DIM = 1152
+ENCODER_FILES = ["config.json", "*.safetensors", "preprocessor_config.json"]
+Progress = Callable[[int, int], None]  # (bytes done, bytes total or 0)
+
+
+@dataclass(frozen=True)
+class EncoderSource:
+    path: Path
+    key: str  # "hub-id@revision" or "local:<sha256 of the weights>"
+
+
+@dataclass(frozen=True)
+class HeadSource:
+    path: Path
+    sha256: str
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _cached_sha256(path: Path) -> str:
+    """SHA-256 of a large file, remembered by (path, size, mtime) so a 1.7 GB encoder is hashed once."""
+    st = path.stat()
+    index_path = paths.cache_dir() / "weight-hashes.json"
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError):
+        index = {}
+    stamp = f"{st.st_size}:{st.st_mtime_ns}"
+    entry = index.get(str(path))
+    if entry and entry.get("stamp") == stamp:
+        return entry["sha256"]
+    digest = file_sha256(path)
+    index[str(path)] = {"stamp": stamp, "sha256": digest}
+    try:
+        index_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = index_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(index))
+        os.replace(tmp, index_path)
+    except OSError:
+        log.warning("could not cache the weight hash in %s", index_path)
+    return digest
+
+
+# Why a download did not happen, in words a user can act on (never an exception's class name).
+NOT_DOWNLOADED = "it has not been downloaded yet"
+OFFLINE = "this computer seems to be offline, or the model site cannot be reached"
+HUB_OFFLINE = "Hugging Face downloads are switched off on this computer (HF_HUB_OFFLINE is set)"
+_NETWORK_WORDS = ("name or service not known", "temporary failure in name resolution", "nodename nor servname",
+                  "network is unreachable", "no route to host", "connection refused", "connection reset",
+                  "timed out", "getaddrinfo failed", "failed to establish a new connection",
+                  "max retries exceeded", "check your internet connection", "connecterror", "connecttimeout")
+
+
+def download_problem(exc: BaseException) -> str:
+    """A failed download in plain words: offline (or the site unreachable), or the first line of
+    what went wrong without the exception classes' names."""
+    seen: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and e not in seen and len(seen) < 10:
+        seen.append(e)
+        e = e.__cause__ or e.__context__
+    import socket
+
+    for e in seen:
+        name = type(e).__name__
+        text = str(e).lower()
+        if name == "OfflineModeIsEnabled" or "hf_hub_offline" in text or "outgoing traffic has been disabled" in text:
+            return HUB_OFFLINE
+        if isinstance(e, (socket.gaierror, ConnectionError, TimeoutError, urllib.error.URLError)) \
+                or name in ("ConnectError", "ConnectTimeout", "ConnectionError", "NetworkError", "ProxyError",
+                            "ReadTimeout", "Timeout", "TransportError") \
+                or any(w in text for w in _NETWORK_WORDS):
+            return OFFLINE
+    first = (str(exc).strip().splitlines() or [""])[0]
+    first = first.removeprefix("Got: ")
+    if first.split(":", 1)[0].isidentifier() and first.split(":", 1)[0][:1].isupper() and ":" in first:
+        first = first.split(":", 1)[1].strip()  # "SomeError: what" -> "what"
+    return first[:200] or "the download did not work"
+
+
+def _missing_encoder(spec: str, why: str) -> ModelMissingError:
+    if why == NOT_DOWNLOADED:
+        head = f"The SigLIP encoder {spec!r} is not on this computer: {why}."
+    else:
+        head = f"The SigLIP encoder {spec!r} is not on this computer and could not be downloaded: {why}."
+    return ModelMissingError(
+        f"{head} Connect to the internet and run `aesthete download`, or use a local copy: pass "
+        f"--encoder DIR (a folder holding config.json and model.safetensors, e.g. a download of "
+        f"{DEFAULT_ENCODER}) and --head FILE, or set encoder and head in the settings."
+    )
+
+
+def _check_encoder_folder(folder: Path) -> None:
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise ModelInvalidError(f"{folder} is not a model folder: it has no config.json")
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelInvalidError(f"{config_file} cannot be read: {exc}") from None
+    model_type = config.get("model_type", "")
+    if model_type not in ("siglip", "siglip_vision_model"):
+        raise ModelInvalidError(
+            f"{folder} holds a {model_type or 'unknown'!r} model, not a SigLIP encoder "
+            f"(expected model_type 'siglip' or 'siglip_vision_model')")
+    vision = config.get("vision_config", config)
+    hidden = vision.get("hidden_size", 768)
+    if hidden != EMBED_DIM:
+        raise ModelInvalidError(
+            f"{folder} is a SigLIP encoder with hidden size {hidden}; the aesthetic head needs "
+            f"{EMBED_DIM} (the so400m architecture)")
+    if not list(folder.glob("*.safetensors")) and not list(folder.glob("*.bin")):
+        raise ModelInvalidError(f"{folder} has a config.json but no weights (*.safetensors)")
+
+
+def resolve_encoder(spec: str, allow_download: bool = True) -> EncoderSource:
+    """Local folder, then the Hugging Face cache, then (when allowed) the hub."""
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        _check_encoder_folder(local)
+        weights = sorted(local.glob("*.safetensors")) or sorted(local.glob("*.bin"))
+        digest = hashlib.sha256("".join(_cached_sha256(w) for w in weights).encode()).hexdigest()
+        return EncoderSource(local.resolve(), f"local:{digest[:16]}")
+    if spec.startswith(("/", ".", "~")) or local.exists():
+        raise ModelMissingError(f"encoder folder {spec} does not exist (or is not a folder)")
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:  # pragma: no cover - a dependency
+        raise _missing_encoder(spec, "huggingface_hub is not installed") from None
+    try:
+        folder = Path(snapshot_download(spec, allow_patterns=ENCODER_FILES, local_files_only=True))
+    except Exception as exc:  # LocalEntryNotFoundError and friends
+        log.info("encoder %s not in the HF cache: %s", spec, exc)
+        if not allow_download:
+            raise _missing_encoder(spec, NOT_DOWNLOADED) from None
+        try:
+            folder = Path(snapshot_download(spec, allow_patterns=ENCODER_FILES))
+        except Exception as exc2:
+            log.debug("encoder download failed", exc_info=True)
+            raise _missing_encoder(spec, download_problem(exc2)) from None
+    _check_encoder_folder(folder)
+    return EncoderSource(folder, f"{spec}@{folder.name[:12]}")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def _missing_head(spec: str, why: str) -> ModelMissingError:
+    if why == NOT_DOWNLOADED:
+        head = f"The aesthetic head weights are not on this computer: {why} (from {spec})."
+    else:
+        head = f"The aesthetic head weights are missing and could not be downloaded from {spec}: {why}."
+    return ModelMissingError(
+        f"{head} Connect to the internet and run `aesthete download`, or pass --head FILE with a local "
+        f"copy of aesthetic_predictor_v2_5.pth (or set head in the settings).")
+
+
+def head_cache_path(url: str = HEAD_URL) -> Path:
+    return paths.cache_dir() / "models" / url.rsplit("/", 1)[-1]
+
+
+def download(url: str, dest: Path, sha256: str | None, progress: Progress | None = None,
+             cancelled: Callable[[], bool] | None = None, timeout: float = 30) -> Path:
+    """Download to a temp file next to dest, verify, then rename into place."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".download-")
+    tmp = Path(tmp_name)
+    try:
+        h = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            total = int(resp.headers.get("Content-Length") or 0)
+            done = 0
+            while block := resp.read(1 << 20):
+                if cancelled and cancelled():
+                    raise ModelMissingError("download cancelled")
+                out.write(block)
+                h.update(block)
+                done += len(block)
+                if progress:
+                    progress(done, total)
+        if sha256 and h.hexdigest() != sha256:
+            raise ModelInvalidError(
+                f"the file downloaded from {url} has SHA-256 {h.hexdigest()}, expected {sha256}; "
+                "it was not kept")
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def resolve_head(spec: str, allow_download: bool = True, progress: Progress | None = None,
+                 cancelled: Callable[[], bool] | None = None) -> HeadSource:
+    if spec.startswith(("http://", "https://")):
+        expected = HEAD_SHA256 if spec == HEAD_URL else None
+        cached = head_cache_path(spec)
+        if cached.is_file():
+            digest = file_sha256(cached)
+            if expected is None or digest == expected:
+                return HeadSource(cached, digest)
+            log.warning("cached head %s has the wrong SHA-256; downloading again", cached)
+        if not allow_download:
+            raise _missing_head(spec, NOT_DOWNLOADED)
+        try:
+            download(spec, cached, expected, progress, cancelled)
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            log.debug("head download failed", exc_info=True)
+            raise _missing_head(spec, download_problem(exc)) from None
+        return HeadSource(cached, file_sha256(cached))
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise ModelMissingError(f"head file {spec} does not exist. Pass --head FILE with a copy of "
+                                "aesthetic_predictor_v2_5.pth, or leave --head unset to download it.")
+    return HeadSource(path.resolve(), _cached_sha256(path.resolve()))
+
+
+@dataclass(frozen=True)
+class ModelKey:
+    encoder: str
+    head_sha256: str
+
+    def __str__(self) -> str:
+        return f"{self.encoder}+head:{self.head_sha256[:16]}"
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """The located weights: enough to know the model key without loading anything."""
+
+    encoder: EncoderSource
+    head: HeadSource
+
+    @property
+    def key(self) -> ModelKey:
+        return ModelKey(self.encoder.key, self.head.sha256)
+
+
+def locate(encoder: str, head: str, allow_download: bool = True) -> ModelFiles:
+    return ModelFiles(resolve_encoder(encoder, allow_download), resolve_head(head, allow_download))
