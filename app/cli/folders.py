@@ -1,0 +1,103 @@
+"""Commands over the library itself: list, roots, settings, and gui (which starts the desktop app)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from app.cli.common import EXIT_OK, count, load_settings, open_library, print_table, printable
+from app.config import settings as settings_mod
+from app.errors import AestheteError
+from app.library import ModelHolder
+from app.storage import repo
+
+
+def cmd_list(args, settings) -> int:
+    engine = open_library(args)
+    if args.folder is not None and os.path.isfile(args.folder):
+        raise AestheteError(f"{args.folder} is a file: `aesthete list` takes a folder (`aesthete score` answers for files)")
+    model_key = None
+    if settings.explicit("encoder") or settings.explicit("head"):
+        model_key = ModelHolder(settings, allow_download=False).key()
+    descending = (args.sort not in ("score", "size", "date")) if args.reverse else None
+    photos = repo.list_photos(engine, sort=args.sort, descending=descending,
+                              min_score=args.min_score, max_score=args.max_score,
+                              min_rating=args.min_stars, flag=args.flag,
+                              under=os.path.abspath(args.folder) if args.folder else None,
+                              model_key=model_key, library_only=args.folder is None)
+    for p in photos:
+        if args.json:
+            print(json.dumps({"path": p.path, "score": None if p.score is None else round(p.score, 4),
+                              "model": p.score_model, "state": p.status, "rating": p.rating, "flag": p.flag,
+                              **({"error": p.error} if p.error else {})}))
+        else:
+            print_table([(p.score, "" if p.status == "scored" else p.error or p.status, p.path)])
+    print(count(len(photos), "photo"), file=sys.stderr)
+    if not photos and args.folder is not None and not os.path.isdir(args.folder):
+        # An unplugged drive still lists what is cached; a folder that is neither is a typo.
+        raise AestheteError(f"{args.folder}: no such folder, and nothing cached under it")
+    if not photos and args.folder is None and args.min_score is None and args.max_score is None \
+            and not args.min_stars and args.flag is None:
+        outside = len(repo.list_photos(engine, model_key=model_key))
+        if outside:  # `score` caches photos without adding their folders to the library
+            print(f"{count(outside, 'photo')} {'is' if outside == 1 else 'are'} cached outside the library folders: `aesthete list FOLDER` shows "
+                  "them, `aesthete scan FOLDER` adds a folder to the library", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_roots(args, settings) -> int:
+    engine = open_library(args)
+    action = args.roots_command
+    if action == "add":
+        for folder in args.folders:
+            if not folder.is_dir():
+                raise AestheteError(f"{folder} is not a folder")
+            before = {r.path for r in repo.list_roots(engine)}
+            root = repo.add_root(engine, folder)
+            absorbed = sorted(before - {r.path for r in repo.list_roots(engine)})
+            print(f"added {printable(root.path)}; run `aesthete scan` to score it", file=sys.stderr)
+            if absorbed:
+                print("  it takes in the library folders " + ", ".join(map(printable, absorbed)), file=sys.stderr)
+    elif action == "remove":
+        for folder in args.folders:
+            count = repo.remove_root(engine, folder)
+            if count is None:
+                raise AestheteError(f"{folder} is not a library root (see `aesthete roots list`)")
+            print(f"removed {printable(os.path.abspath(folder))} from the library ({count(count, 'photo')}; "
+                  "the files were not touched). Their scores and marks stay cached: adding the folder, or "
+                  "a folder inside it, again brings them back.", file=sys.stderr)
+    elif action == "list":
+        for root in repo.list_roots(engine):
+            state = "" if root.online else "  (offline)"
+            print(f"{root.photo_count:8d}  {printable(root.path)}{state}")
+    elif action == "move":
+        if not args.new.is_dir():
+            raise AestheteError(f"{args.new} is not a folder")
+        try:
+            count = repo.move_root(engine, args.old, args.new)
+        except KeyError:
+            raise AestheteError(f"{args.old} is not a library root (see `aesthete roots list`)") from None
+        except ValueError as exc:
+            raise AestheteError(str(exc)) from None
+        print(f"the library's record{'' if count == 1 else 's'} of {count(count, 'photo')} now "
+              f"point{'s' if count == 1 else ''} to {printable(os.path.abspath(args.new))} (no files were moved); "
+              "scores and marks kept", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_settings(args, settings) -> int:
+    if args.set:
+        settings_mod.save(settings.path, dict(args.set))
+        settings = load_settings(args)
+    for name, setting in settings_mod.REGISTRY.items():
+        print(f"{name} = {getattr(settings, name)!r}  [{settings.sources[name]}]  {setting.doc}")
+    print(f"settings file: {settings.path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_gui(args, settings) -> int:
+    try:
+        from app.ui.app import run_gui
+    except ImportError as exc:
+        raise AestheteError(f"the desktop app cannot start: {exc} (is PySide6 installed?)") from None
+    return run_gui(args, settings)
