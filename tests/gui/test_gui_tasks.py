@@ -52,8 +52,8 @@ def test_download_is_a_registered_task_that_cancel_stops(qtbot, monkeypatch, tmp
 def test_shutdown_cancels_the_download_and_waits_for_it(qtbot, make_window, monkeypatch, tmp_path):
     window = make_window(make_settings(tmp_path, encoder="aesthete-tests/no-such-encoder",
                                        head=str(tmp_path / "none.pth")))
-    under_way = _slow_hub(monkeypatch, lambda: window.download)
-    window.start_download()
+    under_way = _slow_hub(monkeypatch, lambda: window.scoring_ui.download)
+    window.scoring_ui.start_download()
     assert under_way.wait(10) and "download pool (1 busy)" in running_threads()
     with qtbot.waitSignal(window.downloadEnded, timeout=10_000) as ended:
         assert window.shutdown(5.0)
