@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -22,7 +22,7 @@ from PIL import Image
 
 from app.config import paths
 from app.core import quality
-from app.core.errors import FacesUnavailable, PhotoError
+from app.errors import FacesUnavailable, PhotoError
 
 if TYPE_CHECKING:
     from app.core.model import Progress

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from app.core import faces
-from app.core.errors import FacesUnavailable, PhotoError
+from app.errors import FacesUnavailable, PhotoError
 from tests import faces_burst
 from tests.conftest import SHARED, python_path
 
