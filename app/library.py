@@ -18,12 +18,13 @@ from sqlalchemy import Engine
 
 from app.config.settings import Settings
 from app.core import decode, formats, quality, ratings, scanner, xmp
-from app.errors import Cancelled
+from app.errors import Cancelled, FacesUnavailable
 from app.core.pipeline import PhotoResult, StageTimes, default_workers, score_stream
 from app.pathutil import is_under
 from app.storage import journal, repo
 
 if TYPE_CHECKING:  # torch loads in a couple of seconds: only commands that score pay for it
+    from app.core.faces import FacesModel
     from app.core.scorer import Scorer
     from app.core.weights import ModelFiles
 
@@ -314,6 +315,31 @@ class ModelHolder:
         self.on_load = on_load
         self._scorer: Scorer | None = None
         self._files: ModelFiles | None = None
+        self._faces: FacesModel | None = None
+        self.faces_off: str | None = None  # why face checks are off, once faces() has looked
+
+    def faces(self) -> FacesModel | None:
+        """The face model when face checks can run, else None with faces_off saying why (logged once).
+        Only the file the setting names or the pinned copy already in the cache: never a download
+        here (`aesthete download` fetches it), so a run offline goes on without face checks."""
+        if self._faces is None and self.faces_off is None:
+            from app.core import faces
+
+            try:
+                model = faces.resolve_faces_model(self.settings.faces_model or None, allow_download=False)
+                # Loading it once here (in the thread that resolves, never the GUI's) turns a missing
+                # mediapipe or a model it cannot run into "off" before any photo is analysed.
+                faces.FaceAnalyser(model).close()
+                self._faces = model
+            except FacesUnavailable as exc:
+                self.face_checks_off(str(exc))
+        return self._faces
+
+    def face_checks_off(self, why: str) -> None:
+        if self.faces_off is None:
+            log.warning("%s", why)
+        self.faces_off = why
+        self._faces = None
 
     def files(self) -> ModelFiles:
         """Locate the weights (downloading when allowed) without loading the model."""

@@ -100,7 +100,7 @@ HEAD_URL = (
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
-PATH_SETTINGS = ("encoder", "head", "rejects_folder")  # encoder and head may also be a hub id or URL
+PATH_SETTINGS = ("encoder", "head", "faces_model", "rejects_folder")  # encoder, head: also a hub id or URL
 FOLDER_SETTINGS = ("rejects_folder",)  # always a folder: kept absolute
 
 REGISTRY: dict[str, Setting] = {
@@ -122,6 +122,10 @@ REGISTRY: dict[str, Setting] = {
                 "What runs the encoder: auto (ONNX Runtime for int8 on the CPU when installed, else PyTorch), "
                 "torch or onnx.", choices=("auto", "torch", "onnx"),
                 effect=MODEL, flag="what runs the encoder (auto: ONNX Runtime for int8 on the CPU when installed)"),
+        Setting("faces_model", str, "",
+                "Face model for the eyes and face focus checks: a MediaPipe face_landmarker.task file; empty "
+                "means the pinned copy `aesthete download` puts in the cache (face checks are off without one).",
+                effect=MODEL, flag="face model: a face_landmarker.task file (default: the downloaded copy)"),
         Setting("batch_size", int, 0, "Images per model batch (0: chosen per device).", minimum=0, maximum=512,
         effect=MODEL, flag="images per model batch (0: chosen per device)"),
         Setting("decode_workers", int, 0, "Threads decoding photos ahead of the model (0: automatic).",

@@ -167,7 +167,7 @@ def resolve_faces_model(spec: str | None = None, allow_download: bool = True, pr
     """The face model from a local file, or the pinned URL's copy in the user cache (downloaded when
     allowed and missing or damaged). Raises FacesUnavailable with what to do."""
     spec = spec or FACES_MODEL_URL
-    from app.core.model import download, download_problem, file_sha256  # torch: only when resolving
+    from app.core.weights import download, download_problem, file_sha256
 
     if not spec.startswith(("http://", "https://")):
         path = Path(spec).expanduser()
