@@ -411,7 +411,10 @@ def analyse_faces(image: Image.Image | np.ndarray, model: FacesModel) -> FaceRep
     """The faces of an RGB photo (Pillow image or HxWx3 array; the analysis pass's reduced decode is enough).
 
     Raises FacesUnavailable when the model cannot run, PhotoError when the image has no readable pixels."""
-    a = analyser(model)
+    return _analysed(analyser(model), image)
+
+
+def _analysed(a: FaceAnalyser, image: Image.Image | np.ndarray) -> FaceReport:
     try:
         return a.analyse(image)
     except (PhotoError, FacesUnavailable):
@@ -421,3 +424,45 @@ def analyse_faces(image: Image.Image | np.ndarray, model: FacesModel) -> FaceRep
     except Exception as exc:  # mediapipe on an image it cannot take: this photo's error, logged
         log.exception("face analysis failed")
         raise PhotoError(f"the face checks failed on this photo ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+class AnalyserPool:
+    """Analysers of one model lent to whichever thread asks, one thread at a time each. The analysis
+    pass decodes in a new thread pool per run: thread-local analysers would pile up with the threads
+    gone, while a pool keeps as many as ran at once, loaded once for the pass's whole life."""
+
+    def __init__(self, model: FacesModel):
+        self.model = model
+        self._free: list[FaceAnalyser] = []
+        self._lock = threading.Lock()
+
+    def load(self) -> AnalyserPool:
+        """Load one analyser now (raises FacesUnavailable when the model or mediapipe cannot run)."""
+        a = FaceAnalyser(self.model)
+        with _all_lock:
+            _all.append(a)
+        with self._lock:
+            self._free.append(a)
+        return self
+
+    def analyse(self, image: Image.Image | np.ndarray) -> FaceReport:
+        """As analyse_faces does."""
+        with self._lock:
+            a = self._free.pop() if self._free else None
+        if a is None:
+            a = FaceAnalyser(self.model)
+            with _all_lock:
+                _all.append(a)  # closed at exit when still open
+        try:
+            return _analysed(a, image)
+        finally:
+            with self._lock:
+                self._free.append(a)
+
+    def close(self) -> None:
+        with self._lock:
+            free, self._free = self._free, []
+        for a in free:
+            a.close()
+        with _all_lock:
+            _all[:] = [a for a in _all if a not in free]
