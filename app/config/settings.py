@@ -135,10 +135,11 @@ REGISTRY: dict[str, Setting] = {
         Setting("cull_threshold", float, 4.0,
                 "The score rule's threshold: photos scoring below it are cull candidates when the score rule is on.",
                 minimum=0, maximum=10, effect=THRESHOLDS),
-        Setting("cull_rules", list, ["score", "blur", "exposure", "extra", "copy"],
+        Setting("cull_rules", list, ["score", "blur", "exposure", "extra", "copy", "eyes"],
                 "Cull rules on by default: score (below the Cull below threshold), blur (out of focus or motion blur), "
                 "exposure (nearly black or white, highlights lost), extra (not the pick of its group), "
-                "copy (an exact copy).", choices=("score", "blur", "exposure", "extra", "copy"), effect=CULL_RULES),
+                "copy (an exact copy), eyes (closed eyes, in a frame of a group that is not its pick).",
+                choices=("score", "blur", "exposure", "extra", "copy", "eyes"), effect=CULL_RULES),
         Setting("out_of_focus_px", float, 0.7,
                 "A photo alone is out of focus when even its sharpest part is blurred this many pixels at "
                 "1024 px (sharp real photos measured 0.0-0.54, a 3 px blur of 1600 px photos 0.59-1.8).",

@@ -154,7 +154,7 @@ def face_faults(members: Sequence[Candidate]) -> dict[int, FaceFaults] | None:
 
 
 def _eyes_text(ff: FaceFaults) -> str:
-    return f"eyes closed ({ff.closed} of {ff.faces} faces)" if ff.faces > 1 else "eyes closed"
+    return f"eyes closed ({ff.closed} of {_plural(ff.faces, 'face')})"
 
 
 def _plural(n: int, word: str) -> str:

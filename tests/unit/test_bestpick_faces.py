@@ -100,3 +100,12 @@ def test_the_eyes_rule_culls_blinking_frames_of_a_group_never_a_lone_photo(sharp
                                                         (3, ("eyes closed (1 of 3 faces)",))]
     alone = best_pick([Candidate(1, 7.0, sharp, faces=people(closed=1))])
     assert cull_candidates(_facts(alone, [1], group=False), CullSettings(rules=frozenset({"eyes"}))) == []
+
+
+def test_eyes_is_a_named_rule_on_by_default():
+    from app.config import settings
+    from app.core.cullrules import RULES, parse_rules
+
+    assert parse_rules("eyes,blur") == {"eyes", "blur"} and "eyes" in RULES
+    assert "eyes" in settings.REGISTRY["cull_rules"].default
+    assert settings.REGISTRY["cull_rules"].choices == tuple(RULES)  # the setting offers every rule
