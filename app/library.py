@@ -335,8 +335,8 @@ class ModelHolder:
 
     def faces(self) -> AnalyserPool | None:
         """The face model's analysers when face checks can run, else None with faces_off saying why
-        (logged once). Only the file the setting names or the pinned copy already in the cache: never a download
-        here (`aesthete download` fetches it), so a run offline goes on without face checks."""
+        (logged once). Only the file the setting names or the pinned copy already in the cache, never
+        a download here (`aesthete download` fetches it): a run offline goes on without face checks."""
         if self._faces is None and self.faces_off is None:
             from app.core import faces
 
