@@ -60,10 +60,10 @@ def cmd_roots(args, settings) -> int:
                 print("  it takes in the library folders " + ", ".join(map(printable, absorbed)), file=sys.stderr)
     elif action == "remove":
         for folder in args.folders:
-            count = repo.remove_root(engine, folder)
-            if count is None:
+            removed = repo.remove_root(engine, folder)
+            if removed is None:
                 raise AestheteError(f"{folder} is not a library root (see `aesthete roots list`)")
-            print(f"removed {printable(os.path.abspath(folder))} from the library ({count(count, 'photo')}; "
+            print(f"removed {printable(os.path.abspath(folder))} from the library ({count(removed, 'photo')}; "
                   "the files were not touched). Their scores and marks stay cached: adding the folder, or "
                   "a folder inside it, again brings them back.", file=sys.stderr)
     elif action == "list":
@@ -74,13 +74,13 @@ def cmd_roots(args, settings) -> int:
         if not args.new.is_dir():
             raise AestheteError(f"{args.new} is not a folder")
         try:
-            count = repo.move_root(engine, args.old, args.new)
+            moved = repo.move_root(engine, args.old, args.new)
         except KeyError:
             raise AestheteError(f"{args.old} is not a library root (see `aesthete roots list`)") from None
         except ValueError as exc:
             raise AestheteError(str(exc)) from None
-        print(f"the library's record{'' if count == 1 else 's'} of {count(count, 'photo')} now "
-              f"point{'s' if count == 1 else ''} to {printable(os.path.abspath(args.new))} (no files were moved); "
+        print(f"the library's record{'' if moved == 1 else 's'} of {count(moved, 'photo')} now "
+              f"point{'s' if moved == 1 else ''} to {printable(os.path.abspath(args.new))} (no files were moved); "
               "scores and marks kept", file=sys.stderr)
     return EXIT_OK
 
