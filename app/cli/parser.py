@@ -19,6 +19,8 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         extra = {"choices": list(setting.choices)} if setting.choices else {}
         if setting.type is int:
             extra.update(type=int, metavar="N")
+        if setting.metavar:
+            extra.update(metavar=setting.metavar)
         g.add_argument(setting.option, help=setting.flag, **extra, **d)
     g.add_argument("--debug", action="store_true", help="log to the terminal, with tracebacks", **d)
 

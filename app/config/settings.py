@@ -48,6 +48,7 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     flag: str | None = None  # also a command-line option of every command: its help (the doc is for the file)
+    metavar: str | None = None  # what the option's help calls its value (default: the name in capitals)
 
     @property
     def option(self) -> str:
@@ -125,7 +126,8 @@ REGISTRY: dict[str, Setting] = {
         Setting("faces_model", str, "",
                 "Face model for the eyes and face focus checks: a MediaPipe face_landmarker.task file; empty "
                 "means the pinned copy `aesthete download` puts in the cache (face checks are off without one).",
-                effect=MODEL, flag="face model: a face_landmarker.task file (default: the downloaded copy)"),
+                effect=MODEL, flag="face model: a face_landmarker.task file (default: the downloaded copy)",
+                metavar="FILE"),
         Setting("batch_size", int, 0, "Images per model batch (0: chosen per device).", minimum=0, maximum=512,
         effect=MODEL, flag="images per model batch (0: chosen per device)"),
         Setting("decode_workers", int, 0, "Threads decoding photos ahead of the model (0: automatic).",

@@ -68,7 +68,9 @@ def test_faces_model_is_a_model_setting_every_command_takes(tmp_path):
 
     s = settings.REGISTRY["faces_model"]
     assert s.default == "" and s.effect == settings.MODEL  # a new face model reloads the scorer
-    args = build_parser().parse_args(["scan", "--faces-model", str(tmp_path / "face_landmarker.task")])
+    parser = build_parser()
+    assert "--faces-model FILE" in parser.format_help()
+    args = parser.parse_args(["scan", "--faces-model", str(tmp_path / "face_landmarker.task")])
     resolved = settings.load(tmp_path / "settings.toml", settings.flags_given(args))
     assert resolved.faces_model == str(tmp_path / "face_landmarker.task") and resolved.sources["faces_model"] == "flag"
 
