@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.config.settings import Settings
 from app.core import bestpick, cullrules, grouping, removal, xmp
+from app.core.faces import FaceReport
 from app.core.cullrules import RuleError  # noqa: F401 (what cull_rules raises, for the callers)
 from app.errors import AestheteError, DatabaseError
 from app.core.quality import QualityThresholds, TechnicalQuality, exposure_faults, faults
@@ -32,6 +33,7 @@ class Member:
     row: repo.CurationRow
     quality: TechnicalQuality | None
     faults: list[str]  # in words: alone, or next to the other frames of its group once grouped
+    faces: FaceReport | None = None  # None: faces not looked for (face checks off, or analysed before)
 
 
 @dataclass
@@ -127,9 +129,17 @@ def quality_thresholds(settings: Settings) -> QualityThresholds:
                              lost_highlights=settings.lost_highlights)
 
 
+def _faces(row: repo.CurationRow) -> FaceReport | None:
+    try:
+        return FaceReport.from_json(row.faces) if row.faces else None
+    except (KeyError, TypeError, ValueError):  # damaged or from another release: as if not looked for
+        log.warning("the faces stored for %s cannot be read", row.path)
+        return None
+
+
 def _member(row: repo.CurationRow, thresholds: QualityThresholds) -> Member:
     q = _quality(row)
-    return Member(row, q, [f.text for f in faults(q, thresholds)] if q else [])
+    return Member(row, q, [f.text for f in faults(q, thresholds)] if q else [], _faces(row))
 
 
 def _exposure_differs(q: TechnicalQuality | None, thresholds: QualityThresholds = QualityThresholds()) -> bool:
@@ -162,7 +172,8 @@ def pick_group(members: Sequence[Member], thresholds: QualityThresholds = Qualit
     (set on the members in words)."""
     pick = bestpick.best_pick([
         bestpick.Candidate(m.row.id, m.row.score, m.quality, user_pick=m.row.flag == "pick",
-                           user_reject=m.row.flag == "reject", rating=m.row.rating) for m in members], thresholds)
+                           user_reject=m.row.flag == "reject", rating=m.row.rating, faces=m.faces)
+        for m in members], thresholds)
     for m in members:
         m.faults = [f.text for f in pick.faults.get(m.row.id, ())]
     return pick

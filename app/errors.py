@@ -22,6 +22,10 @@ class ModelInvalidError(AestheteError):
     """Files were found but are not the model we expect (wrong head keys, not SigLIP)."""
 
 
+class FacesUnavailable(AestheteError):
+    """Face checks cannot run (no face model, a damaged one, or no runtime); everything else works."""
+
+
 class DatabaseError(AestheteError):
     """The library database is unusable: corrupt, from a newer release, or locked."""
 

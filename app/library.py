@@ -6,6 +6,7 @@ run resumes where it stopped.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -18,12 +19,13 @@ from sqlalchemy import Engine
 
 from app.config.settings import Settings
 from app.core import decode, formats, quality, ratings, scanner, xmp
-from app.errors import Cancelled
+from app.errors import Cancelled, FacesUnavailable, PhotoError
 from app.core.pipeline import PhotoResult, StageTimes, default_workers, score_stream
 from app.pathutil import is_under
 from app.storage import journal, repo
 
 if TYPE_CHECKING:  # torch loads in a couple of seconds: only commands that score pay for it
+    from app.core.faces import AnalyserPool
     from app.core.scorer import Scorer
     from app.core.weights import ModelFiles
 
@@ -31,18 +33,32 @@ log = logging.getLogger(__name__)
 
 # 1: score and embedding. 2: technical quality, scene hash, marks from XMP sidecars and files.
 # 3: focus independent of exposure, blur width, motion smear, lost highlights and shadows as patches.
-ANALYSIS_VERSION = 3
+# 4: faces (boxes, blinks, focus inside each face) when face checks are on.
+ANALYSIS_VERSION = 4
 
 SidecarMarks = tuple[int | None, bool, bool]  # (stars, rejected, picked), as other tools write them
 MarksReader = Callable[[scanner.ScanEntry], "SidecarMarks | None"]
 
 
-def photo_extras(decoded: decode.DecodedPhoto) -> dict:
-    """What analysis keeps besides the score, computed in the decoder threads."""
+def photo_extras(decoded: decode.DecodedPhoto, faces: AnalyserPool | None = None) -> dict:
+    """What analysis keeps besides the score, computed in the decoder threads; with a face model,
+    the faces too (their JSON), or why face checks stopped ("faces_off")."""
     extras: dict = {
         "quality": quality.measure_quality(decoded.image, (decoded.width, decoded.height)),
         "scene_hash": quality.scene_hash(decoded.image),
     }
+    if faces is not None:
+        from app.core import faces as face_checks
+
+        try:
+            extras["faces"] = faces.analyse(decoded.image).to_json()
+        except FacesUnavailable as exc:  # the model stopped running: the photo keeps the rest
+            extras["faces_off"] = str(exc)
+        except PhotoError as exc:
+            # This photo's faces cannot be read (logged by the core): recorded as none found, so it
+            # is not decoded again at every run; its score and quality stand.
+            log.warning("no face checks for a photo: %s", exc.reason)
+            extras["faces"] = face_checks.FaceReport((), faces.model.sha256[:16]).to_json()
     return extras
 
 
@@ -314,6 +330,32 @@ class ModelHolder:
         self.on_load = on_load
         self._scorer: Scorer | None = None
         self._files: ModelFiles | None = None
+        self._faces: AnalyserPool | None = None
+        self.faces_off: str | None = None  # why face checks are off, once faces() has looked
+
+    def faces(self) -> AnalyserPool | None:
+        """The face model's analysers when face checks can run, else None with faces_off saying why
+        (logged once). Only the file the setting names or the pinned copy already in the cache, never
+        a download here (`aesthete download` fetches it): a run offline goes on without face checks."""
+        if self._faces is None and self.faces_off is None:
+            from app.core import faces
+
+            try:
+                model = faces.resolve_faces_model(self.settings.faces_model or None, allow_download=False)
+                # Loading it here (in the thread that resolves, never the GUI's) turns a missing
+                # mediapipe or a model it cannot run into "off" before any photo is analysed.
+                self._faces = faces.AnalyserPool(model).load()
+            except FacesUnavailable as exc:
+                self.face_checks_off(str(exc))
+        return self._faces
+
+    def face_checks_off(self, why: str) -> None:
+        if self.faces_off is None:
+            log.warning("%s", why)
+        self.faces_off = why
+        if self._faces is not None:
+            self._faces.close()
+        self._faces = None
 
     def files(self) -> ModelFiles:
         """Locate the weights (downloading when allowed) without loading the model."""
@@ -364,7 +406,8 @@ class ModelHolder:
 
 def pending(engine: Engine, holder: ModelHolder, **kw) -> list[repo.Pending]:
     """What needs this model's score, or this release's analysis, among present photos."""
-    return repo.pending(engine, holder.key(), holder.wanted_precision(), analysis_version=ANALYSIS_VERSION, **kw)
+    return repo.pending(engine, holder.key(), holder.wanted_precision(), analysis_version=ANALYSIS_VERSION,
+                        faces=holder.faces() is not None, **kw)
 
 
 @dataclass
@@ -374,6 +417,7 @@ class AnalysisSummary:
     failed: int = 0
     times: StageTimes = field(default_factory=StageTimes)
     cancelled: bool = False
+    faces_off: str | None = None  # why these photos were analysed without face checks
 
 
 def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
@@ -393,6 +437,8 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
         batch_size = holder.batch_size()
     workers = s.decode_workers or default_workers(device.type)
     jobs = ((p.id, Path(p.path)) for p in items)
+    faces = holder.faces()
+    extra = functools.partial(photo_extras, faces=faces)
 
     done: list[tuple[PhotoResult, repo.Pending, repo.Analysis]] = []
     waiting = {"scored": 0, "updated": 0}  # in `done`
@@ -411,7 +457,7 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
                 on_result(result, item)
 
     try:
-        for result in score_stream(jobs, holder.get, batch_size, workers, holder.cancel, extra=photo_extras,
+        for result in score_stream(jobs, holder.get, batch_size, workers, holder.cancel, extra=extra,
                                    times=summary.times, needs_model=lambda key: by_id[key].needs_score):
             item = by_id[result.key]
             if result.error is not None:
@@ -422,6 +468,8 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
                 if on_result:
                     on_result(result, item)
                 continue
+            if "faces_off" in result.extras:
+                holder.face_checks_off(result.extras.pop("faces_off"))
             t0 = time.perf_counter()
             found = read_marks(result.path, Path(item.companion) if getattr(item, "companion", None) else None)
             result.extras["marks"] = None if found is None else stored_marks(found)
@@ -452,4 +500,5 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
         except Exception:
             log.exception("the results gathered before the error could not be saved")
         raise
+    summary.faces_off = holder.faces_off
     return summary

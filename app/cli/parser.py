@@ -19,6 +19,8 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         extra = {"choices": list(setting.choices)} if setting.choices else {}
         if setting.type is int:
             extra.update(type=int, metavar="N")
+        if setting.metavar:
+            extra.update(metavar=setting.metavar)
         g.add_argument(setting.option, help=setting.flag, **extra, **d)
     g.add_argument("--debug", action="store_true", help="log to the terminal, with tracebacks", **d)
 
@@ -90,13 +92,14 @@ def build_parser(rejects_folder: str = "") -> argparse.ArgumentParser:
 
     p = add("cull", "list cull candidates under FOLDER and move them away (never deletes)",
             epilog="rules: score (below the threshold), blur (out of focus, motion blur), exposure (nearly black or "
-                   "white, highlights lost), extra (not the pick of its burst or similar shots), copy (an exact copy). "
+                   "white, highlights lost), extra (not the pick of its burst or similar shots), copy (an exact copy), "
+                   "eyes (closed eyes, in a frame of a group that is not its pick; never a lone photo). "
                    "A group's pick is only ever taken by the score rule or your reject. With neither --rules nor "
-                   "--below the cull_rules setting applies (all five unless changed); --below X alone means the "
+                   "--below the cull_rules setting applies (all six unless changed); --below X alone means the "
                    "score rule only.")
     p.add_argument("folder", type=Path, metavar="FOLDER")
     p.add_argument("--rules", metavar="RULE[,RULE...]",
-                   help="exactly these rules: score, blur, exposure, extra, copy")
+                   help="exactly these rules: score, blur, exposure, extra, copy, eyes")
     p.add_argument("--below", type=float, metavar="X",
                    help="the score rule's threshold (alone: only the score rule, at X)")
     p.add_argument("--dry-run", action="store_true", help="only list the candidates")

@@ -47,6 +47,14 @@ def _run_analysis(engine, holder: ModelHolder, items, label: str, on_result=None
     return summary
 
 
+def tell_faces_off(holder: ModelHolder) -> None:
+    """One line on stderr when a run's analysis goes on without face checks (each command that
+    analyses calls it once, before its analysis)."""
+    if holder.faces() is None:
+        why = holder.faces_off or "face checks are off"
+        print(why[:1].lower() + why[1:], file=sys.stderr)
+
+
 def _entries_for_paths(targets: Sequence[Path], settings) -> tuple[list[scanner.ScanEntry], list[str], int]:
     """Files and folders named on the command line, as scan entries; folders are walked."""
     entries: list[scanner.ScanEntry] = []
@@ -90,6 +98,8 @@ def cmd_score(args, settings) -> int:
     holder = ModelHolder(settings, on_status=say)
     precision = holder.wanted_precision()
     items = library.pending(engine, holder, rescore=args.rescore, paths=wanted) if wanted else []
+    if items:
+        tell_faces_off(holder)
     counts = {"scored": 0, "failed": 0}
     companions = {e.path: e.companion for e in entries}
 
@@ -179,6 +189,8 @@ def scan_and_analyse(args, settings, folders, quiet: bool = False):
                                           for p in repo.list_photos(engine, under=f)):
             raise
         items = []
+    if items:
+        tell_faces_off(holder)
     result = _run_analysis(engine, holder, items, "analysing")
     if holder.cancel.is_set():
         print("interrupted: results so far are saved; run again to resume", file=sys.stderr)
@@ -210,4 +222,9 @@ def cmd_download(args, settings) -> int:
     print(f"head {settings.head} ...", file=sys.stderr)
     head = model_files.resolve_head(settings.head, allow_download=True)
     print(f"  ready in {printable(str(head.path))} (sha256 {head.sha256[:16]}...)", file=sys.stderr)
+    from app.core import faces
+
+    print(f"face model {settings.faces_model or faces.FACES_MODEL_URL} ...", file=sys.stderr)
+    face_model = faces.resolve_faces_model(settings.faces_model or None, allow_download=True)
+    print(f"  ready in {printable(str(face_model.path))} (sha256 {face_model.sha256[:16]}...)", file=sys.stderr)
     return EXIT_OK

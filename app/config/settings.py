@@ -48,6 +48,7 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     flag: str | None = None  # also a command-line option of every command: its help (the doc is for the file)
+    metavar: str | None = None  # what the option's help calls its value (default: the name in capitals)
 
     @property
     def option(self) -> str:
@@ -100,7 +101,7 @@ HEAD_URL = (
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
-PATH_SETTINGS = ("encoder", "head", "rejects_folder")  # encoder and head may also be a hub id or URL
+PATH_SETTINGS = ("encoder", "head", "faces_model", "rejects_folder")  # encoder, head: also a hub id or URL
 FOLDER_SETTINGS = ("rejects_folder",)  # always a folder: kept absolute
 
 REGISTRY: dict[str, Setting] = {
@@ -122,6 +123,11 @@ REGISTRY: dict[str, Setting] = {
                 "What runs the encoder: auto (ONNX Runtime for int8 on the CPU when installed, else PyTorch), "
                 "torch or onnx.", choices=("auto", "torch", "onnx"),
                 effect=MODEL, flag="what runs the encoder (auto: ONNX Runtime for int8 on the CPU when installed)"),
+        Setting("faces_model", str, "",
+                "Face model for the eyes and face focus checks: a MediaPipe face_landmarker.task file; empty "
+                "means the pinned copy `aesthete download` puts in the cache (face checks are off without one).",
+                effect=MODEL, flag="face model: a face_landmarker.task file (default: the downloaded copy)",
+                metavar="FILE"),
         Setting("batch_size", int, 0, "Images per model batch (0: chosen per device).", minimum=0, maximum=512,
         effect=MODEL, flag="images per model batch (0: chosen per device)"),
         Setting("decode_workers", int, 0, "Threads decoding photos ahead of the model (0: automatic).",
@@ -131,10 +137,11 @@ REGISTRY: dict[str, Setting] = {
         Setting("cull_threshold", float, 4.0,
                 "The score rule's threshold: photos scoring below it are cull candidates when the score rule is on.",
                 minimum=0, maximum=10, effect=THRESHOLDS),
-        Setting("cull_rules", list, ["score", "blur", "exposure", "extra", "copy"],
+        Setting("cull_rules", list, ["score", "blur", "exposure", "extra", "copy", "eyes"],
                 "Cull rules on by default: score (below the Cull below threshold), blur (out of focus or motion blur), "
                 "exposure (nearly black or white, highlights lost), extra (not the pick of its group), "
-                "copy (an exact copy).", choices=("score", "blur", "exposure", "extra", "copy"), effect=CULL_RULES),
+                "copy (an exact copy), eyes (closed eyes, in a frame of a group that is not its pick).",
+                choices=("score", "blur", "exposure", "extra", "copy", "eyes"), effect=CULL_RULES),
         Setting("out_of_focus_px", float, 0.7,
                 "A photo alone is out of focus when even its sharpest part is blurred this many pixels at "
                 "1024 px (sharp real photos measured 0.0-0.54, a 3 px blur of 1600 px photos 0.59-1.8).",

@@ -3,7 +3,8 @@ plain-words reasons a user can check before anything moves.
 
 A cull never takes a whole scene on technical or group grounds: the pick of a group is a candidate
 only when the score rule names it or the user rejected it, and a photo in no group is a technical
-candidate only for a fault that spoils it on its own.
+candidate only for a fault that spoils it on its own (closed eyes never are one: they are only
+found next to the other frames of a group).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ RULES: dict[str, str] = {
     "exposure": "nearly black or white, or highlights lost over a large area (or more lost than its scene's best frame)",
     "extra": "not the pick of its burst or similar shots",
     "copy": "an exact copy of a photo that is kept",
+    # Only next to a frame of the same people with their eyes open: a lone photo with closed eyes may
+    # be closed on purpose, and the pick of a group keeps its scene whatever its eyes.
+    "eyes": "a face with its eyes closed, where another frame of its group has them open",
 }
 REJECTED = "rejected"  # not a rule: the user's own reject, always a candidate
 

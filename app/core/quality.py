@@ -343,6 +343,16 @@ def _measure_focus(g: np.ndarray, noise: float, brightest: np.ndarray | None = N
                   _encode_tiles(ratio, weight, (kept >= _CLEAN_TILE) & detailed))
 
 
+def region_focus(grey: np.ndarray) -> tuple[float, float | None] | None:
+    """Focus of one region (a face's box) with the photo's own measure: the exposure-independent fine to
+    coarse ratio and the blur width in px at the region's size; None when it is too small to judge."""
+    g = np.asarray(grey, dtype=np.float32)
+    if g.ndim != 2 or min(g.shape) < 32:
+        return None
+    f = _measure_focus(g, _noise_sigma(g))
+    return f.focus, f.blur_px
+
+
 def _lost_fraction(mask: np.ndarray) -> float:
     """Fraction of the frame in clipped patches: blocks of _LOST_BLOCK px nearly all clipped, so a lamp
     or a glint (detail no photographer misses) does not count."""

@@ -141,6 +141,13 @@ ALTER TABLE photos ADD COLUMN focus_tiles BLOB;
 """
 
 
+# The faces found in a photo, their eyes and focus, as a FaceReport's JSON (analysis version 4 fills it
+# when face checks are on; older rows are analysed again without the model).
+V6 = """
+ALTER TABLE photos ADD COLUMN faces TEXT;
+"""
+
+
 def _run(script: str) -> Callable[[Connection], None]:
     def migrate(conn: Connection) -> None:
         for statement in script.split(";"):
@@ -156,4 +163,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _run(V3),  # 3: the library view's order indexes
     _run(V4),  # 4: export folders
     _run(V5),  # 5: focus, blur width, motion smear
+    _run(V6),  # 6: faces
 ]

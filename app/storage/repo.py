@@ -231,7 +231,8 @@ def update_files(engine: Engine, updates: Sequence[FileUpdate]) -> None:
                 if u.new_content:
                     _reset_analysis(conn, u.photo_id)
                     values.update(content_hash=u.content_hash, analysis_version=0, score=None,
-                                  score_model=None, width=None, height=None, captured_at=None)
+                                  score_model=None, width=None, height=None, captured_at=None,
+                                  faces=None)  # another picture: its faces are looked for again
                 if u.forget_marks:
                     values.update(rating=0, flag="", sidecar_mtime_ns=0, first_seen=now)
                 conn.execute(update(photos).where(photos.c.id == u.photo_id).values(**values))
@@ -343,9 +344,10 @@ class Pending:
 
 def pending(engine: Engine, model_key: str, precision: str | None = None,
             under: Iterable[str] = (), rescore: bool = False, paths: Iterable[str] | None = None,
-            analysis_version: int = 0) -> list[Pending]:
+            analysis_version: int = 0, faces: bool = False) -> list[Pending]:
     """Present photos that need a score of this model (at this precision, when given), or whose
-    analysis is older than analysis_version (those are decoded again, not re-encoded).
+    analysis is older than analysis_version, or (when faces: face checks are on now) whose faces
+    were never looked for (those are decoded again, not re-encoded).
 
     Unsupported files are never retried; files that failed before are (a fixed permission or a
     finished copy should not need a rescore)."""
@@ -363,7 +365,10 @@ def pending(engine: Engine, model_key: str, precision: str | None = None,
         has = has.where(scores.c.precision == precision)
     scored = photos.c.id.in_(has)
     if not rescore:
-        cond.append(or_(~scored, photos.c.analysis_version < analysis_version))
+        again = [~scored, photos.c.analysis_version < analysis_version]
+        if faces:  # analysed while face checks were off: the faces alone are what is missing
+            again.append(photos.c.faces.is_(None))
+        cond.append(or_(*again))
     with reading(engine) as conn:
         rows = conn.execute(select(photos.c.id, photos.c.path, scored.label("scored"), photos.c.companion)
                             .where(*cond).order_by(photos.c.path)).all()
@@ -405,7 +410,7 @@ class Analysis:
     embedding: np.ndarray | None
     facts: PhotoFacts | None
     analysis_version: int = 1
-    extras: dict | None = None  # quality, scene_hash, marks (rating, flag) found in sidecars or the file
+    extras: dict | None = None  # quality, scene_hash, faces (JSON), marks (rating, flag) from sidecars or the file
 
 
 def save_score(engine: Engine, photo_id: int, model_key: str | None, precision: str | None,
@@ -432,6 +437,8 @@ def _photo_values(a: Analysis, now: float) -> dict:
         values.update({name: getattr(quality, name) for name in QUALITY_FIELDS})
     if "scene_hash" in extras:
         values["scene_hash"] = _signed64(extras["scene_hash"])
+    if extras.get("faces") is not None:  # a FaceReport's JSON; absent when face checks were off
+        values["faces"] = extras["faces"]
     return values
 
 
@@ -567,6 +574,7 @@ class CurationRow:
     companion: str | None
     quality: dict | None  # QUALITY_FIELDS plus width/height, or None before analysis v3
     embedding: np.ndarray | None
+    faces: str | None = None  # the FaceReport's JSON; None when faces were not looked for
 
 
 def curation_rows(engine: Engine, under: str | None = None, with_embeddings: bool = True) -> list[CurationRow]:
@@ -575,7 +583,7 @@ def curation_rows(engine: Engine, under: str | None = None, with_embeddings: boo
     cols = [photos.c.id, photos.c.path, photos.c.name, photos.c.size, photos.c.score,
             CAPTURED, photos.c.content_hash,
             photos.c.scene_hash, photos.c.width, photos.c.height, photos.c.rating, photos.c.flag,
-            photos.c.companion, *[photos.c[f] for f in QUALITY_FIELDS]]
+            photos.c.companion, *[photos.c[f] for f in QUALITY_FIELDS], photos.c.faces]
     q = select(*cols, emb.c.vector if with_embeddings else func.coalesce(None, None)).select_from(
         photos.outerjoin(emb, and_(emb.c.photo_id == photos.c.id, emb.c.model_key == photos.c.score_model)))
     q = q.where(photos.c.state == "present")
@@ -594,5 +602,5 @@ def curation_rows(engine: Engine, under: str | None = None, with_embeddings: boo
             out.append(CurationRow(
                 r.id, r.path, r.name, r.size, r.score, r[5], r.content_hash, _unsigned64(r.scene_hash),
                 r.width, r.height, r.rating, r.flag, r.companion, quality,
-                None if vector is None else np.frombuffer(vector, dtype=np.float16).astype(np.float32)))
+                None if vector is None else np.frombuffer(vector, dtype=np.float16).astype(np.float32), r.faces))
     return out

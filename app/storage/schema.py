@@ -73,6 +73,9 @@ photos = Table(
     Column("motion_ratio", Float),
     Column("exposedness", Float),
     Column("focus_tiles", LargeBinary),
+    # the faces found (app.core.faces.FaceReport as JSON), filled by analysis version 4 when face checks
+    # are on (migration V6); NULL: not looked for (analysed before, or face checks were off)
+    Column("faces", Text),
     Index("ix_photos_folder", "folder"),
     Index("ix_photos_hash", "content_hash"),
     # The library view's natural orders, read without sorting (migration V3); the score one also

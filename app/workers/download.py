@@ -101,6 +101,9 @@ class ModelDownload(QObject):
             self._head()
             if self._cancel.is_set():
                 raise _Stop()
+            self._faces()
+            if self._cancel.is_set():
+                raise _Stop()
         except _Stop:
             return "cancelled"
         except _Offline as exc:
@@ -158,6 +161,20 @@ class ModelDownload(QObject):
             if spec.startswith(("http://", "https://")) and model_files.OFFLINE in str(exc):
                 raise _Offline(model_files.OFFLINE) from None
             raise
+
+    def _faces(self) -> None:
+        """The face model (3.6 MB): without it scoring works and only the face checks are off, so
+        a failure here is logged, not the download's failure."""
+        from app.core import faces
+
+        def progress(done: int, total: int) -> None:
+            self.progress.emit("face model", float(done), float(total))
+
+        try:
+            faces.resolve_faces_model(self.settings.faces_model or None, allow_download=True, progress=progress,
+                                      cancelled=self._cancel.is_set)
+        except AestheteError as exc:
+            log.warning("%s", exc)
 
     def _progress_class(self, what: str):
         from tqdm.auto import tqdm

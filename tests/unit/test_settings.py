@@ -61,3 +61,25 @@ def test_broken_settings_file(tmp_path):
     path.write_text("precision = [unclosed")
     with pytest.raises(SettingsError, match="cannot read settings file"):
         settings.load(path, environ={})
+
+
+def test_faces_model_is_a_model_setting_every_command_takes(tmp_path):
+    from app.cli.parser import build_parser
+
+    s = settings.REGISTRY["faces_model"]
+    assert s.default == "" and s.effect == settings.MODEL  # a new face model reloads the scorer
+    parser = build_parser()
+    assert "--faces-model FILE" in parser.format_help()
+    args = parser.parse_args(["scan", "--faces-model", str(tmp_path / "face_landmarker.task")])
+    resolved = settings.load(tmp_path / "settings.toml", settings.flags_given(args))
+    assert resolved.faces_model == str(tmp_path / "face_landmarker.task") and resolved.sources["faces_model"] == "flag"
+
+
+def test_without_a_face_model_the_holder_says_face_checks_are_off(tmp_path):
+    from app.library import ModelHolder
+
+    holder = ModelHolder(settings.load(tmp_path / "settings.toml", {"faces_model": str(tmp_path / "none.task")}))
+    assert holder.faces() is None
+    assert holder.faces_off.startswith("Face checks are off:") and "none.task" in holder.faces_off
+    cache_only = ModelHolder(settings.load(tmp_path / "settings.toml"))  # nothing downloaded: never fetched here
+    assert cache_only.faces() is None and "has not been downloaded" in cache_only.faces_off
