@@ -134,10 +134,9 @@ def sync_entries(engine: Engine, root_id: int | None, entries: Sequence[scanner.
     new_entries = [e for e in entries if e.path not in known]
     by_size = repo.files_by_size(engine) if new_entries else {}
     found = {e.path for e in entries}
-    blind = [u.rstrip(os.sep) + os.sep for u in unreadable]
     # A removed photo (moved to the trash or rejects by Aesthete) stays removed until undone.
     gone = [r for p, r in known.items() if p not in found and r.state not in ("missing", "removed")
-            and not any(p.startswith(b) for b in blind)]
+            and not any(is_under(p, u, or_same=False) for u in unreadable)]
     gone_ids = {r.id for r in gone}
     changed = [e for e in entries if e.path in known and
                (known[e.path].size != e.size or known[e.path].mtime_ns != e.mtime_ns

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, and_, bindparam, case, delete, func, insert, or_,
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.errors import PhotoError
+from app.pathutil import is_under
 from app.storage.db import reading
 from app.storage.query import CAPTURED, PhotoQuery, conditions, order_terms, score_column
 from app.storage.query import under_folder as _under
@@ -74,7 +75,7 @@ def add_root(engine: Engine, path: Path | str) -> Root:
             return Root(row.id, path)
         # A folder inside an existing root is already part of the library.
         for r in conn.execute(select(roots.c.id, roots.c.path)):
-            if path.startswith(r.path.rstrip(os.sep) + os.sep):
+            if is_under(path, r.path, or_same=False):
                 return Root(r.id, r.path)
         rid = conn.execute(insert(roots).values(path=path, added_at=time.time())).inserted_primary_key[0]
         # A root added above existing roots takes over their photos.
