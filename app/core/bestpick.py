@@ -64,6 +64,7 @@ class FaceFaults:
     faces: int
     closed: int  # with their eyes closed
     soft: int  # softer than the same face in another frame
+    unseen: int = 0  # people shown in another frame whose face was not found in this one
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,25 @@ def face_faults(members: Sequence[Candidate]) -> dict[int, FaceFaults] | None:
                         if g.focus is not None and g.eyes_closed == f.eyes_closed and _same_face(f, g)]
             if f.focus < SOFT_FACE_RATIO * max(versions):
                 soft += 1
-        out[c.photo_id] = FaceFaults(len(mine), sum(1 for f in mine if f.eyes_closed), soft)
+        # A person another frame shows prominently but whose face was not found here (turned away, hidden,
+        # smeared past the detector) cannot be said to have their eyes open: it counts with a blink, so a
+        # frame is never preferred for the faces the detector missed in it.
+        found_here = c.faces.faces if c.faces is not None else None
+        unseen = 0 if found_here is None else len(_people_missing(c.photo_id, shown, found_here))
+        out[c.photo_id] = FaceFaults(len(mine), sum(1 for f in mine if f.eyes_closed), soft, unseen)
     return out
+
+
+def _people_missing(photo_id: int, shown: dict[int, Sequence[Face]], found_here: Sequence[Face]) -> list[Face]:
+    """One face for each person the other frames show prominently and this frame has no face of."""
+    people: list[Face] = []
+    for pid, faces in shown.items():
+        if pid == photo_id:
+            continue
+        for f in faces:
+            if not any(_same_face(f, p) for p in people):
+                people.append(f)
+    return [p for p in people if not any(_same_face(p, g) for g in found_here)]
 
 
 def _eyes_text(ff: FaceFaults) -> str:
@@ -211,7 +229,7 @@ def best_pick(members: Sequence[Candidate], thresholds: QualityThresholds = Qual
         # for being brighter), then fewer found next to the others, and a frame known to be clean before
         # one not yet measured.
         ff = people.get(c.photo_id, no_faults) if people else no_faults
-        return (c.user_pick, not c.user_reject, c.rating, -ff.closed, -ff.soft, -own[c.photo_id],
+        return (c.user_pick, not c.user_reject, c.rating, -(ff.closed + ff.unseen), -ff.soft, -own[c.photo_id],
                 -len(found[c.photo_id]), c.quality is not None)
 
     top = max(standing(c) for c in members)
@@ -294,6 +312,7 @@ def _explain(winner: Candidate, members: Sequence[Candidate], found: dict[int, l
     if people:
         tally.update("with closed eyes" for c in others if people[c.photo_id].closed)
         tally.update("with a soft face" for c in others if people[c.photo_id].soft)
+        tally.update("with a face not found" for c in others if people[c.photo_id].unseen)
     if tally:
         parts.append("others: " + ", ".join(f"{count} {fault}" for fault, count in tally.items()))
     # The user's choice leads, and the measurements still say what the frame has going for it.

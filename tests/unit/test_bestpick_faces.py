@@ -64,6 +64,20 @@ def test_fewest_closed_eyes_then_fewest_soft_faces(sharp):
     assert pick.reason.startswith("eyes open on all 3 faces, faces sharp;") and "others: 1 with a soft face" in pick.reason
 
 
+def test_a_frame_is_not_preferred_for_the_faces_the_detector_missed_in_it(sharp):
+    """A frame where a person's face was not found (turned away, smeared past the detector) cannot show
+    their eyes open: it does not beat a frame that shows everyone with one blink."""
+    missing_one = report(face(XS[0]), face(XS[1]))  # the third person's face was not found
+    frames = [Candidate(1, 8.0, sharp, faces=missing_one), Candidate(2, 5.0, sharp, faces=people(closed=2)),
+              Candidate(3, 4.0, sharp, faces=people())]
+    pick = best_pick(frames)
+    assert pick.photo_id == 3 and "1 with a face not found" in pick.reason
+    # Against one blink it is a tie on faces, and the score decides as before.
+    assert best_pick(frames[:2]).photo_id == 1
+    # Nobody missing anywhere: nothing counted.
+    assert best_pick([Candidate(1, 8.0, sharp, faces=people()), Candidate(2, 5.0, sharp, faces=people())]).photo_id == 1
+
+
 def test_faces_differing_in_sharpness_between_people_are_not_soft(sharp):
     # Person 0 measures a fifth of person 1's focus in every frame: nobody is softer than themselves.
     frames = [Candidate(1, 5.0, sharp, faces=people()), Candidate(2, 6.0, sharp, faces=people())]
