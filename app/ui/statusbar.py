@@ -44,6 +44,9 @@ class ScoringStatus(art.FollowsPalette, QWidget):
         self.bar.setTextVisible(False)
         self.device = labels.DimLabel("", self)
         self.device.setObjectName("deviceLabel")
+        self.faces = labels.DimLabel("", self)  # "Face checks off" while they are; the tooltip says why
+        self.faces.setObjectName("facesOffLabel")
+        self.faces.hide()
         self.pause = QToolButton(self)
         self.pause.setObjectName("pauseButton")
         self.pause.setText("Pause")
@@ -57,7 +60,7 @@ class ScoringStatus(art.FollowsPalette, QWidget):
         self.errors.setObjectName("errorsButton")
         self.errors.clicked.connect(self.errorsRequested)
         self._restyle()
-        for w in (self.errors, self.label, self.bar, self.device, self.pause, self.cancel):
+        for w in (self.errors, self.label, self.bar, self.device, self.faces, self.pause, self.cancel):
             layout.addWidget(w)
         self._samples: deque[tuple[float, int]] = deque()
         self._paused = False
@@ -88,6 +91,12 @@ class ScoringStatus(art.FollowsPalette, QWidget):
         self.bar.setRange(0, 0)
         self.bar.show()
         self._buttons(True)
+
+    def set_faces_off(self, why: str) -> None:
+        """Photos are scored, but their faces are not checked: why, and what to do, in the tooltip."""
+        self.faces.setText("Face checks off" if why else "")
+        self.faces.setToolTip(why)
+        self.faces.setVisible(bool(why))
 
     def set_off(self, why: str) -> None:
         self.label.setText("Scoring is off")

@@ -18,6 +18,7 @@ class ScoringPanel(QObject):
         super().__init__(window)
         self.w = window
         self.why_off = ""  # why scoring is off, in words, while it is
+        self.faces_off = ""  # why face checks are off, once the scorer has said so
         self.download: ModelDownload | None = None  # the model download, once asked for
         s = window.scoring
         s.modelUnavailable.connect(self._model_unavailable)
@@ -31,6 +32,7 @@ class ScoringPanel(QObject):
         s.photoUpdated.connect(self._photo_scored_again)
         s.idle.connect(self._scoring_idle)
         s.crashed.connect(self._scoring_crashed)
+        s.facesOff.connect(self._faces_off)
         status = window.scoring_status
         status.pauseRequested.connect(self.toggle_pause)
         status.resumeRequested.connect(self.toggle_pause)
@@ -38,6 +40,13 @@ class ScoringPanel(QObject):
         status.errorsRequested.connect(self.show_errors)
         window.banner.downloadRequested.connect(self.start_download)
         window.banner.cancelRequested.connect(self.cancel_download)
+
+    def _faces_off(self, why: str) -> None:
+        """Scoring works but faces are not checked (no face model, or no MediaPipe): said where the
+        user looks, with what to do (the reason names `aesthete download` and --faces-model)."""
+        self.faces_off = why
+        self.w.scoring_status.set_faces_off(why)
+        self.w.show_problem(why)
 
     def model_loading(self) -> None:
         """New model settings: the banner goes while the model loads again."""

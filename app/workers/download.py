@@ -23,10 +23,12 @@ log = logging.getLogger(__name__)
 
 # What a download fetches: the SigLIP checkpoint google/siglip-so400m-patch14-384 (model.safetensors,
 # 3.51 GB: the full model, text tower included, in float32; plus two small config files) and the
-# aesthetic head (aesthetic_predictor_v2_5.pth, 2.6 MB). The banner and the README say this size.
+# aesthetic head (aesthetic_predictor_v2_5.pth, 2.6 MB), and MediaPipe's face landmarker
+# (face_landmarker.task, 3.8 MB). The banner and the README say this size.
 ENCODER_DOWNLOAD_BYTES = 3_511_000_000
 HEAD_DOWNLOAD_BYTES = 2_644_834
-DOWNLOAD_BYTES = ENCODER_DOWNLOAD_BYTES + HEAD_DOWNLOAD_BYTES
+FACES_DOWNLOAD_BYTES = 3_758_596
+DOWNLOAD_BYTES = ENCODER_DOWNLOAD_BYTES + HEAD_DOWNLOAD_BYTES + FACES_DOWNLOAD_BYTES
 
 
 def download_size_text(n: int = DOWNLOAD_BYTES) -> str:

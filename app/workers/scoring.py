@@ -120,6 +120,7 @@ class ScoringWorker(QObject):
     photoUpdated = Signal(int)  # analysed again without the model (a newer analysis version)
     idle = Signal()  # nothing left to score
     crashed = Signal(str)  # a bug stopped scoring (logged with a traceback)
+    facesOff = Signal(str)  # face checks are off, and why (said once per model setup)
 
     def __init__(self, engine: Engine, settings: Settings, queue: ScoreQueue, cancel: threading.Event):
         super().__init__()
@@ -202,6 +203,7 @@ class ScoringWorker(QObject):
 
         self._holder = ModelHolder(self.settings, self.cancel, allow_download=False,
                                    on_status=self.modelStatus.emit)
+        self._faces_off_said = False  # a new setup (a faces model set meanwhile) says it again
         try:
             self._holder.files()
         except AestheteError as exc:
@@ -286,6 +288,9 @@ class ScoringWorker(QObject):
 
         try:
             analyse(self.engine, self._holder, items, on_result=on_result, batch_size=size)
+            if self._holder.faces_off and not self._faces_off_said:
+                self._faces_off_said = True
+                self.facesOff.emit(self._holder.faces_off)
         except AestheteError as exc:
             self.queue.put_back([p for p in items if p.id not in finished])
             self._available = False
@@ -328,6 +333,7 @@ class ScoringController(QObject):
     photoUpdated = Signal(int)
     idle = Signal()
     crashed = Signal(str)
+    facesOff = Signal(str)
 
     _setup = Signal()
     _refresh = Signal()
@@ -348,7 +354,7 @@ class ScoringController(QObject):
         self._resume.connect(self.worker.resume)
         self._reconfigure.connect(self.worker.reconfigure)
         for name in ("modelUnavailable", "modelLoading", "modelStatus", "modelReady", "progress", "chunkStarted",
-                     "photoScored", "photoFailed", "photoUpdated", "idle", "crashed"):
+                     "photoScored", "photoFailed", "photoUpdated", "idle", "crashed", "facesOff"):
             getattr(self.worker, name).connect(getattr(self, name))  # queued: receiver lives here
         self.thread.finished.connect(self.worker.finish, Qt.ConnectionType.DirectConnection)
         self.thread.finished.connect(self.worker.deleteLater)

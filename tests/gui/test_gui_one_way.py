@@ -171,3 +171,16 @@ def test_shutdown_stops_every_pool_and_thread_the_registry_knows(qtbot, make_win
     assert not tasks.running_threads()
     assert not window.scoring.thread.isRunning()
     assert window.library._stopped and window.curation._stopped  # and they refuse new work
+
+
+def test_without_a_face_model_the_window_says_face_checks_are_off(qtbot, make_window, tmp_path, tiny_model):
+    """Scoring works without the face model; the status bar says face checks are off and why."""
+    folder = tmp_path / "Camera"
+    write_photos(folder, 2)
+    window = make_window(make_settings(tmp_path, faces_model=str(tmp_path / "no-face-model.task"), **tiny_model))
+    with qtbot.waitSignal(window.scoring.facesOff, timeout=120_000) as off:
+        window.start([str(folder)])
+    assert "Face checks are off" in off.args[0] and "--faces-model" in off.args[0]
+    label = window.scoring_status.faces
+    assert not label.isHidden() and label.text() == "Face checks off" and label.toolTip() == off.args[0]
+    qtbot.waitUntil(lambda: browse.status_counts(window.engine).scored == 2, timeout=120_000)  # scored all the same
