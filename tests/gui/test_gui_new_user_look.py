@@ -124,7 +124,7 @@ def test_download_problem_words():
     assert model.download_problem(ValueError("Got: HfHubHTTPError: 401 Unauthorized")) == "401 Unauthorized"
 
 
-def test_download_size_is_one_number_in_the_banner_and_the_readme():
+def test_download_size_is_one_number_in_the_banner_and_the_readme(qapp):
     from app.ui.banner import ModelBanner
     from app.workers import download
 
