@@ -51,15 +51,33 @@ def photo_extras(decoded: decode.DecodedPhoto, faces: AnalyserPool | None = None
         from app.core import faces as face_checks
 
         try:
-            extras["faces"] = faces.analyse(decoded.image).to_json()
+            report = faces.analyse(decoded.image)
         except FacesUnavailable as exc:  # the model stopped running: the photo keeps the rest
             extras["faces_off"] = str(exc)
+            return extras
         except PhotoError as exc:
             # This photo's faces cannot be read (logged by the core): recorded as none found, so it
             # is not decoded again at every run; its score and quality stand.
             log.warning("no face checks for a photo: %s", exc.reason)
-            extras["faces"] = face_checks.FaceReport((), faces.model.sha256[:16]).to_json()
+            report = face_checks.FaceReport((), faces.model.sha256[:16])
+        extras["faces"] = report.to_json()
+        extras["closed_eyes"] = report.closed_eyes
     return extras
+
+
+def count_closed_eyes(engine: Engine) -> int:
+    """Photos whose faces were stored before closed eyes were counted (schema 6) get their count from
+    those faces, without being decoded again; returns how many were counted."""
+    from app.core.faces import FaceReport
+
+    counts = []
+    for photo_id, text in repo.faces_without_count(engine):
+        try:
+            counts.append((photo_id, FaceReport.from_json(text).closed_eyes))
+        except (ValueError, KeyError, TypeError):  # unreadable: looked for again at the next analysis
+            counts.append((photo_id, None))
+    repo.set_closed_eyes(engine, counts)
+    return len(counts)
 
 
 def read_marks(path: Path, companion: Path | None = None, embedded: bool = True,
@@ -405,6 +423,7 @@ class ModelHolder:
 
 def pending(engine: Engine, holder: ModelHolder, **kw) -> list[repo.Pending]:
     """What needs this model's score, or this release's analysis, among present photos."""
+    count_closed_eyes(engine)
     return repo.pending(engine, holder.key(), holder.wanted_precision(), analysis_version=ANALYSIS_VERSION,
                         faces=holder.faces() is not None, **kw)
 

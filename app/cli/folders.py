@@ -24,12 +24,14 @@ def cmd_list(args, settings) -> int:
                               min_score=args.min_score, max_score=args.max_score,
                               min_rating=args.min_stars, flag=args.flag,
                               under=os.path.abspath(args.folder) if args.folder else None,
-                              model_key=model_key, library_only=args.folder is None)
+                              model_key=model_key, library_only=args.folder is None,
+                              eyes_closed=args.eyes_closed)
     for p in photos:
         if args.json:
             print(json.dumps({"path": p.path, "score": None if p.score is None else round(p.score, 4),
                               "model": p.score_model, "state": p.status, "rating": p.rating, "flag": p.flag,
-                              **({"error": p.error} if p.error else {})}))
+                              **({"error": p.error} if p.error else {}),
+                              **({} if p.closed_eyes is None else {"closed_eyes": p.closed_eyes})}))
         else:
             print_table([(p.score, "" if p.status == "scored" else p.error or p.status, p.path)])
     print(count(len(photos), "photo"), file=sys.stderr)
@@ -37,7 +39,7 @@ def cmd_list(args, settings) -> int:
         # An unplugged drive still lists what is cached; a folder that is neither is a typo.
         raise AestheteError(f"{args.folder}: no such folder, and nothing cached under it")
     if not photos and args.folder is None and args.min_score is None and args.max_score is None \
-            and not args.min_stars and args.flag is None:
+            and not args.min_stars and args.flag is None and not args.eyes_closed:
         outside = len(repo.list_photos(engine, model_key=model_key))
         if outside:  # `score` caches photos without adding their folders to the library
             print(f"{count(outside, 'photo')} {'is' if outside == 1 else 'are'} cached outside the library folders: `aesthete list FOLDER` shows "

@@ -68,6 +68,8 @@ def build_parser(rejects_folder: str = "") -> argparse.ArgumentParser:
     p.add_argument("--min-stars", type=int, choices=range(0, 6), default=0, metavar="N",
                    help="only photos rated N stars or more")
     p.add_argument("--flag", choices=["pick", "reject", "unrejected"], help="only picks, rejects, or all but rejects")
+    p.add_argument("--eyes-closed", action="store_true",
+                   help="only photos where someone's eyes are closed (needs face checks)")
     p.add_argument("--json", action="store_true")
 
     p = add("roots", "manage library roots")

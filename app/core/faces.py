@@ -103,7 +103,12 @@ class FaceReport:
     @property
     def eyes_closed(self) -> bool:
         """Whether any prominent face has its eyes closed."""
-        return any(f.eyes_closed for f in self.prominent())
+        return self.closed_eyes > 0
+
+    @property
+    def closed_eyes(self) -> int:
+        """How many prominent faces have their eyes closed (the grid's badge and filter count them)."""
+        return sum(1 for f in self.prominent() if f.eyes_closed)
 
     def to_dict(self) -> dict:
         return {"version": self.version, "model": self.model, "faces": [asdict(f) for f in self.faces]}

@@ -69,7 +69,7 @@ def reading(engine: Engine) -> Iterator:
 _COLUMNS = (photos.c.id, photos.c.path, photos.c.name, photos.c.folder, photos.c.size,
             photos.c.mtime_ns, photos.c.state, photos.c.score, photos.c.score_model,
             photos.c.captured_at, photos.c.width, photos.c.height, photos.c.rating, photos.c.flag,
-            photos.c.companion, errors.c.reason, errors.c.kind, photos.c.content_hash)
+            photos.c.companion, errors.c.reason, errors.c.kind, photos.c.content_hash, photos.c.closed_eyes)
 
 
 def photo_ids(engine: Engine, q: PhotoQuery, cancelled: Callable[[], bool] | None = None) -> list[int] | None:

@@ -41,6 +41,7 @@ class PhotoQuery:
     under: str | None = None  # a folder: photos anywhere below it
     status: str | None = None  # None | scored | unscored | failed
     flag: str | None = None  # None | pick | reject | unrejected
+    eyes_closed: bool = False  # only photos where a prominent face has its eyes closed
     model_key: str | None = None  # the latest score of this model rather than of any model
     precision: str | None = None  # with model_key: scores made at this precision only
     library_only: bool = True  # False: photos scored outside the library folders too
@@ -95,6 +96,8 @@ def conditions(q: PhotoQuery) -> list:
         cond.append(photos.c.flag == "reject")
     elif q.flag == "unrejected":
         cond.append(photos.c.flag != "reject")
+    if q.eyes_closed:
+        cond.append(photos.c.closed_eyes > 0)
     if q.status == "scored":
         cond.append(score.is_not(None))
     elif q.status == "unscored":

@@ -52,6 +52,7 @@ class Photo:
     error: str | None
     error_kind: str | None
     content_hash: str | None
+    closed_eyes: int | None = None  # prominent faces with their eyes closed; None: faces not looked for
 
     @property
     def status(self) -> str:
@@ -233,7 +234,7 @@ def update_files(engine: Engine, updates: Sequence[FileUpdate]) -> None:
                     _reset_analysis(conn, u.photo_id)
                     values.update(content_hash=u.content_hash, analysis_version=0, score=None,
                                   score_model=None, width=None, height=None, captured_at=None,
-                                  faces=None)  # another picture: its faces are looked for again
+                                  faces=None, closed_eyes=None)  # another picture: its faces are looked for again
                 if u.forget_marks:
                     values.update(rating=0, flag="", sidecar_mtime_ns=0, first_seen=now)
                 conn.execute(update(photos).where(photos.c.id == u.photo_id).values(**values))
@@ -343,6 +344,27 @@ class Pending:
     companion: str | None = None
 
 
+def faces_without_count(engine: Engine) -> list[tuple[int, str]]:
+    """(id, faces JSON) of photos whose faces were stored before their closed eyes were counted."""
+    with reading(engine) as conn:
+        return [(r[0], r[1]) for r in conn.execute(select(photos.c.id, photos.c.faces).where(
+            photos.c.faces.is_not(None), photos.c.closed_eyes.is_(None)))]
+
+
+def set_closed_eyes(engine: Engine, counts: Sequence[tuple[int, int | None]]) -> None:
+    """Store each photo's count of closed-eyed faces; None forgets its faces, to be looked for again."""
+    if not counts:
+        return
+    counted = [{"pid": pid, "n": n} for pid, n in counts if n is not None]
+    unreadable = [{"pid": pid} for pid, n in counts if n is None]
+    with engine.begin() as conn:
+        if counted:
+            conn.execute(photos.update().where(photos.c.id == bindparam("pid")).values(closed_eyes=bindparam("n")),
+                         counted)
+        if unreadable:
+            conn.execute(photos.update().where(photos.c.id == bindparam("pid")).values(faces=None), unreadable)
+
+
 def pending(engine: Engine, model_key: str, precision: str | None = None,
             under: Iterable[str] = (), rescore: bool = False, paths: Iterable[str] | None = None,
             analysis_version: int = 0, faces: bool = False) -> list[Pending]:
@@ -440,6 +462,7 @@ def _photo_values(a: Analysis, now: float) -> dict:
         values["scene_hash"] = _signed64(extras["scene_hash"])
     if extras.get("faces") is not None:  # a FaceReport's JSON; absent when face checks were off
         values["faces"] = extras["faces"]
+        values["closed_eyes"] = extras.get("closed_eyes")  # None: counted from the faces later (library)
     return values
 
 
@@ -530,21 +553,22 @@ def list_photos(engine: Engine, sort: str = "score", descending: bool | None = N
                 under: str | None = None, model_key: str | None = None, precision: str | None = None,
                 status: str | None = None, include_missing: bool = False, library_only: bool = False,
                 paths: Iterable[str] | None = None, limit: int | None = None,
-                query: PhotoQuery | None = None) -> list[Photo]:
+                query: PhotoQuery | None = None, eyes_closed: bool = False) -> list[Photo]:
     """Photos with their latest score (or the score of model_key), sorted and filtered in SQL by
     the same builder as the desktop views (storage.query); `query` stands for the keywords before it.
 
     status: None (all), "scored", "unscored", "failed"."""
     q = query or PhotoQuery(sort=sort, descending=descending, min_score=min_score, max_score=max_score,
                             min_rating=min_rating, flag=flag, under=under, status=status, model_key=model_key, precision=precision,
-                            library_only=library_only, include_missing=include_missing)
+                            library_only=library_only, include_missing=include_missing, eyes_closed=eyes_closed)
     score_col = score_column(q)
     stmt = (select(photos.c.id, photos.c.path, photos.c.name, photos.c.folder, photos.c.size,
                    photos.c.mtime_ns, photos.c.state, score_col.label("score"),
                    (photos.c.score_model if not q.model_key else
                     case((score_col.is_not(None), q.model_key), else_=None)).label("score_model"),
                    photos.c.captured_at, photos.c.width, photos.c.height, photos.c.rating, photos.c.flag,
-                   photos.c.companion, errors.c.reason, errors.c.kind, photos.c.content_hash)
+                   photos.c.companion, errors.c.reason, errors.c.kind, photos.c.content_hash,
+                   photos.c.closed_eyes)
             .select_from(photos.outerjoin(errors, errors.c.photo_id == photos.c.id))
             .where(*conditions(q)).order_by(*order_terms(q)))
     wanted = None if paths is None else set(paths)

@@ -76,6 +76,9 @@ photos = Table(
     # the faces found (app.core.faces.FaceReport as JSON), filled by analysis version 4 when face checks
     # are on (migration V6); NULL: not looked for (analysed before, or face checks were off)
     Column("faces", Text),
+    # how many of the prominent faces have their eyes closed (app.core.faces.FaceReport.closed_eyes), for
+    # the grid's badge and filter (migration V7); NULL: faces not looked for
+    Column("closed_eyes", Integer),
     Index("ix_photos_folder", "folder"),
     Index("ix_photos_hash", "content_hash"),
     # The library view's natural orders, read without sorting (migration V3); the score one also

@@ -84,8 +84,8 @@ class TileDelegate(QStyledItemDelegate):
         ratio = painter.device().devicePixelRatioF()
         pixmap = tile.thumbnail
         key = (tile.id, tile.name, tile.status, tile.score, tile.rating, tile.flag, tile.thumbnail_failed,
-               0 if pixmap is None else pixmap.cacheKey(), width, height, state, ratio, self.tile, self.good,
-               self.cull)
+               tile.closed_eyes, 0 if pixmap is None else pixmap.cacheKey(), width, height, state, ratio, self.tile,
+               self.good, self.cull)
         painted = self._painted.get(key)
         if painted is None:
             if (self._frame_started is not None and self.frame_budget_s is not None and self._drawn_in_frame
@@ -157,6 +157,8 @@ class TileDelegate(QStyledItemDelegate):
 
         paint_badge(painter, image_rect, status, tile.score, self.good, self.cull, self.tile)
         paint_marks(painter, image_rect, tile.rating, tile.flag, self.tile)
+        if tile.closed_eyes:
+            paint_closed_eyes(painter, image_rect, tile.closed_eyes, self.tile)
 
         label = QRect(rect.x() + MARGIN, area.bottom() + 2, self.tile, LABEL)
         painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
@@ -183,6 +185,34 @@ def paint_badge(painter: QPainter, image: QRect, status: str, score: float | Non
     painter.drawRoundedRect(box, h / 2, h / 2)
     painter.setPen(WHITE)
     painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+
+def paint_closed_eyes(painter: QPainter, image: QRect, faces: int, tile: int) -> None:
+    """A pill in the top-left corner: a closed eye (an eyelid's curve with lashes), and how many faces
+    have their eyes closed when more than one."""
+    font, fm = _badge_font(painter.font(), tile)
+    painter.setFont(font)
+    h = fm.height() + 4
+    text = str(faces) if faces > 1 else ""
+    w = h * 1.5 + (fm.horizontalAdvance(text) + 4 if text else 0)
+    box = QRectF(image.left() + 5, image.top() + 5, w, h)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(SHADOW)
+    painter.drawRoundedRect(box.translated(0, 1), h / 2, h / 2)
+    painter.setBrush(fmt.EYES_CLOSED)
+    painter.drawRoundedRect(box, h / 2, h / 2)
+    eye_w, cx, cy = h * 0.8, box.left() + h * 0.75, box.top() + h * 0.42
+    lid = QPainterPath(QPointF(cx - eye_w / 2, cy))
+    lid.quadTo(QPointF(cx, cy + eye_w * 0.55), QPointF(cx + eye_w / 2, cy))
+    painter.setPen(QPen(WHITE, max(1.5, h / 10), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawPath(lid)
+    for dx in (-0.3, 0.0, 0.3):  # lashes
+        x = cx + dx * eye_w
+        y = cy + eye_w * 0.27 * (1 - (dx / 0.5) ** 2)
+        painter.drawLine(QPointF(x, y), QPointF(x + dx * eye_w * 0.3, y + eye_w * 0.22))
+    if text:
+        painter.drawText(QRectF(box.left() + h * 1.4, box.top(), w - h * 1.4, h), Qt.AlignmentFlag.AlignCenter, text)
 
 
 _badge_fonts: dict[tuple[str, int], tuple[QFont, QFontMetrics]] = {}

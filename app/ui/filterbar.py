@@ -7,7 +7,9 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QT
 from app.storage.browse import PhotoQuery
 
 SORTS = [("Score", "score"), ("Capture date", "date"), ("Name", "name"), ("File size", "size")]
-SHOW = [("All photos", None), ("Scored", "scored"), ("Not scored yet", "unscored"), ("Failed", "failed")]
+EYES_CLOSED = "eyes closed"  # not a status: a filter on the faces found (PhotoQuery.eyes_closed)
+SHOW = [("All photos", None), ("Scored", "scored"), ("Not scored yet", "unscored"), ("Failed", "failed"),
+        ("Eyes closed", EYES_CLOSED)]
 MARKS = [("Any mark", None), ("Picks", "pick"), ("Rejects", "reject"), ("Hide rejects", "unrejected")]
 RATINGS = [("Any rating", 0)] + [("★" * n + " or more" if n < 5 else "★★★★★", n) for n in range(1, 6)]
 COMBO_MIN_WIDTH = 60  # in a narrow window the combo boxes shorten their text, so the window can be half a screen
@@ -92,10 +94,12 @@ class FilterBar(QWidget):
         reversed_ = self.order.isChecked()
         lo = self.min_score.value()
         hi = self.max_score.value()
+        show = self.show_combo.currentData()
         return base.with_(
             sort=self.sort.currentData(),
             descending=self._natural_descending() != reversed_,
-            status=self.show_combo.currentData(),
+            status=None if show == EYES_CLOSED else show,
+            eyes_closed=show == EYES_CLOSED,
             flag=self.marks.currentData(),
             min_rating=self.rating.currentData() or 0,
             min_score=None if lo < 0 else lo,

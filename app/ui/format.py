@@ -28,6 +28,7 @@ SCORING = QColor("#3b82f6")
 FAILED = QColor("#b91c1c")
 PICK = QColor("#22c55e")
 REJECT = QColor("#ef4444")
+EYES_CLOSED = QColor("#d97706")  # amber: a warning, not a reject
 
 
 def score_colour(score: float, good: float, cull: float) -> QColor:
@@ -101,6 +102,10 @@ def printable(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "replace")
 
 
+def eyes_closed_text(faces: int) -> str:
+    return "Eyes closed" + ("" if faces == 1 else f" on {faces} faces")
+
+
 def tooltip(photo: Photo, status: str) -> str:
     lines = [f"<b>{html.escape(photo.name)}</b>"]
     if photo.score is not None:
@@ -109,6 +114,8 @@ def tooltip(photo: Photo, status: str) -> str:
         lines.append(STATUS_TEXT.get(status, status))
     if photo.error:
         lines.append(f"<span style='color:#b91c1c'>{html.escape(photo.error)}</span>")
+    if photo.closed_eyes:
+        lines.append(f"<span style='color:#b91c1c'>{eyes_closed_text(photo.closed_eyes)}</span>")
     if photo.width and photo.height:
         lines.append(f"{photo.width} × {photo.height}, {size_text(photo.size)}")
     lines.append(html.escape(printable(photo.folder)))

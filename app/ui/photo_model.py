@@ -56,6 +56,7 @@ class Tile(NamedTuple):
     flag: str
     thumbnail: QPixmap | None  # None while it is being made, or when it failed
     thumbnail_failed: bool
+    closed_eyes: int = 0  # prominent faces with their eyes closed
 
 
 class Loaded:
@@ -136,7 +137,7 @@ class PhotoListModel(QStringListModel):
             failed = thumbnail is None and self.thumbnails is not None and \
                 self.thumbnails.failure(self._thumb_key(photo)) is not None
             return Tile(photo.id, photo.name, self.status_of(photo), photo.score, photo.rating or 0,
-                        photo.flag or "", thumbnail, failed)
+                        photo.flag or "", thumbnail, failed, photo.closed_eyes or 0)
         if role == Qt.ItemDataRole.DisplayRole:
             return photo.name
         if role == Roles.Photo:
