@@ -45,6 +45,7 @@ class GroupView:
     reason: str
     member_faults: dict[int, tuple] = field(default_factory=dict)  # photo id -> its Faults next to the others
     thresholds: QualityThresholds = QualityThresholds()  # what it was judged with, for choosing again
+    lineup: bestpick.Lineup | None = None  # its frames' faces person by person; None: no faces shown
 
     @property
     def pick(self) -> Member:
@@ -167,13 +168,16 @@ def photo_facts(row: repo.CurationRow, q: TechnicalQuality | None, thresholds: Q
                                badly_exposed=q is not None and bool(exposure_faults(q, thresholds)))
 
 
+def _candidates(members: Sequence[Member]) -> list[bestpick.Candidate]:
+    return [bestpick.Candidate(m.row.id, m.row.score, m.quality, user_pick=m.row.flag == "pick",
+                               user_reject=m.row.flag == "reject", rating=m.row.rating, faces=m.faces)
+            for m in members]
+
+
 def pick_group(members: Sequence[Member], thresholds: QualityThresholds = QualityThresholds()) -> bestpick.Pick:
     """The keeper of a group (the user's marks first), with each member's faults next to the others
     (set on the members in words)."""
-    pick = bestpick.best_pick([
-        bestpick.Candidate(m.row.id, m.row.score, m.quality, user_pick=m.row.flag == "pick",
-                           user_reject=m.row.flag == "reject", rating=m.row.rating, faces=m.faces)
-        for m in members], thresholds)
+    pick = bestpick.best_pick(_candidates(members), thresholds)
     for m in members:
         m.faults = [f.text for f in pick.faults.get(m.row.id, ())]
     return pick
@@ -211,6 +215,7 @@ def judge_group(group: GroupView) -> None:
         # Byte-identical files score and measure alike: focus or score cannot tell them apart.
         reason = IDENTICAL_FILES
     group.pick_id, group.reason, group.member_faults = pick.photo_id, reason, dict(pick.faults)
+    group.lineup = bestpick.face_lineup(_candidates(group.members))
 
 
 def cull_rules(settings: Settings, rules: Iterable[str] | str | None = None,

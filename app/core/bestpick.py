@@ -131,6 +131,60 @@ def _same_face(a: Face, b: Face) -> bool:
             and abs((a.y + a.h / 2) - (b.y + b.h / 2)) <= 0.5 * max(a.h, b.h))
 
 
+def _is_soft(f: Face, shown: dict[int, Sequence[Face]]) -> bool:
+    """Whether a prominent face is softer than the sharpest version of the same face in the group."""
+    if f.focus is None:
+        return False
+    # The same face with its eyes in the same state: closed eyelids take away the finest detail of a
+    # face (lashes, irises), so an open-eyed face is not held to its blink's focus, nor the reverse.
+    versions = [g.focus for faces in shown.values() for g in faces
+                if g.focus is not None and g.eyes_closed == f.eyes_closed and _same_face(f, g)]
+    return f.focus < SOFT_FACE_RATIO * max(versions)
+
+
+@dataclass(frozen=True)
+class FaceInFrame:
+    """One person's face in one frame, as the views show it beside the same face in the other frames."""
+
+    face: Face
+    closed: bool | None  # None: the eyes could not be placed
+    soft: bool  # softer than the same face in another frame
+
+
+@dataclass(frozen=True)
+class Lineup:
+    """The people of a group (each prominent in some frame), left to right, and for each frame each
+    person's face in it, or None where it was not found."""
+
+    people: int
+    frames: dict[int, tuple[FaceInFrame | None, ...]]
+
+
+def face_lineup(members: Sequence[Candidate]) -> Lineup | None:
+    """Each frame's faces lined up person by person, for a side-by-side view of eyes and focus; None
+    when no frame shows a face."""
+    shown = {c.photo_id: c.faces.prominent() for c in members if c.faces is not None}
+    people: list[Face] = []
+    for faces in shown.values():
+        for f in faces:
+            if not any(_same_face(f, p) for p in people):
+                people.append(f)
+    if not people:
+        return None
+    people.sort(key=lambda p: p.x + p.w / 2)
+    frames = {}
+    for c in members:
+        found = c.faces.faces if c.faces is not None else ()
+        row = []
+        for p in people:
+            match = [f for f in found if _same_face(p, f)]
+            f = max(match, key=lambda f: f.area) if match else None
+            row.append(None if f is None else FaceInFrame(f, f.eyes_closed, _is_soft(f, shown)
+                                                          if f in shown.get(c.photo_id, ()) else False))
+        frames[c.photo_id] = tuple(row)
+    return Lineup(len(people), frames)
+
+
 def face_faults(members: Sequence[Candidate]) -> dict[int, FaceFaults] | None:
     """Each frame's closed-eyed and soft prominent faces; None when no frame shows a face, so that
     groups without people are judged exactly as before."""
@@ -140,16 +194,7 @@ def face_faults(members: Sequence[Candidate]) -> dict[int, FaceFaults] | None:
     out = {}
     for c in members:
         mine = shown.get(c.photo_id, ())
-        soft = 0
-        for f in mine:
-            if f.focus is None:
-                continue
-            # The same face with its eyes in the same state: closed eyelids take away the finest detail of a
-            # face (lashes, irises), so an open-eyed face is not held to its blink's focus, nor the reverse.
-            versions = [g.focus for faces in shown.values() for g in faces
-                        if g.focus is not None and g.eyes_closed == f.eyes_closed and _same_face(f, g)]
-            if f.focus < SOFT_FACE_RATIO * max(versions):
-                soft += 1
+        soft = sum(1 for f in mine if _is_soft(f, shown))
         # A person another frame shows prominently but whose face was not found here (turned away, hidden,
         # smeared past the detector) cannot be said to have their eyes open: it counts with a blink, so a
         # frame is never preferred for the faces the detector missed in it.

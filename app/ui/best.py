@@ -22,6 +22,7 @@ from app.ui import format as fmt
 from app.ui.best_model import GroupListModel, GroupRoles, kind_text, reason_text
 from app.ui.compare import CompareView, Side
 from app.ui.delegate import paint_badge, paint_marks
+from app.ui.facestrip import FaceStrip
 from app.workers.curation import CurationService, GroupsResult
 from app.workers.tasks import on_shutdown
 
@@ -461,7 +462,11 @@ class BestShotsView(QWidget):
         layout.setSpacing(0)
         layout.addWidget(self.header)
         layout.addWidget(self.stack, 1)
+        self.faces = FaceStrip(self)  # the faces of the focused group's frames (or the two compared)
+        layout.addWidget(self.faces)
 
+        self.strip.focusChanged.connect(self.show_faces)
+        self.faces.frameClicked.connect(self._face_clicked)
         self.strip.pickRequested.connect(self.choose_pick)
         self.strip.compareRequested.connect(self.compare)
         self.compare_view.closed.connect(self.close_compare)
@@ -523,6 +528,7 @@ class BestShotsView(QWidget):
             if self.stack.currentWidget() is self.empty:
                 self.stack.setCurrentWidget(self.strip)
             self._restore(keep_group, keep_photo)
+        self.show_faces()
         self.accept_button.setEnabled(bool(result.groups))
         self.loaded.emit()
 
@@ -542,10 +548,24 @@ class BestShotsView(QWidget):
         self.empty.setText(text)
         if self.stack.currentWidget() is not self.compare_view:
             self.stack.setCurrentWidget(self.empty)
+            self.show_faces()
 
     def photos_changed(self, fresh: dict) -> None:
         self.model.photos_changed(fresh)
         self._refresh_compare()
+        self.show_faces()
+
+    def show_faces(self) -> None:
+        """Under the groups, the focused group's faces; under the compare, its two frames' faces."""
+        page = self.stack.currentWidget()
+        self.faces.show_group(None if page is self.empty else self.strip.current_group(), self.strip.focused_id(),
+                              self._compare_ids if page is self.compare_view else None)
+
+    def _face_clicked(self, photo_id: int) -> None:
+        row = self.model.row_of_photo(photo_id)
+        if row is not None and self.stack.currentWidget() is self.strip:
+            ids = [m.row.id for m in self.model.group_at(row).members]
+            self.strip.set_focus(row, ids.index(photo_id))
 
     # --- picks ----------------------------------------------------------------------------
 
@@ -608,6 +628,7 @@ class BestShotsView(QWidget):
         self.compare_view.show_pair(*sides, (self.model.thumbnail(left), self.model.thumbnail(right)))
         self.stack.setCurrentWidget(self.compare_view)
         self.compare_view.setFocus()
+        self.show_faces()
 
     def _sides(self) -> tuple[Side, Side] | None:
         if self._compare_ids is None:
@@ -644,6 +665,7 @@ class BestShotsView(QWidget):
     def close_compare(self) -> None:
         self.stack.setCurrentWidget(self.strip if self.model.rowCount() else self.empty)
         self.strip.setFocus()
+        self.show_faces()
 
     def focus_view(self) -> None:
         (self.compare_view if self.stack.currentWidget() is self.compare_view else self.strip).setFocus()
@@ -659,8 +681,9 @@ class BestShotsView(QWidget):
 
     @property
     def pools(self):
-        return (self.compare_view.pool,)
+        return (self.compare_view.pool, self.faces.previews.pool)
 
     def stop(self, wait_ms: int = 0) -> bool:
         self._token += 1
-        return self.compare_view.stop(wait_ms)
+        stopped = self.compare_view.stop(wait_ms)
+        return self.faces.stop(wait_ms) and stopped
