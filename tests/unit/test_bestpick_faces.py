@@ -123,3 +123,26 @@ def test_eyes_is_a_named_rule_on_by_default():
     assert parse_rules("eyes,blur") == {"eyes", "blur"} and "eyes" in RULES
     assert "eyes" in settings.REGISTRY["cull_rules"].default
     assert settings.REGISTRY["cull_rules"].choices == tuple(RULES)  # the setting offers every rule
+
+
+def test_the_lineup_puts_each_persons_face_side_by_side_across_the_frames(sharp):
+    from app.core.bestpick import face_faults, face_lineup
+
+    # Frame 2: person 0 blinks and person 2 is soft; frame 3: person 1 was not found (turned away).
+    frames = [Candidate(1, 5.0, sharp, faces=people()), Candidate(2, 5.0, sharp, faces=people(closed=0, soft=2)),
+              Candidate(3, 5.0, sharp, faces=report(face(XS[2], focus=0.45), face(XS[0], focus=0.2))),
+              Candidate(4, 5.0, sharp, faces=None)]  # analysed with face checks off
+    lineup = face_lineup(frames)
+    assert lineup.people == 3
+    cells = {pid: [None if f is None else (round(f.face.x, 2), f.closed, f.soft) for f in row]
+             for pid, row in lineup.frames.items()}
+    assert cells == {1: [(0.1, False, False), (0.42, False, False), (0.74, False, False)],
+                     2: [(0.1, True, False), (0.42, False, False), (0.74, False, True)],
+                     3: [(0.1, False, False), None, (0.74, False, False)],  # left to right, whatever the order found
+                     4: [None, None, None]}
+    faults = face_faults(frames)
+    for pid, row in lineup.frames.items():  # the strip shows what the pick counted
+        if pid in faults and row:
+            assert sum(1 for f in row if f and f.closed) == faults[pid].closed
+            assert sum(1 for f in row if f and f.soft) == faults[pid].soft
+    assert face_lineup([Candidate(1, 5.0, sharp, faces=report()), Candidate(2, 5.0, sharp)]) is None
