@@ -4,6 +4,7 @@ whatever the scores, and the eyes rule culls the blinks of the burst but never a
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -77,6 +78,9 @@ def test_the_open_eyed_frame_is_the_pick_whatever_the_scores(party, tiny_encoder
     assert {name: (len(rep.prominent()), rep.eyes_closed) for name, rep in reports.items()} == {
         "GROUP_0.jpg": (3, False), "GROUP_1.jpg": (3, True), "GROUP_2.jpg": (3, True), "LONE.jpg": (3, True)}
 
+    assert {p.name: p.closed_eyes for p in repo.list_photos(engine, eyes_closed=True)} == {
+        "GROUP_1.jpg": 1, "GROUP_2.jpg": 1, "LONE.jpg": 1}  # the grid's "Eyes closed" filter
+
     # The open-eyed frame made the worst-scored by construction: it is still the pick.
     lowest = min(r.score for r in rows.values()) - 1.0
     with engine.begin() as conn:
@@ -86,6 +90,12 @@ def test_the_open_eyed_frame_is_the_pick_whatever_the_scores(party, tiny_encoder
     assert burst.pick.row.name == "GROUP_0.jpg"
     assert burst.reason.startswith("eyes open on all 3 faces;") and "others: 2 with closed eyes" in burst.reason
     assert f"score {lowest:.1f}" in burst.reason
+    # The face strip's lineup: the three people left to right, each blink in its frame and place.
+    names = {m.row.id: m.row.name for m in burst.members}
+    assert burst.lineup.people == 3
+    assert {names[pid]: [f.closed for f in row] for pid, row in burst.lineup.frames.items()} == {
+        "GROUP_0.jpg": [False, False, False], "GROUP_1.jpg": [False, True, False],
+        "GROUP_2.jpg": [False, False, True]}
 
     cull = curation.cull_list(engine, on, str(party), rules="eyes")
     assert sorted((i.member.row.name, i.reasons) for i in cull.items) == [
@@ -112,3 +122,21 @@ def test_the_command_line_says_once_that_face_checks_are_off(tmp_path, tiny_enco
     said = [line for line in res.stderr.decode().splitlines() if line.startswith("face checks are off: ")]
     assert len(said) == 1 and "aesthete download" in said[0] and "--faces-model FILE" in said[0], res.stderr
     assert b"3 scored" in res.stderr  # everything else works
+
+
+@needs_faces
+def test_the_command_line_lists_the_photos_with_closed_eyes(party, tiny_encoder, head_file, aesthete_home):
+    env = dict(os.environ, AESTHETE_HOME=str(aesthete_home), HF_HUB_OFFLINE="1", PYTHONPATH=python_path())
+    common = ["--encoder", str(tiny_encoder), "--head", str(head_file), "--faces-model", str(FACES_MODEL)]
+    res = subprocess.run([sys.executable, "-m", "app", "scan", str(party), *common], capture_output=True, env=env,
+                         timeout=300, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run([sys.executable, "-m", "app", "list", "--eyes-closed", "--json"], capture_output=True,
+                         env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(line) for line in res.stdout.decode().splitlines()]
+    assert sorted((os.path.basename(r["path"]), r["closed_eyes"]) for r in rows) == [
+        ("GROUP_1.jpg", 1), ("GROUP_2.jpg", 1), ("LONE.jpg", 1)]
+    res = subprocess.run([sys.executable, "-m", "app", "list", "--json"], capture_output=True, env=env, timeout=120)
+    assert {os.path.basename(json.loads(line)["path"]): json.loads(line)["closed_eyes"]
+            for line in res.stdout.decode().splitlines()}["GROUP_0.jpg"] == 0
