@@ -126,14 +126,14 @@ def whole_pass(args) -> int:
             for i, frame in enumerate(faces_burst.group_burst(people=3, frames=3)):
                 frame.image.save(folder / f"group_{i}.jpg", quality=92)
         count = len(list(folder.iterdir()))
-        results = {}
-        for label, faces_model in (("off", str(Path(tmp) / "no-face-model.task")), ("on", args.model)):
-            times = []
-            for r in range(args.repeat):
+        runs = {"off": [], "on": []}
+        models = {"off": str(Path(tmp) / "no-face-model.task"), "on": args.model}
+        for r in range(args.repeat):
+            for label in ("off", "on"):  # interleaved, so a change in the machine's load falls on both
                 engine = db.open_db(Path(tmp) / f"lib-{label}-{r}.sqlite3")
                 settings = settings_mod.load(overrides={"encoder": args.encoder, "head": args.head, "device": "cpu",
                                                         "precision": args.precision, "runtime": args.runtime,
-                                                        "faces_model": faces_model})
+                                                        "faces_model": models[label]})
                 library.scan_folders(engine, settings, [folder])
                 holder = library.ModelHolder(settings, allow_download=False)
                 holder.get()
@@ -141,10 +141,12 @@ def whole_pass(args) -> int:
                 items = library.pending(engine, holder)
                 start = time.perf_counter()
                 summary = library.analyse(engine, holder, items)
-                times.append(time.perf_counter() - start)
+                runs[label].append(time.perf_counter() - start)
                 assert summary.scored == count, summary
                 engine.dispose()
-            results[label] = statistics.median(times)
+                print(f"pass {r + 1}, face checks {label}: {runs[label][-1] / count * 1000:.0f} ms per photo")
+        results = {label: statistics.median(t) for label, t in runs.items()}
+        for label in ("off", "on"):
             print(f"face checks {label}: {results[label] / count * 1000:.0f} ms per photo "
                   f"({count} photos, median of {args.repeat} passes)")
         print(f"face checks add {results['on'] / results['off'] - 1:+.1%} to the whole pass")
