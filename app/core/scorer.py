@@ -255,6 +255,16 @@ class Scorer:
     def head_scores(self, embeddings: torch.Tensor) -> np.ndarray:
         return self.head(embeddings).squeeze(-1).cpu().numpy().astype(np.float64)
 
+    def score_images(self, images: list) -> np.ndarray:
+        """Scores of decoded RGB images (PIL), preprocessed as this model's pipeline does, in
+        batches of the engine's size (a photo's score never depends on its batch-mates)."""
+        from app.core import preprocess
+
+        pixels_of = preprocess.for_model(self.model)
+        out = [self.score_batch(np.stack([pixels_of(im) for im in images[i:i + self.batch_size]]))[0]
+               for i in range(0, len(images), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros(0)
+
     def score_batch(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scores (N,) and float16 embeddings (N, D); raises Cancelled when asked to stop."""
         emb = self.embed(pixels)
