@@ -45,6 +45,7 @@ class PhotoQuery:
     model: str = DEFAULT_MODEL  # whose score: V2.5's is the photo's own, another's the latest it made
     model_key: str | None = None  # the latest score of exactly this model key (weights) instead
     precision: str | None = None  # with model_key: scores made at this precision only
+    second_look: bool = False  # only photos the two models rank far apart, most disagreement first
     library_only: bool = True  # False: photos scored outside the library folders too
     include_missing: bool = False
 

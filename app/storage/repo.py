@@ -53,6 +53,7 @@ class Photo:
     error: str | None
     error_kind: str | None
     content_hash: str | None
+    scores: dict | None = None  # each model's latest score by name, where the reader asked for them
 
     @property
     def status(self) -> str:
