@@ -9,8 +9,12 @@ Aesthete must be installed in ComfyUI's Python (pip install aesthete, or this re
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 MODELS = ["v2.5", "laion-v2"]  # the first is the default
 PRECISIONS = ["default", "fp32", "bf16", "fp16", "int8"]  # default: Aesthete's precision setting
