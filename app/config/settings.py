@@ -110,7 +110,7 @@ REGISTRY: dict[str, Setting] = {
                 "Which aesthetic model scores and whose score is shown: v2.5 (Aesthetic Predictor V2.5) or "
                 "laion-v2 (LAION aesthetic predictor V2). Each keeps its own scores.",
                 choices=tuple(MODELS), effect=MODEL,
-                flag="aesthetic model: v2.5 (default) or laion-v2; --encoder and --head name its files"),
+                flag="aesthetic model, v2.5 or laion-v2 (V2.5 unless set); --encoder and --head name its files"),
         Setting("encoder", str, DEFAULT_ENCODER,
                 "V2.5's SigLIP vision encoder: a Hugging Face id or a local model folder.",
                 effect=MODEL, flag="encoder of the model --model chose: Hugging Face id or local folder"),
