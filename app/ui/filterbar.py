@@ -9,7 +9,9 @@ from app.storage.browse import PhotoQuery
 SORTS = [("Score", "score"), ("Capture date", "date"), ("Name", "name"), ("File size", "size")]
 SHOW = [("All photos", None), ("Scored", "scored"), ("Not scored yet", "unscored"), ("Failed", "failed")]
 MARKS = [("Any mark", None), ("Picks", "pick"), ("Rejects", "reject"), ("Hide rejects", "unrejected")]
-MODELS = [("V2.5 scores", "v2.5"), ("LAION V2 scores", "laion-v2")]  # whose score the grid shows, sorts, filters
+# Whose score the grid shows, sorts and filters by; or the second look: the photos the two models rank far apart.
+# It labels the score range beside it, in place of a "Score" label (the bar must fit half a screen).
+MODELS = [("V2.5 score", "v2.5"), ("LAION V2 score", "laion-v2"), ("Second look", "second look")]
 RATINGS = [("Any rating", 0)] + [("★" * n + " or more" if n < 5 else "★★★★★", n) for n in range(1, 6)]
 COMBO_MIN_WIDTH = 60  # in a narrow window the combo boxes shorten their text, so the window can be half a screen
 
@@ -47,19 +49,11 @@ class FilterBar(QWidget):
 
         self.model = self._combo("modelCombo", MODELS)
         self.model.setToolTip("Whose score the grid shows, sorts and filters by: the Aesthetic Predictor V2.5 "
-                              "or the LAION aesthetic predictor V2 (`aesthete scan --model laion-v2` adds it)")
+                              "or the LAION aesthetic predictor V2 (`aesthete scan --model laion-v2` adds it). "
+                              "Second look: only the photos the two models rank far apart, most disagreement "
+                              "first, the ones most worth your eye before a cull")
+        self.model.setMinimumWidth(50)
         layout.addWidget(self.model)
-        self.second_look = QToolButton(self)
-        self.second_look.setObjectName("secondLookButton")
-        self.second_look.setCheckable(True)
-        self.second_look.setText("Second look")
-        self.second_look.setToolTip("Only the photos the two models rank far apart, most disagreement first: "
-                                    "the ones most worth your eye before a cull")
-        self.second_look.toggled.connect(self._changed)
-        layout.addWidget(self.second_look)
-        layout.addSpacing(12)
-
-        layout.addWidget(QLabel("Score"))
         self.min_score = self._spin("minScore", "min")
         self.max_score = self._spin("maxScore", "max")
         layout.addWidget(self.min_score)
@@ -115,8 +109,8 @@ class FilterBar(QWidget):
             min_rating=self.rating.currentData() or 0,
             min_score=None if lo < 0 else lo,
             max_score=None if hi < 0 else hi,
-            model=self.model.currentData(),
-            second_look=self.second_look.isChecked(),
+            model="laion-v2" if self.model.currentData() == "laion-v2" else "v2.5",
+            second_look=self.model.currentData() == "second look",
         )
 
     def set_sort(self, sort: str, reverse: bool = False) -> None:

@@ -42,8 +42,8 @@ def test_grid_sorts_by_either_model_and_shows_the_second_look(qtbot, make_window
         window.filters.min_score.setValue(-0.1)
 
     with qtbot.waitSignal(window.model.reloaded, timeout=10_000):
-        window.filters.second_look.setChecked(True)
+        window.filters.model.setCurrentIndex(window.filters.model.findData("second look"))
     assert sorted(names()) == sorted([paths[0].name, paths[5].name])  # both a full rank apart
     with qtbot.waitSignal(window.model.reloaded, timeout=10_000):
-        window.filters.second_look.setChecked(False)
+        window.filters.model.setCurrentIndex(window.filters.model.findData("v2.5"))
     assert window.model.rowCount() == 6
