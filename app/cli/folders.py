@@ -63,8 +63,8 @@ def cmd_disagree(args, settings) -> int:
                               "scores": {m: round(s, 4) for m, s in d.scores.items()},
                               "ranks": {m: round(r, 4) for m, r in d.ranks.items()}}))
         else:
-            print(f"{d.gap:5.2f}  {first} {d.scores[first]:5.2f} (top {100 - 100 * d.ranks[first]:3.0f}%)  "
-                  f"{second} {d.scores[second]:5.2f} (top {100 - 100 * d.ranks[second]:3.0f}%)  {printable(d.path)}")
+            print(f"{d.gap:5.2f}  {first} {d.scores[first]:5.2f} (percentile {100 * d.ranks[first]:3.0f})  "
+                  f"{second} {d.scores[second]:5.2f} (percentile {100 * d.ranks[second]:3.0f})  {printable(d.path)}")
     print(count(len(shown), "photo") + f" where the two models disagree by a rank gap of {args.min_gap:g} or more",
           file=sys.stderr)
     if not found and not secondlook.disagreement(engine, os.path.abspath(args.folder) if args.folder else None):
