@@ -151,3 +151,16 @@ def test_encoder_and_head_flags_name_the_chosen_models_files(tmp_path):
     assert (by_env.laion_head, by_env.head) == ("/h.pth", settings.HEAD_URL)
     with pytest.raises(SettingsError, match="model must be one of"):
         settings.load(file, overrides={"model": "v3"}, environ={})
+
+
+def test_cancel_stops_between_clip_layers(laion_fp32, make_photo):
+    from app.errors import Cancelled
+
+    pixels = preprocess.clip_pixel_values(decode.decode(make_photo("c.jpg")).image)[None]
+    laion_fp32.cancel_event.set()
+    try:
+        with pytest.raises(Cancelled):
+            laion_fp32.score_batch(pixels)
+    finally:
+        laion_fp32.cancel_event.clear()
+    assert laion_fp32.score_batch(pixels)[0].shape == (1,)
