@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 from sqlalchemy import Engine
 
 from app.config.settings import Settings
-from app.core import decode, formats, quality, ratings, scanner, xmp
+from app.core import decode, formats, preprocess, quality, ratings, scanner, xmp
 from app.errors import Cancelled, FacesUnavailable, PhotoError
 from app.core.pipeline import PhotoResult, StageTimes, default_workers, score_stream
 from app.pathutil import is_under
@@ -374,12 +374,17 @@ class ModelHolder:
             self._faces.close()
         self._faces = None
 
+    @property
+    def model(self) -> str:
+        """The model the settings chose (app.config.models): its files, key and preprocessing."""
+        return self.settings.model
+
     def files(self) -> ModelFiles:
         """Locate the weights (downloading when allowed) without loading the model."""
         if self._files is None:
-            from app.core.weights import locate  # torch-free: `list` needs only the key
+            from app.core.weights import locate_for  # torch-free: `list` needs only the key
 
-            self._files = locate(self.settings.encoder, self.settings.head, self.allow_download)
+            self._files = locate_for(self.settings, self.allow_download)
         return self._files
 
     def key(self) -> str:
@@ -409,7 +414,7 @@ class ModelHolder:
         from app.core.scorer import default_batch_size
 
         s = self.settings
-        return default_batch_size(s.device, s.precision, s.runtime)
+        return default_batch_size(s.device, s.precision, s.runtime, self.model)
 
     def wanted_precision(self) -> str | None:
         """The precision a scan must have: only an explicit choice narrows 'already scored'."""
@@ -418,7 +423,7 @@ class ModelHolder:
             return None
         from app.core.scorer import precision_label
 
-        return precision_label(s.device, s.precision, s.runtime, self.files().encoder.key)
+        return precision_label(s.device, s.precision, s.runtime, self.files().encoder.key, self.model)
 
 
 def pending(engine: Engine, holder: ModelHolder, **kw) -> list[repo.Pending]:
@@ -476,7 +481,8 @@ def analyse(engine: Engine, holder: ModelHolder, items: list[repo.Pending],
 
     try:
         for result in score_stream(jobs, holder.get, batch_size, workers, holder.cancel, extra=extra,
-                                   times=summary.times, needs_model=lambda key: by_id[key].needs_score):
+                                   times=summary.times, needs_model=lambda key: by_id[key].needs_score,
+                                   pixels_of=preprocess.for_model(holder.model)):
             item = by_id[result.key]
             if result.error is not None:
                 t0 = time.perf_counter()

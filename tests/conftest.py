@@ -75,6 +75,58 @@ def head_file(tmp_path_factory) -> Path:
     return out
 
 
+REAL_LAION_HEAD = SHARED / "models" / "sac+logos+ava1-l14-linearMSE.pth"
+
+
+def write_random_clip(out: Path, tiny: bool = True) -> Path:
+    """A CLIP model with ViT-L/14's widths (1024 vision, 768 embeddings) and seeded random weights,
+    laid out as openai/clip-vit-large-patch14 is (both towers, preprocessor settings); tiny: one
+    layer per tower with a narrow MLP. (../shared/tools/make_random_clip.py writes the same.)"""
+    import json
+
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+    torch.manual_seed(20241219)
+    vision = dict(hidden_size=1024, intermediate_size=64 if tiny else 4096, num_hidden_layers=1 if tiny else 24,
+                  num_attention_heads=16, image_size=224, patch_size=14, projection_dim=768)
+    text = dict(hidden_size=768, intermediate_size=64 if tiny else 3072, num_hidden_layers=1 if tiny else 12,
+                num_attention_heads=12, max_position_embeddings=77, projection_dim=768)
+    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=768)).eval().save_pretrained(
+        out, safe_serialization=True)
+    (out / "preprocessor_config.json").write_text(json.dumps({
+        "crop_size": {"height": 224, "width": 224}, "do_center_crop": True, "do_convert_rgb": True,
+        "do_normalize": True, "do_rescale": True, "do_resize": True,
+        "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
+        "image_processor_type": "CLIPImageProcessor", "resample": 3, "rescale_factor": 1 / 255,
+        "size": {"shortest_edge": 224}}))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory) -> Path:
+    """LAION V2's encoder stand-in: a one-layer random CLIP ViT-L/14 (768-wide embeddings)."""
+    return write_random_clip(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture(scope="session")
+def laion_head_file(tmp_path_factory) -> Path:
+    """The real LAION V2 head when ../shared has it, else a seeded random head of its shape."""
+    if REAL_LAION_HEAD.is_file():
+        return REAL_LAION_HEAD
+    import torch
+
+    from app.core.model import LaionHead
+
+    torch.manual_seed(98)
+    head = LaionHead()
+    with torch.no_grad():
+        head.layers[-1].bias.fill_(5.0)
+    out = tmp_path_factory.mktemp("laion-head") / "random_laion_head.pth"
+    torch.save(head.state_dict(), out)
+    return out
+
+
 @pytest.fixture
 def model_settings(tiny_encoder, head_file):
     from app.config import settings

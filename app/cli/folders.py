@@ -6,10 +6,10 @@ import os
 import sys
 
 from app.cli.common import EXIT_OK, count, load_settings, open_library, print_table, printable
-from app.config import settings as settings_mod
+from app.config import models, settings as settings_mod
 from app.errors import AestheteError
 from app.library import ModelHolder
-from app.storage import repo
+from app.storage import repo, secondlook
 
 
 def cmd_list(args, settings) -> int:
@@ -17,18 +17,21 @@ def cmd_list(args, settings) -> int:
     if args.folder is not None and os.path.isfile(args.folder):
         raise AestheteError(f"{args.folder} is a file: `aesthete list` takes a folder (`aesthete score` answers for files)")
     model_key = None
-    if settings.explicit("encoder") or settings.explicit("head"):
+    own = models.spec(settings.model)
+    if settings.explicit(own.encoder_setting) or settings.explicit(own.head_setting):
         model_key = ModelHolder(settings, allow_download=False).key()
     descending = (args.sort not in ("score", "size", "date")) if args.reverse else None
     photos = repo.list_photos(engine, sort=args.sort, descending=descending,
                               min_score=args.min_score, max_score=args.max_score,
                               min_rating=args.min_stars, flag=args.flag,
                               under=os.path.abspath(args.folder) if args.folder else None,
-                              model_key=model_key, library_only=args.folder is None,
+                              model_key=model_key, model=settings.model, library_only=args.folder is None,
                               eyes_closed=args.eyes_closed)
+    by_model = secondlook.model_scores(engine, [p.id for p in photos]) if args.json else {}
     for p in photos:
         if args.json:
             print(json.dumps({"path": p.path, "score": None if p.score is None else round(p.score, 4),
+                              "scores": {m: round(s, 4) for m, s in by_model.get(p.id, {}).items()},
                               "model": p.score_model, "state": p.status, "rating": p.rating, "flag": p.flag,
                               **({"error": p.error} if p.error else {}),
                               **({} if p.closed_eyes is None else {"closed_eyes": p.closed_eyes})}))
@@ -40,10 +43,34 @@ def cmd_list(args, settings) -> int:
         raise AestheteError(f"{args.folder}: no such folder, and nothing cached under it")
     if not photos and args.folder is None and args.min_score is None and args.max_score is None \
             and not args.min_stars and args.flag is None and not args.eyes_closed:
-        outside = len(repo.list_photos(engine, model_key=model_key))
+        outside = len(repo.list_photos(engine, model_key=model_key, model=settings.model))
         if outside:  # `score` caches photos without adding their folders to the library
             print(f"{count(outside, 'photo')} {'is' if outside == 1 else 'are'} cached outside the library folders: `aesthete list FOLDER` shows "
                   "them, `aesthete scan FOLDER` adds a folder to the library", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_disagree(args, settings) -> int:
+    engine = open_library(args)
+    if args.folder is not None and os.path.isfile(args.folder):
+        raise AestheteError(f"{args.folder} is a file: `aesthete disagree` takes a folder")
+    if not 0 <= args.min_gap <= 1:
+        raise AestheteError(f"--min-gap takes a rank gap from 0 to 1, not {args.min_gap}")
+    found = secondlook.disagreement(engine, os.path.abspath(args.folder) if args.folder else None, args.min_gap)
+    shown = found[:args.limit] if args.limit > 0 else found
+    first, second = models.V2_5.name, models.LAION_V2.name
+    for d in shown:
+        if args.json:
+            print(json.dumps({"path": d.path, "gap": round(d.gap, 4),
+                              "scores": {m: round(s, 4) for m, s in d.scores.items()},
+                              "ranks": {m: round(r, 4) for m, r in d.ranks.items()}}))
+        else:
+            print(f"{d.gap:5.2f}  {first} {d.scores[first]:5.2f} (percentile {100 * d.ranks[first]:3.0f})  "
+                  f"{second} {d.scores[second]:5.2f} (percentile {100 * d.ranks[second]:3.0f})  {printable(d.path)}")
+    print(count(len(shown), "photo") + f" where the two models disagree by a rank gap of {args.min_gap:g} or more",
+          file=sys.stderr)
+    if not found and not secondlook.disagreement(engine, os.path.abspath(args.folder) if args.folder else None):
+        print(f"no photo here has both scores: `aesthete scan --model {second}` adds the second one", file=sys.stderr)
     return EXIT_OK
 
 

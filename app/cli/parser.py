@@ -72,6 +72,17 @@ def build_parser(rejects_folder: str = "") -> argparse.ArgumentParser:
                    help="only photos where someone's eyes are closed (needs face checks)")
     p.add_argument("--json", action="store_true")
 
+    p = add("disagree", "photos whose V2.5 and LAION V2 scores rank far apart, most disagreement first "
+                        "(never loads a model)",
+            epilog="Ranks are compared, not raw scores: a gap of 0.5 means half the photos compared lie between "
+                   "the photo's place by one model and its place by the other. Only photos scored by both models "
+                   "count (`aesthete scan --model laion-v2` adds the second score).")
+    p.add_argument("folder", nargs="?", type=Path, metavar="FOLDER")
+    p.add_argument("--min-gap", type=float, default=0.3, metavar="G",
+                   help="only rank gaps of at least G, 0 to 1 (default 0.3)")
+    p.add_argument("--limit", type=int, default=0, metavar="N", help="at most N photos (0: all)")
+    p.add_argument("--json", action="store_true", help="one JSON object per photo on stdout")
+
     p = add("roots", "manage library roots")
     roots_sub = p.add_subparsers(dest="roots_command", metavar="ACTION", required=True)
     for name, text in [("add", "add folders"),
@@ -86,7 +97,7 @@ def build_parser(rejects_folder: str = "") -> argparse.ArgumentParser:
     rp.add_argument("old", type=Path, metavar="OLD")
     rp.add_argument("new", type=Path, metavar="NEW")
 
-    add("download", "download the model weights into the cache (needs the internet)")
+    add("download", "download the weights of the model --model chose into the cache (needs the internet)")
 
     p = add("best", "group bursts and near-duplicates under FOLDER and pick the keeper of each")
     p.add_argument("folder", type=Path, metavar="FOLDER")

@@ -214,13 +214,16 @@ def cmd_scan(args, settings) -> int:
 
 
 def cmd_download(args, settings) -> int:
-    from app.core import model as model_files
+    from app.config.models import spec
+    from app.core import weights
 
-    print(f"encoder {settings.encoder} ...", file=sys.stderr)
-    enc = model_files.resolve_encoder(settings.encoder, allow_download=True)
+    own = spec(settings.model)
+    encoder, head_spec = getattr(settings, own.encoder_setting), getattr(settings, own.head_setting)
+    print(f"encoder {encoder} ...", file=sys.stderr)
+    enc = weights.resolve_encoder(encoder, allow_download=True, model=own)
     print(f"  ready in {printable(str(enc.path))}", file=sys.stderr)
-    print(f"head {settings.head} ...", file=sys.stderr)
-    head = model_files.resolve_head(settings.head, allow_download=True)
+    print(f"head {head_spec} ...", file=sys.stderr)
+    head = weights.resolve_head(head_spec, allow_download=True, model=own)
     print(f"  ready in {printable(str(head.path))} (sha256 {head.sha256[:16]}...)", file=sys.stderr)
     from app.core import faces
 

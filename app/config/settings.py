@@ -20,6 +20,7 @@ else:  # Python 3.10 has no tomllib; tomli is the same parser, from PyPI
     import tomli as tomllib
 
 from app.config import paths
+from app.config.models import DEFAULT_MODEL, LAION_V2, MODELS, V2_5
 from app.errors import SettingsError
 
 log = logging.getLogger(__name__)
@@ -94,25 +95,33 @@ class Setting:
         return value
 
 
-DEFAULT_ENCODER = "google/siglip-so400m-patch14-384"
-HEAD_URL = (
-    "https://github.com/discus0434/aesthetic-predictor-v2-5/raw/main/models/aesthetic_predictor_v2_5.pth"
-)
+DEFAULT_ENCODER = V2_5.default_encoder
+HEAD_URL = V2_5.head_url
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
-PATH_SETTINGS = ("encoder", "head", "faces_model", "rejects_folder")  # encoder, head: also a hub id or URL
+PATH_SETTINGS = ("encoder", "head", "laion_encoder", "laion_head", "faces_model", "rejects_folder")  # encoder, head: also a hub id or URL
 FOLDER_SETTINGS = ("rejects_folder",)  # always a folder: kept absolute
 
 REGISTRY: dict[str, Setting] = {
     s.name: s
     for s in [
+        Setting("model", str, DEFAULT_MODEL,
+                "Which aesthetic model scores and whose score is shown: v2.5 (Aesthetic Predictor V2.5) or "
+                "laion-v2 (LAION aesthetic predictor V2). Each keeps its own scores.",
+                choices=tuple(MODELS), effect=MODEL,
+                flag="aesthetic model, v2.5 or laion-v2 (V2.5 unless set); --encoder and --head name its files"),
         Setting("encoder", str, DEFAULT_ENCODER,
-                "SigLIP vision encoder: a Hugging Face id or a local model folder.",
-                effect=MODEL, flag="SigLIP encoder: Hugging Face id or local folder"),
+                "V2.5's SigLIP vision encoder: a Hugging Face id or a local model folder.",
+                effect=MODEL, flag="encoder of the model --model chose: Hugging Face id or local folder"),
         Setting("head", str, HEAD_URL,
-                "Aesthetic head weights: a local .pth file or the pinned upstream URL.",
-                effect=MODEL, flag="aesthetic head: local .pth file or URL"),
+                "V2.5's aesthetic head weights: a local .pth file or the pinned upstream URL.",
+                effect=MODEL, flag="aesthetic head of the model --model chose: local .pth file or URL"),
+        Setting("laion_encoder", str, LAION_V2.default_encoder,
+                "LAION V2's CLIP ViT-L/14 encoder: a Hugging Face id or a local model folder.", effect=MODEL),
+        Setting("laion_head", str, LAION_V2.head_url,
+                "LAION V2's head weights (sac+logos+ava1-l14-linearMSE.pth): a local file or the pinned "
+                "upstream URL.", effect=MODEL),
         Setting("device", str, "auto", "Where to run the model (auto: CUDA, then MPS, then CPU).",
                 choices=("auto", "cpu", "cuda", "mps"),
                 effect=MODEL, flag="where the model runs (auto: CUDA, then MPS, then CPU)"),
@@ -245,6 +254,7 @@ def load(path: Path | None = None, overrides: dict[str, Any] | None = None,
     path = path or paths.default_settings_path()
     environ = os.environ if environ is None else environ
     file_values = read_file(path)
+    overrides = _model_flags(dict(overrides or {}), environ, file_values, path)
     settings = Settings(path=path)
     for name, setting in REGISTRY.items():
         if overrides and overrides.get(name) is not None:
@@ -263,6 +273,23 @@ def load(path: Path | None = None, overrides: dict[str, Any] | None = None,
         settings.values[name] = value
         settings.sources[name] = source
     return settings
+
+
+def _model_flags(overrides: dict[str, Any], environ, file_values: dict[str, Any], path: Path) -> dict[str, Any]:
+    """--encoder and --head name the files of the model --model (or the variable, or the file)
+    chose: for a model other than V2.5 they are that model's own settings."""
+    setting = REGISTRY["model"]
+    if overrides.get("model") is not None:
+        chosen = setting.parse(overrides["model"], "--model")
+    elif setting.env_var in environ:
+        chosen = setting.parse(environ[setting.env_var], setting.env_var)
+    else:
+        chosen = setting.parse(file_values.get("model", setting.default), str(path))
+    own = MODELS[chosen]
+    for flag, name in (("encoder", own.encoder_setting), ("head", own.head_setting)):
+        if name != flag and overrides.get(flag) is not None:
+            overrides[name] = overrides.pop(flag)
+    return overrides
 
 
 def save(path: Path, changes: dict[str, Any]) -> None:

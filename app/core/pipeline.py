@@ -77,13 +77,14 @@ def default_workers(device_type: str = "cpu") -> int:
     return max(2, min(16, cores - 1))
 
 
-def prepare(key: K, path: Path, min_side: int | None, extra: Extra | None, times: StageTimes | None) -> Prepared[K]:
+def prepare(key: K, path: Path, min_side: int | None, extra: Extra | None, times: StageTimes | None,
+            pixels_of: Callable = preprocess.pixel_values) -> Prepared[K]:
     """Read, decode and preprocess one photo; every failure is that photo's PhotoError."""
     t0 = time.perf_counter()
     try:
         decoded = decode.decode(path, min_side=min_side)
         t1 = time.perf_counter()
-        pixels = preprocess.pixel_values(decoded.image)
+        pixels = pixels_of(decoded.image)
         extras = extra(decoded) if extra else {}
         t2 = time.perf_counter()
     except PhotoError as exc:
@@ -103,7 +104,8 @@ def prepare(key: K, path: Path, min_side: int | None, extra: Extra | None, times
 
 def prepared_stream(jobs: Iterable[tuple[K, Path]], workers: int, min_side: int | None,
                     cancel: threading.Event, extra: Extra | None = None,
-                    times: StageTimes | None = None, ahead: int = 16) -> Iterator[Prepared[K]]:
+                    times: StageTimes | None = None, ahead: int = 16,
+                    pixels_of: Callable = preprocess.pixel_values) -> Iterator[Prepared[K]]:
     """Prepared photos in job order, decoding up to `ahead` photos in advance."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
     queue: deque[Future] = deque()
@@ -117,7 +119,7 @@ def prepared_stream(jobs: Iterable[tuple[K, Path]], workers: int, min_side: int 
                 except StopIteration:
                     exhausted = True
                     break
-                queue.append(pool.submit(prepare, key, Path(path), min_side, extra, times))
+                queue.append(pool.submit(prepare, key, Path(path), min_side, extra, times, pixels_of))
             if cancel.is_set():
                 raise Cancelled()
             if not queue:
@@ -132,7 +134,8 @@ def prepared_stream(jobs: Iterable[tuple[K, Path]], workers: int, min_side: int 
 def score_stream(jobs: Iterable[tuple[K, Path]], get_scorer: Callable[[], "object"], batch_size: int,
                  workers: int, cancel: threading.Event, min_side: int | None = 768,
                  extra: Extra | None = None, times: StageTimes | None = None,
-                 needs_model: Callable[[K], bool] | None = None) -> Iterator[PhotoResult[K]]:
+                 needs_model: Callable[[K], bool] | None = None,
+                 pixels_of: Callable = preprocess.pixel_values) -> Iterator[PhotoResult[K]]:
     """Score photos in batches. The model is loaded (get_scorer) only when a photo needs it,
     so a run in which every photo fails to decode, or only needs extras, never loads it.
 
@@ -185,7 +188,7 @@ def score_stream(jobs: Iterable[tuple[K, Path]], get_scorer: Callable[[], "objec
         # Two batches decoded ahead keep the decoders busy while the caller stores; capped, since
         # a decoded photo holds about 1.8 MB.
         for prepared in prepared_stream(jobs, workers, min_side, cancel, extra, times,
-                                        ahead=min(128, max(16, 2 * batch_size))):
+                                        ahead=min(128, max(16, 2 * batch_size)), pixels_of=pixels_of):
             if prepared.error is not None:
                 times.failed += 1
                 yield PhotoResult(prepared.key, prepared.path, error=prepared.error)

@@ -71,9 +71,19 @@ def pick_precision(requested: str, device: torch.device) -> str:
     return requested
 
 
-def pick_runtime(requested: str, device: torch.device, precision: str) -> str:
+def pick_runtime(requested: str, device: torch.device, precision: str, model: str = "v2.5") -> str:
     """`auto`: ONNX Runtime for int8 on the CPU when it is installed (the fastest CPU path
-    measured), PyTorch for everything else (fp32 stays PyTorch's exact mode)."""
+    measured), PyTorch for everything else (fp32 stays PyTorch's exact mode). The ONNX path
+    converts V2.5's SigLIP encoder only: other models run under PyTorch."""
+    if model != "v2.5":
+        if requested not in ("auto", "torch", "onnx"):
+            raise SettingsError(f"unknown runtime {requested!r} (auto, torch or onnx)")
+        if requested == "onnx":
+            raise SettingsError(f"--runtime onnx runs the V2.5 model only; --model {model} runs under PyTorch "
+                                "(--runtime torch or auto)")
+        if precision == "int8" and not int8_available():
+            raise SettingsError("PyTorch's int8 kernels are missing from this build; use --precision fp32")
+        return "torch"
     if requested == "auto":
         if device.type == "cpu" and precision == "int8" and onnx_engine.available():
             return "onnx"
@@ -91,13 +101,13 @@ def pick_runtime(requested: str, device: torch.device, precision: str) -> str:
     return "onnx"
 
 
-def precision_label(device: str, precision: str, runtime: str, encoder_key: str) -> str:
+def precision_label(device: str, precision: str, runtime: str, encoder_key: str, model: str = "v2.5") -> str:
     """What a score records as its precision: ONNX Runtime's int8 is named apart from PyTorch's."""
     from app.config import paths
 
     dev = pick_device(device)
     prec = pick_precision(precision, dev)
-    if pick_runtime(runtime, dev, prec) != "onnx":
+    if pick_runtime(runtime, dev, prec, model) != "onnx":
         return prec
     if runtime == "auto" and int8_available() and onnx_engine.previous_failure(encoder_key, prec, paths.cache_dir()):
         return prec  # the Scorer will fall back to PyTorch, as it did before
@@ -112,14 +122,15 @@ def device_name(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
-def default_batch_size(device: torch.device | str, precision: str = "auto", runtime: str = "auto") -> int:
+def default_batch_size(device: torch.device | str, precision: str = "auto", runtime: str = "auto",
+                       model: str = "v2.5") -> int:
     """Photos per model batch. On a CPU PyTorch is fastest one image at a time (measured: 4 per
     batch was 20% slower per image); ONNX Runtime runs a batch's images side by side."""
     device = pick_device(device) if isinstance(device, str) else device
     if device.type == "cuda":
         return 32
     try:
-        chosen = pick_runtime(runtime, device, pick_precision(precision, device))
+        chosen = pick_runtime(runtime, device, pick_precision(precision, device), model)
     except SettingsError:
         return 1  # the scorer reports the bad setting when it loads
     return onnx_engine.concurrent_runs(torch.get_num_threads()) if chosen == "onnx" else 1
@@ -140,10 +151,11 @@ class Scorer:
         model_files.library_logs_to_logging()
         self.device = pick_device(device)
         self.precision = pick_precision(precision, self.device)
-        self.runtime = pick_runtime(runtime, self.device, self.precision)
+        self.model = files.model
+        self.runtime = pick_runtime(runtime, self.device, self.precision, self.model)
         self.cancel_event = cancel or threading.Event()
         self.key = files.key
-        self.head = model_files.load_head(files.head.path).to(self.device)
+        self.head = model_files.load_head(files.head.path, self.model).to(self.device)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
         self.input_dtype = dtype
         self.per_image = False
@@ -153,7 +165,7 @@ class Scorer:
             self.onnx = self._load_onnx(files, runtime == "auto", on_status, batch_size)
         if self.onnx is None:
             self.runtime = "torch"
-            self.encoder = model_files.load_encoder(files.encoder.path, dtype).to(self.device)
+            self.encoder = model_files.load_encoder(files.encoder.path, dtype, self.model).to(self.device)
             if self.precision == "int8":
                 self._quantize_int8()
             for layer in encoder_layers(self.encoder):
@@ -222,7 +234,8 @@ class Scorer:
 
     @torch.inference_mode()
     def embed(self, pixels: np.ndarray) -> torch.Tensor:
-        """L2-normalised float32 embeddings (N, 1152) for pixel arrays (N, 3, 384, 384)."""
+        """L2-normalised float32 embeddings (N, D) for pixel arrays (N, 3, S, S) (V2.5: 1152 and 384,
+        LAION V2: 768 and 224)."""
         if self.onnx is not None:
             pooled = torch.from_numpy(self.onnx(pixels))
             return pooled / pooled.norm(dim=-1, keepdim=True)
@@ -231,9 +244,10 @@ class Scorer:
             batch = batch.pin_memory()  # page-locked: the copy to the GPU runs without staging
         batch = batch.to(self.device, dtype=self.input_dtype, non_blocking=True)
         if self.per_image and len(batch) > 1:
-            pooled = torch.cat([self.encoder(pixel_values=batch[i:i + 1]).pooler_output for i in range(len(batch))])
+            pooled = torch.cat([model_files.image_embedding(self.encoder(pixel_values=batch[i:i + 1]), self.model)
+                                for i in range(len(batch))])
         else:
-            pooled = self.encoder(pixel_values=batch).pooler_output
+            pooled = model_files.image_embedding(self.encoder(pixel_values=batch), self.model)
         pooled = pooled.float()
         return pooled / pooled.norm(dim=-1, keepdim=True)
 
@@ -241,7 +255,17 @@ class Scorer:
     def head_scores(self, embeddings: torch.Tensor) -> np.ndarray:
         return self.head(embeddings).squeeze(-1).cpu().numpy().astype(np.float64)
 
+    def score_images(self, images: list) -> np.ndarray:
+        """Scores of decoded RGB images (PIL), preprocessed as this model's pipeline does, in
+        batches of the engine's size (a photo's score never depends on its batch-mates)."""
+        from app.core import preprocess
+
+        pixels_of = preprocess.for_model(self.model)
+        out = [self.score_batch(np.stack([pixels_of(im) for im in images[i:i + self.batch_size]]))[0]
+               for i in range(0, len(images), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros(0)
+
     def score_batch(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Scores (N,) and float16 embeddings (N, 1152); raises Cancelled when asked to stop."""
+        """Scores (N,) and float16 embeddings (N, D); raises Cancelled when asked to stop."""
         emb = self.embed(pixels)
         return self.head_scores(emb), emb.cpu().numpy().astype(np.float16)

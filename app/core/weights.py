@@ -1,5 +1,6 @@
-"""Find and check the model's weights without loading them: the SigLIP encoder from a local folder,
-the Hugging Face cache or the hub; the head from a local file or the pinned upstream URL, checked
+"""Find and check a model's weights without loading them (each model as app.config.models describes
+it): the encoder (SigLIP for V2.5, CLIP for LAION V2) from a local folder, the Hugging Face cache or
+the hub; the head from a local file or the pinned upstream URL, checked
 against its SHA-256. Offline and missing weights give a ModelMissingError that says what is
 missing and how to supply it. No torch here: `aesthete list --encoder DIR` names a model's
 scores from the model key alone, and importing torch costs seconds.
@@ -18,13 +19,14 @@ from pathlib import Path
 from typing import Callable
 
 from app.config import paths
-from app.config.settings import DEFAULT_ENCODER, HEAD_URL
+from app.config.models import MODELS, V2_5, ModelSpec
+from app.config.settings import HEAD_URL
 from app.errors import ModelInvalidError, ModelMissingError
 
 log = logging.getLogger(__name__)
 
-HEAD_SHA256 = "a6caf256b3dc434273c98dcb12f6bf17c5d4fc647d8df11f038386923dd06220"
-EMBED_DIM = 1152
+HEAD_SHA256 = V2_5.head_sha256
+EMBED_DIM = V2_5.embed_dim
 ENCODER_FILES = ["config.json", "*.safetensors", "preprocessor_config.json"]
 Progress = Callable[[int, int], None]  # (bytes done, bytes total or 0)
 
@@ -110,19 +112,24 @@ def download_problem(exc: BaseException) -> str:
     return first[:200] or "the download did not work"
 
 
-def _missing_encoder(spec: str, why: str) -> ModelMissingError:
+def _missing_encoder(spec: str, why: str, model: ModelSpec = V2_5) -> ModelMissingError:
+    kind = model.encoder_kind
     if why == NOT_DOWNLOADED:
-        head = f"The SigLIP encoder {spec!r} is not on this computer: {why}."
+        head = f"The {kind} encoder {spec!r} is not on this computer: {why}."
     else:
-        head = f"The SigLIP encoder {spec!r} is not on this computer and could not be downloaded: {why}."
+        head = f"The {kind} encoder {spec!r} is not on this computer and could not be downloaded: {why}."
+    model_flag = "" if model is V2_5 else f" --model {model.name}"
     return ModelMissingError(
-        f"{head} Connect to the internet and run `aesthete download`, or use a local copy: pass "
-        f"--encoder DIR (a folder holding config.json and model.safetensors, e.g. a download of "
-        f"{DEFAULT_ENCODER}) and --head FILE, or set encoder and head in the settings."
+        f"{head} Connect to the internet and run `aesthete download{model_flag}`, or use a local copy: pass "
+        f"{model_flag.strip()}{' ' if model_flag else ''}--encoder DIR (a folder holding config.json and "
+        f"model.safetensors, e.g. a download of {model.default_encoder}) and --head FILE, or set "
+        f"{model.encoder_setting} and {model.head_setting} in the settings."
     )
 
 
-def _check_encoder_folder(folder: Path) -> None:
+def _check_encoder_folder(folder: Path, model: ModelSpec = V2_5) -> None:
+    if model is not V2_5:
+        return _check_other_encoder(folder, model)
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise ModelInvalidError(f"{folder} is not a model folder: it has no config.json")
@@ -145,11 +152,35 @@ def _check_encoder_folder(folder: Path) -> None:
         raise ModelInvalidError(f"{folder} has a config.json but no weights (*.safetensors)")
 
 
-def resolve_encoder(spec: str, allow_download: bool = True) -> EncoderSource:
+def _check_other_encoder(folder: Path, model: ModelSpec) -> None:
+    """A CLIP folder for LAION V2: the whole CLIPModel (as the hub's checkpoint) or its vision tower
+    with the projection, whose image embedding is as wide as the head's input."""
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise ModelInvalidError(f"{folder} is not a model folder: it has no config.json")
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelInvalidError(f"{config_file} cannot be read: {exc}") from None
+    model_type = config.get("model_type", "")
+    if model_type not in model.encoder_types:
+        raise ModelInvalidError(
+            f"{folder} holds a {model_type or 'unknown'!r} model, not a {model.encoder_kind} encoder "
+            f"(expected model_type {' or '.join(repr(t) for t in model.encoder_types)})")
+    dim = config.get("projection_dim", config.get("vision_config", {}).get("projection_dim", 512))
+    if dim != model.embed_dim:
+        raise ModelInvalidError(
+            f"{folder} is a {model.encoder_kind} encoder with {dim}-wide image embeddings; the {model.title} "
+            f"head needs {model.embed_dim} (ViT-L/14)")
+    if not list(folder.glob("*.safetensors")) and not list(folder.glob("*.bin")):
+        raise ModelInvalidError(f"{folder} has a config.json but no weights (*.safetensors)")
+
+
+def resolve_encoder(spec: str, allow_download: bool = True, model: ModelSpec = V2_5) -> EncoderSource:
     """Local folder, then the Hugging Face cache, then (when allowed) the hub."""
     local = Path(spec).expanduser()
     if local.is_dir():
-        _check_encoder_folder(local)
+        _check_encoder_folder(local, model)
         weights = sorted(local.glob("*.safetensors")) or sorted(local.glob("*.bin"))
         digest = hashlib.sha256("".join(_cached_sha256(w) for w in weights).encode()).hexdigest()
         return EncoderSource(local.resolve(), f"local:{digest[:16]}")
@@ -158,19 +189,19 @@ def resolve_encoder(spec: str, allow_download: bool = True) -> EncoderSource:
     try:
         from huggingface_hub import snapshot_download
     except ImportError:  # pragma: no cover - a dependency
-        raise _missing_encoder(spec, "huggingface_hub is not installed") from None
+        raise _missing_encoder(spec, "huggingface_hub is not installed", model) from None
     try:
         folder = Path(snapshot_download(spec, allow_patterns=ENCODER_FILES, local_files_only=True))
     except Exception as exc:  # LocalEntryNotFoundError and friends
         log.info("encoder %s not in the HF cache: %s", spec, exc)
         if not allow_download:
-            raise _missing_encoder(spec, NOT_DOWNLOADED) from None
+            raise _missing_encoder(spec, NOT_DOWNLOADED, model) from None
         try:
             folder = Path(snapshot_download(spec, allow_patterns=ENCODER_FILES))
         except Exception as exc2:
             log.debug("encoder download failed", exc_info=True)
-            raise _missing_encoder(spec, download_problem(exc2)) from None
-    _check_encoder_folder(folder)
+            raise _missing_encoder(spec, download_problem(exc2), model) from None
+    _check_encoder_folder(folder, model)
     return EncoderSource(folder, f"{spec}@{folder.name[:12]}")
 
 
@@ -179,14 +210,15 @@ def _short(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:200]
 
 
-def _missing_head(spec: str, why: str) -> ModelMissingError:
+def _missing_head(spec: str, why: str, model: ModelSpec = V2_5) -> ModelMissingError:
     if why == NOT_DOWNLOADED:
         head = f"The aesthetic head weights are not on this computer: {why} (from {spec})."
     else:
         head = f"The aesthetic head weights are missing and could not be downloaded from {spec}: {why}."
+    model_flag = "" if model is V2_5 else f" --model {model.name}"
     return ModelMissingError(
-        f"{head} Connect to the internet and run `aesthete download`, or pass --head FILE with a local "
-        f"copy of aesthetic_predictor_v2_5.pth (or set head in the settings).")
+        f"{head} Connect to the internet and run `aesthete download{model_flag}`, or pass{model_flag} --head FILE "
+        f"with a local copy of {model.head_file} (or set {model.head_setting} in the settings).")
 
 
 def head_cache_path(url: str = HEAD_URL) -> Path:
@@ -223,9 +255,9 @@ def download(url: str, dest: Path, sha256: str | None, progress: Progress | None
 
 
 def resolve_head(spec: str, allow_download: bool = True, progress: Progress | None = None,
-                 cancelled: Callable[[], bool] | None = None) -> HeadSource:
+                 cancelled: Callable[[], bool] | None = None, model: ModelSpec = V2_5) -> HeadSource:
     if spec.startswith(("http://", "https://")):
-        expected = HEAD_SHA256 if spec == HEAD_URL else None
+        expected = next((m.head_sha256 for m in MODELS.values() if m.head_url == spec), None)
         cached = head_cache_path(spec)
         if cached.is_file():
             digest = file_sha256(cached)
@@ -233,17 +265,17 @@ def resolve_head(spec: str, allow_download: bool = True, progress: Progress | No
                 return HeadSource(cached, digest)
             log.warning("cached head %s has the wrong SHA-256; downloading again", cached)
         if not allow_download:
-            raise _missing_head(spec, NOT_DOWNLOADED)
+            raise _missing_head(spec, NOT_DOWNLOADED, model)
         try:
             download(spec, cached, expected, progress, cancelled)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             log.debug("head download failed", exc_info=True)
-            raise _missing_head(spec, download_problem(exc)) from None
+            raise _missing_head(spec, download_problem(exc), model) from None
         return HeadSource(cached, file_sha256(cached))
     path = Path(spec).expanduser()
     if not path.is_file():
         raise ModelMissingError(f"head file {spec} does not exist. Pass --head FILE with a copy of "
-                                "aesthetic_predictor_v2_5.pth, or leave --head unset to download it.")
+                                f"{model.head_file}, or leave --head unset to download it.")
     return HeadSource(path.resolve(), _cached_sha256(path.resolve()))
 
 
@@ -251,9 +283,10 @@ def resolve_head(spec: str, allow_download: bool = True, progress: Progress | No
 class ModelKey:
     encoder: str
     head_sha256: str
+    model: str = V2_5.name
 
     def __str__(self) -> str:
-        return f"{self.encoder}+head:{self.head_sha256[:16]}"
+        return f"{MODELS[self.model].key_prefix}{self.encoder}+head:{self.head_sha256[:16]}"
 
 
 @dataclass(frozen=True)
@@ -262,11 +295,24 @@ class ModelFiles:
 
     encoder: EncoderSource
     head: HeadSource
+    model: str = V2_5.name
 
     @property
     def key(self) -> ModelKey:
-        return ModelKey(self.encoder.key, self.head.sha256)
+        return ModelKey(self.encoder.key, self.head.sha256, self.model)
+
+    @property
+    def spec(self) -> ModelSpec:
+        return MODELS[self.model]
 
 
-def locate(encoder: str, head: str, allow_download: bool = True) -> ModelFiles:
-    return ModelFiles(resolve_encoder(encoder, allow_download), resolve_head(head, allow_download))
+def locate(encoder: str, head: str, allow_download: bool = True, model: str = V2_5.name) -> ModelFiles:
+    m = MODELS[model]
+    return ModelFiles(resolve_encoder(encoder, allow_download, m), resolve_head(head, allow_download, model=m),
+                      m.name)
+
+
+def locate_for(settings, allow_download: bool = True) -> ModelFiles:
+    """The weights of the model the settings chose, from that model's own settings."""
+    m = MODELS[settings.model]
+    return locate(getattr(settings, m.encoder_setting), getattr(settings, m.head_setting), allow_download, m.name)

@@ -9,16 +9,17 @@ from __future__ import annotations
 import os
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import Engine, case, func, literal_column, select
 
+from app.config.models import DEFAULT_MODEL
 from app.pathutil import is_under
-from app.storage import db
-from app.storage.query import IN_LIBRARY, PhotoQuery, conditions, order_terms, under_folder
+from app.storage import db, secondlook
+from app.storage.query import IN_LIBRARY, PhotoQuery, conditions, order_terms, score_column, under_folder
 from app.storage.repo import Photo
-from app.storage.schema import errors, photos, roots
+from app.storage.schema import errors, photos, roots, scores
 
 CHUNK = 500
 PROGRESS_STEPS = 100_000  # SQLite steps between two "is this query still wanted?" checks (a few ms)
@@ -77,10 +78,25 @@ def photo_ids(engine: Engine, q: PhotoQuery, cancelled: Callable[[], bool] | Non
 
     With `cancelled`, SQLite asks it every few milliseconds and stops when it says True: then the
     answer is None (a view that asked again no longer wants this one)."""
+    if q.second_look:
+        return _second_look(engine, q, cancelled)
     with reading(engine) as conn:
-        if q.sort == "score" and not q.is_descending and not q.under and not q.model_key:
+        if q.sort == "score" and not q.is_descending and not q.under and not q.model_key and q.model == DEFAULT_MODEL:
             return _worst_first(conn, q, cancelled)
         return _first_column(conn, select(photos.c.id).where(*conditions(q)).order_by(*order_terms(q)), cancelled)
+
+
+def _second_look(engine: Engine, q: PhotoQuery, cancelled: Callable[[], bool] | None) -> list[int] | None:
+    """The photos the two models rank far apart (secondlook.SECOND_LOOK_GAP) that the query's
+    other filters keep, most disagreement first (the order of the filter, whatever the sort)."""
+    with reading(engine) as conn:
+        kept = _first_column(conn, select(photos.c.id).where(*conditions(q)), cancelled)
+    if kept is None or (cancelled is not None and cancelled()):
+        return None
+    kept_ids = set(kept)
+    found = secondlook.disagreement(engine, q.under, secondlook.SECOND_LOOK_GAP)
+    ids = [d.photo_id for d in found if d.photo_id in kept_ids]
+    return ids[::-1] if q.descending is False else ids
 
 
 def _worst_first(conn, q: PhotoQuery, cancelled: Callable[[], bool] | None) -> list[int] | None:
@@ -139,13 +155,18 @@ def _rows(conn, stmt, cancelled: Callable[[], bool] | None = None) -> list[tuple
             raw.set_progress_handler(None, PROGRESS_STEPS)
 
 
-def photos_by_id(engine: Engine, ids: Iterable[int]) -> dict[int, Photo]:
-    """The rows for these ids (missing ones included: a view may still hold them).
+def photos_by_id(engine: Engine, ids: Iterable[int], model: str = DEFAULT_MODEL) -> dict[int, Photo]:
+    """The rows for these ids (missing ones included: a view may still hold them), their score
+    that of `model` (V2.5's is the photo's own), with every model's score beside it (Photo.scores).
 
     Read through the DBAPI cursor, as the grid reads a page of them while it paints."""
     wanted = list(ids)
     out: dict[int, Photo] = {}
-    base = select(*_COLUMNS).select_from(photos.outerjoin(errors, errors.c.photo_id == photos.c.id))
+    columns = list(_COLUMNS)
+    if model != DEFAULT_MODEL:
+        q = PhotoQuery(model=model)
+        columns[7], columns[8] = score_column(q).label("score"), score_column(q, scores.c.model_key).label("m")
+    base = select(*columns).select_from(photos.outerjoin(errors, errors.c.photo_id == photos.c.id))
     fsdecode = os.fsdecode
     with reading(engine) as conn:
         for start in range(0, len(wanted), CHUNK):
@@ -155,7 +176,8 @@ def photos_by_id(engine: Engine, ids: Iterable[int]) -> dict[int, Photo]:
                 companion = rest[10]
                 rest[10] = None if companion is None else fsdecode(companion)
                 out[pid] = Photo(pid, fsdecode(path), name, fsdecode(folder), *rest)
-    return out
+    by_model = secondlook.model_scores(engine, out) if out else {}
+    return {pid: replace(photo, scores=by_model.get(pid, {})) for pid, photo in out.items()}
 
 
 def folder_counts(engine: Engine) -> list[FolderCount]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import and_, literal_column, select
 
+from app.config.models import DEFAULT_MODEL, MODELS
 from app.pathutil import folder_prefix
 from app.storage.schema import errors, photos, scores
 
@@ -42,8 +43,10 @@ class PhotoQuery:
     status: str | None = None  # None | scored | unscored | failed
     flag: str | None = None  # None | pick | reject | unrejected
     eyes_closed: bool = False  # only photos where a prominent face has its eyes closed
-    model_key: str | None = None  # the latest score of this model rather than of any model
+    model: str = DEFAULT_MODEL  # whose score: V2.5's is the photo's own, another's the latest it made
+    model_key: str | None = None  # the latest score of exactly this model key (weights) instead
     precision: str | None = None  # with model_key: scores made at this precision only
+    second_look: bool = False  # only photos the two models rank far apart, most disagreement first
     library_only: bool = True  # False: photos scored outside the library folders too
     include_missing: bool = False
 
@@ -66,11 +69,16 @@ def under_folder(column, folder: str):
     return and_(column >= prefix, column < upper)
 
 
-def score_column(q: PhotoQuery):
-    """The score the query filters and sorts by: the photo's latest, or the latest of q.model_key."""
-    if not q.model_key:
-        return photos.c.score
-    sub = select(scores.c.score).where(scores.c.photo_id == photos.c.id, scores.c.model_key == q.model_key)
+def score_column(q: PhotoQuery, what=scores.c.score):
+    """The score the query filters and sorts by: the photo's own (V2.5's latest), the latest of
+    another model (q.model), or the latest of q.model_key."""
+    if not q.model_key and q.model == DEFAULT_MODEL:
+        return photos.c.score if what is scores.c.score else photos.c.score_model
+    sub = select(what).where(scores.c.photo_id == photos.c.id)
+    if q.model_key:
+        sub = sub.where(scores.c.model_key == q.model_key)
+    else:  # the keys of a model other than V2.5 start with its name (app.config.models)
+        sub = sub.where(scores.c.model_key.op("GLOB")(MODELS[q.model].key_prefix + "*"))
     if q.precision:
         sub = sub.where(scores.c.precision == q.precision)
     return sub.order_by(scores.c.scored_at.desc()).limit(1).scalar_subquery()
@@ -111,7 +119,7 @@ def conditions(q: PhotoQuery) -> list:
 def order_terms(q: PhotoQuery) -> list:
     """ORDER BY terms: the key, then name and id; unscored photos last either way."""
     spelled, index_descending = SORT_KEYS[q.sort]
-    if q.sort == "score" and q.model_key:
+    if q.sort == "score" and (q.model_key or q.model != DEFAULT_MODEL):
         key = score_column(q)
     else:
         # The score index holds what the filters test; the others only the order, and walking one

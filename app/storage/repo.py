@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Iterable, Protocol, Sequence
 
 import numpy as np
-from sqlalchemy import Engine, and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from app.config.models import DEFAULT_MODEL, model_of_key
 from app.errors import PhotoError
 from app.pathutil import is_under
 from app.storage.db import reading
@@ -53,6 +54,7 @@ class Photo:
     error_kind: str | None
     content_hash: str | None
     closed_eyes: int | None = None  # prominent faces with their eyes closed; None: faces not looked for
+    scores: dict | None = None  # each model's latest score by name, where the reader asked for them
 
     @property
     def status(self) -> str:
@@ -449,7 +451,9 @@ def save_score(engine: Engine, photo_id: int, model_key: str | None, precision: 
 def _photo_values(a: Analysis, now: float) -> dict:
     extras = a.extras or {}
     values: dict = dict(updated_at=now, analysis_version=a.analysis_version)
-    if a.model_key is not None and a.score is not None:
+    if a.model_key is not None and a.score is not None and model_of_key(a.model_key) == DEFAULT_MODEL:
+        # The photo's own score (the grid's indexed sort) is V2.5's: another model's score lives in
+        # the scores table beside it, and a scan with that model leaves this one as it was.
         values.update(score=float(a.score), score_model=a.model_key)
     if a.facts is not None:
         f = a.facts
@@ -553,19 +557,19 @@ def list_photos(engine: Engine, sort: str = "score", descending: bool | None = N
                 under: str | None = None, model_key: str | None = None, precision: str | None = None,
                 status: str | None = None, include_missing: bool = False, library_only: bool = False,
                 paths: Iterable[str] | None = None, limit: int | None = None,
-                query: PhotoQuery | None = None, eyes_closed: bool = False) -> list[Photo]:
+                query: PhotoQuery | None = None, model: str = DEFAULT_MODEL, eyes_closed: bool = False) -> list[Photo]:
     """Photos with their latest score (or the score of model_key), sorted and filtered in SQL by
     the same builder as the desktop views (storage.query); `query` stands for the keywords before it.
 
     status: None (all), "scored", "unscored", "failed"."""
     q = query or PhotoQuery(sort=sort, descending=descending, min_score=min_score, max_score=max_score,
                             min_rating=min_rating, flag=flag, under=under, status=status, model_key=model_key, precision=precision,
-                            library_only=library_only, include_missing=include_missing, eyes_closed=eyes_closed)
+                            model=model, library_only=library_only, include_missing=include_missing,
+                            eyes_closed=eyes_closed)
     score_col = score_column(q)
     stmt = (select(photos.c.id, photos.c.path, photos.c.name, photos.c.folder, photos.c.size,
                    photos.c.mtime_ns, photos.c.state, score_col.label("score"),
-                   (photos.c.score_model if not q.model_key else
-                    case((score_col.is_not(None), q.model_key), else_=None)).label("score_model"),
+                   score_column(q, scores.c.model_key).label("score_model"),
                    photos.c.captured_at, photos.c.width, photos.c.height, photos.c.rating, photos.c.flag,
                    photos.c.companion, errors.c.reason, errors.c.kind, photos.c.content_hash,
                    photos.c.closed_eyes)

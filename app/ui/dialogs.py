@@ -129,13 +129,14 @@ class ErrorsDialog(QDialog):
 
 # Settings shown in the dialog, grouped as a photographer thinks of them.
 GROUPS = [
-    ("Model", ["encoder", "head", "device", "precision", "runtime", "batch_size", "decode_workers"]),
+    ("Model", ["model", "encoder", "head", "laion_encoder", "laion_head", "device", "precision", "runtime", "batch_size", "decode_workers"]),
     ("Scores", ["good_threshold"]),
     ("Culling", ["cull_rules", "cull_threshold", "out_of_focus_px", "motion_blur_px", "lost_highlights"]),
     ("Library", ["thumbnail_size", "exclude", "rejects_folder", "write_xmp"]),
     ("Grouping", ["burst_window_s", "scene_max_distance"]),
 ]
 LABELS = {
+    "model": "Model", "laion_encoder": "LAION V2 encoder", "laion_head": "LAION V2 head",
     "encoder": "Encoder", "head": "Aesthetic head", "device": "Device", "precision": "Precision",
     "runtime": "Runtime", "batch_size": "Batch size", "decode_workers": "Decode threads", "good_threshold": "Very good from",
     "cull_threshold": "Cull below", "thumbnail_size": "Thumbnail size", "exclude": "Skip files matching",
@@ -194,7 +195,7 @@ class SettingsDialog(QDialog):
         self._set(editor, setting, value)
         self.editors[name] = editor
         row: QWidget = editor
-        if name in ("encoder", "head", "rejects_folder"):
+        if name in ("encoder", "head", "laion_encoder", "laion_head", "rejects_folder"):
             row = QWidget(self)
             box = QHBoxLayout(row)
             box.setContentsMargins(0, 0, 0, 0)
@@ -265,12 +266,12 @@ class SettingsDialog(QDialog):
     def _browse(self, name: str) -> None:
         editor = self.editors[name]
         start = start_folder(editor.text().strip())  # type: ignore[attr-defined]
-        if name == "head":
+        if name in ("head", "laion_head"):
             path, _ = QFileDialog.getOpenFileName(self, "Aesthetic head weights", start,
                                                   "PyTorch weights (*.pth *.pt)")
         else:
-            path = QFileDialog.getExistingDirectory(self, "SigLIP encoder folder" if name == "encoder" else
-                                                    "Rejects folder", start)
+            title = {"encoder": "SigLIP encoder folder", "laion_encoder": "CLIP encoder folder"}.get(name, "Rejects folder")
+            path = QFileDialog.getExistingDirectory(self, title, start)
         if path:
             editor.setText(path)  # type: ignore[attr-defined]
 

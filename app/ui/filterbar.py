@@ -11,6 +11,9 @@ EYES_CLOSED = "eyes closed"  # not a status: a filter on the faces found (PhotoQ
 SHOW = [("All photos", None), ("Scored", "scored"), ("Not scored yet", "unscored"), ("Failed", "failed"),
         ("Eyes closed", EYES_CLOSED)]
 MARKS = [("Any mark", None), ("Picks", "pick"), ("Rejects", "reject"), ("Hide rejects", "unrejected")]
+# Whose score the grid shows, sorts and filters by; or the second look: the photos the two models rank far apart.
+# It labels the score range beside it, in place of a "Score" label (the bar must fit half a screen).
+MODELS = [("V2.5 score", "v2.5"), ("LAION V2 score", "laion-v2"), ("Second look", "second look")]
 RATINGS = [("Any rating", 0)] + [("★" * n + " or more" if n < 5 else "★★★★★", n) for n in range(1, 6)]
 COMBO_MIN_WIDTH = 60  # in a narrow window the combo boxes shorten their text, so the window can be half a screen
 
@@ -46,7 +49,13 @@ class FilterBar(QWidget):
         layout.addWidget(self.rating)
         layout.addSpacing(12)
 
-        layout.addWidget(QLabel("Score"))
+        self.model = self._combo("modelCombo", MODELS)
+        self.model.setToolTip("Whose score the grid shows, sorts and filters by: the Aesthetic Predictor V2.5 "
+                              "or the LAION aesthetic predictor V2 (`aesthete scan --model laion-v2` adds it). "
+                              "Second look: only the photos the two models rank far apart, most disagreement "
+                              "first, the ones most worth your eye before a cull")
+        self.model.setMinimumWidth(50)
+        layout.addWidget(self.model)
         self.min_score = self._spin("minScore", "min")
         self.max_score = self._spin("maxScore", "max")
         layout.addWidget(self.min_score)
@@ -104,6 +113,8 @@ class FilterBar(QWidget):
             min_rating=self.rating.currentData() or 0,
             min_score=None if lo < 0 else lo,
             max_score=None if hi < 0 else hi,
+            model="laion-v2" if self.model.currentData() == "laion-v2" else "v2.5",
+            second_look=self.model.currentData() == "second look",
         )
 
     def set_sort(self, sort: str, reverse: bool = False) -> None:

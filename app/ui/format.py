@@ -102,13 +102,18 @@ def printable(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "replace")
 
 
+MODEL_TITLES = {"v2.5": "V2.5", "laion-v2": "LAION V2"}  # the scores' names in the window
+
+
 def eyes_closed_text(faces: int) -> str:
     return "Eyes closed" + ("" if faces == 1 else f" on {faces} faces")
 
 
 def tooltip(photo: Photo, status: str) -> str:
     lines = [f"<b>{html.escape(photo.name)}</b>"]
-    if photo.score is not None:
+    if photo.scores and len(photo.scores) > 1:  # both models scored it: both are shown
+        lines.append(" · ".join(f"{MODEL_TITLES.get(m, m)} {s:.2f}" for m, s in sorted(photo.scores.items())))
+    elif photo.score is not None:
         lines.append(f"Score {photo.score:.2f}")
     if status != "scored":
         lines.append(STATUS_TEXT.get(status, status))

@@ -74,7 +74,7 @@ def load(engine: Engine, query: browse.PhotoQuery, stale) -> Loaded | None:
     ids = browse.photo_ids(engine, query, cancelled=stale)
     if ids is None or stale():
         return None
-    return Loaded(ids, browse.photos_by_id(engine, ids[:PAGE]))
+    return Loaded(ids, browse.photos_by_id(engine, ids[:PAGE], query.model))
 
 
 class PhotoListModel(QStringListModel):
@@ -226,7 +226,7 @@ class PhotoListModel(QStringListModel):
             self._cache.clear()
         start = max(0, row - PAGE // 4)
         wanted = [pid for pid in self._ids[start:start + PAGE] if pid not in self._cache]
-        self._cache.update(browse.photos_by_id(self.engine, wanted))
+        self._cache.update(browse.photos_by_id(self.engine, wanted, self.query.model))
 
     def _thumb_key(self, photo: Photo) -> ThumbKey:
         return ThumbKey(photo.path, photo.size, photo.mtime_ns, self.thumb_pixels)
@@ -357,7 +357,7 @@ class PhotoListModel(QStringListModel):
         if not shown:
             return
         self._refreshing = True
-        run_task(self.pool, browse.photos_by_id, self.engine, shown,
+        run_task(self.pool, browse.photos_by_id, self.engine, shown, self.query.model,
                  on_done=lambda fresh: self._fresh_rows(shown, fresh), on_error=self._fresh_rows_failed)
 
     def _fresh_rows(self, ids: list[int], fresh: dict[int, Photo]) -> None:

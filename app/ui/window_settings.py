@@ -10,7 +10,7 @@ from typing import Any
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.config import settings as settings_mod
+from app.config import models, settings as settings_mod
 from app.config.settings import Settings
 from app.errors import AestheteError
 from app.ui.dialogs import SettingsDialog, start_folder
@@ -32,17 +32,20 @@ class WindowSettings(QObject):
         window.cull.thresholdChanged.connect(self._cull_threshold_changed)
 
     def choose_model(self) -> None:
+        """Local files for the model the settings chose (each model has its own settings)."""
+        own = models.spec(self.w.settings.model)
         folder = QFileDialog.getExistingDirectory(
-            self.w, "Choose the SigLIP encoder folder (config.json and model.safetensors)",
-            start_folder(self.w.settings.encoder))
+            self.w, f"Choose the {own.encoder_kind} encoder folder (config.json and model.safetensors)",
+            start_folder(getattr(self.w.settings, own.encoder_setting)))
         if not folder:
             return
-        head, _ = QFileDialog.getOpenFileName(self.w, "Choose the aesthetic head (aesthetic_predictor_v2_5.pth)",
-                                              start_folder(self.w.settings.head, os.path.dirname(folder)),
+        head, _ = QFileDialog.getOpenFileName(self.w, f"Choose the aesthetic head ({own.head_file})",
+                                              start_folder(getattr(self.w.settings, own.head_setting),
+                                                           os.path.dirname(folder)),
                                               "PyTorch weights (*.pth *.pt)")
         if not head:
             return
-        self.apply_settings({"encoder": folder, "head": head})
+        self.apply_settings({own.encoder_setting: folder, own.head_setting: head})
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.w.settings, self.w)

@@ -121,14 +121,16 @@ class ModelDownload(QObject):
         return ""
 
     def _encoder(self) -> None:
+        from app.config.models import spec as model_spec
         from app.core import weights as model_files
 
-        spec = self.settings.encoder
+        own = model_spec(self.settings.model)  # the files of the model the settings chose
+        spec = getattr(self.settings, own.encoder_setting)
         if Path(spec).expanduser().is_dir():
-            model_files.resolve_encoder(spec, allow_download=False)
+            model_files.resolve_encoder(spec, allow_download=False, model=own)
             return
         try:
-            model_files.resolve_encoder(spec, allow_download=False)
+            model_files.resolve_encoder(spec, allow_download=False, model=own)
             return  # already in the Hugging Face cache
         except AestheteError:
             pass
@@ -147,8 +149,8 @@ class ModelDownload(QObject):
             if why in (model_files.OFFLINE, model_files.HUB_OFFLINE):
                 raise _Offline(why) from None
             # The core says what went wrong, in the same words as `aesthete download`.
-            model_files.resolve_encoder(spec, allow_download=True)
-        model_files.resolve_encoder(spec, allow_download=False)
+            model_files.resolve_encoder(spec, allow_download=True, model=own)
+        model_files.resolve_encoder(spec, allow_download=False, model=own)
 
     def _head(self) -> None:
         from app.core import weights as model_files
@@ -156,9 +158,13 @@ class ModelDownload(QObject):
         def progress(done: int, total: int) -> None:
             self.progress.emit("aesthetic head", float(done), float(total))
 
-        spec = self.settings.head
+        from app.config.models import spec as model_spec
+
+        own = model_spec(self.settings.model)
+        spec = getattr(self.settings, own.head_setting)
         try:
-            model_files.resolve_head(spec, allow_download=True, progress=progress, cancelled=self._cancel.is_set)
+            model_files.resolve_head(spec, allow_download=True, progress=progress, cancelled=self._cancel.is_set,
+                                     model=own)
         except AestheteError as exc:
             if spec.startswith(("http://", "https://")) and model_files.OFFLINE in str(exc):
                 raise _Offline(model_files.OFFLINE) from None
