@@ -70,6 +70,17 @@ def build_parser(rejects_folder: str = "") -> argparse.ArgumentParser:
     p.add_argument("--flag", choices=["pick", "reject", "unrejected"], help="only picks, rejects, or all but rejects")
     p.add_argument("--json", action="store_true")
 
+    p = add("search", "find photos by words (SigLIP's text tower; best match first)")
+    p.add_argument("text", metavar="TEXT", help='what the photos show, e.g. "kids on the beach at sunset"')
+    p.add_argument("folder", nargs="?", type=Path, metavar="FOLDER", help="only photos under this folder")
+    p.add_argument("--limit", type=int, metavar="N", help="the N best matches only (default: every photo)")
+    p.add_argument("--json", action="store_true", help='one JSON object per photo: {"path", "match", "score"}')
+
+    p = add("similar", "photos that look like PHOTO, nearest first (the photo itself first)")
+    p.add_argument("photo", type=Path, metavar="PHOTO")
+    p.add_argument("--limit", type=int, metavar="N", help="the N nearest only (default: every photo)")
+    p.add_argument("--json", action="store_true", help='one JSON object per photo: {"path", "match", "score"}')
+
     p = add("roots", "manage library roots")
     roots_sub = p.add_subparsers(dest="roots_command", metavar="ACTION", required=True)
     for name, text in [("add", "add folders"),

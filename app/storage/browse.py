@@ -78,9 +78,18 @@ def photo_ids(engine: Engine, q: PhotoQuery, cancelled: Callable[[], bool] | Non
     With `cancelled`, SQLite asks it every few milliseconds and stops when it says True: then the
     answer is None (a view that asked again no longer wants this one)."""
     with reading(engine) as conn:
+        if q.ranking is not None:
+            allowed = _first_column(conn, select(photos.c.id).where(*conditions(q)), cancelled)
+            return None if allowed is None else in_ranking(q.ranking, allowed)
         if q.sort == "score" and not q.is_descending and not q.under and not q.model_key:
             return _worst_first(conn, q, cancelled)
         return _first_column(conn, select(photos.c.id).where(*conditions(q)).order_by(*order_terms(q)), cancelled)
+
+
+def in_ranking(ranking, allowed) -> list[int]:
+    """The ids of the ranking that are allowed, in the ranking's order."""
+    allowed = set(allowed)
+    return [i for i in ranking if i in allowed]
 
 
 def _worst_first(conn, q: PhotoQuery, cancelled: Callable[[], bool] | None) -> list[int] | None:

@@ -45,6 +45,9 @@ class PhotoQuery:
     precision: str | None = None  # with model_key: scores made at this precision only
     library_only: bool = True  # False: photos scored outside the library folders too
     include_missing: bool = False
+    # Photo ids in the order to show them (a search's matches, best first): the query keeps only
+    # these, in this order, and its sort is not used. None: no ranking.
+    ranking: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.sort not in SORT_KEYS:
