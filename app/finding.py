@@ -56,7 +56,7 @@ class Finder:
     def vectors(self, encoder_key: str) -> Vectors:
         from app.core.textsearch import Vectors
 
-        stamp = stored_vectors.stamp(self.engine, encoder_key)
+        stamp = stored_vectors.stamp(self.engine)
         cached = self._vectors.get(encoder_key)
         if cached is None or cached[0] != stamp:
             ids, matrix = stored_vectors.load(self.engine, encoder_key)

@@ -54,7 +54,7 @@ class TextTower:
     """SigLIP's text tower and tokenizer from the encoder's folder (the whole checkpoint), with the
     model's logit scale and bias. Loaded on the first search; call from one thread."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, int8: bool = False):
         from transformers import AutoTokenizer, SiglipTextModel
 
         from app.core.model import library_logs_to_logging
@@ -71,6 +71,9 @@ class TextTower:
         except Exception as exc:
             raise ModelInvalidError(f"cannot load SigLIP's text tower from {folder}: {exc}") from None
         self.logit_scale, self.logit_bias = _logit_parameters(folder)
+        self.int8 = int8
+        if int8:
+            quantize(self.model)
 
     @torch.inference_mode()
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -84,6 +87,16 @@ class TextTower:
     def matches(self, cos: np.ndarray) -> np.ndarray:
         """SigLIP's logits for cosines: exp(logit_scale) * cosine + logit_bias."""
         return np.exp(self.logit_scale) * cos + self.logit_bias
+
+
+def quantize(model: torch.nn.Module) -> None:
+    """int8 weights for the Linear layers, activations quantized on the fly (the CPU's fast mode;
+    one query is one batch, so its match never depends on another's). Figures in bench_search.py."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # quantize_dynamic is marked deprecated; it still works
+        torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
 def _logit_parameters(folder: Path) -> tuple[float, float]:
