@@ -1,10 +1,13 @@
-"""Find photos by words and by example (no Qt): the stored embeddings of the encoder in use, and
-SigLIP's text tower loaded on the first search. Shared by the command line and the GUI's worker."""
+"""Find photos by words and by example, and learn the user's taste (no Qt): the stored embeddings
+of the encoder in use, SigLIP's text tower loaded on the first search, the taste model in one small
+file in the user data folder. Shared by the command line and the GUI's worker."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -15,6 +18,7 @@ from app.errors import AestheteError
 from app.storage import vectors as stored_vectors
 
 if TYPE_CHECKING:  # torch: only a search or a similar pays for it
+    from app.core.taste import TasteModel
     from app.core.textsearch import TextTower, Vectors
 
 log = logging.getLogger(__name__)
@@ -73,9 +77,18 @@ class Finder:
                 source = weights.resolve_text_tower(self.settings.encoder, self.allow_download)
                 if on_status:
                     on_status("Loading the text model for search (once per session)")
-                self._tower = TextTower(source.path)
+                self._tower = TextTower(source.path, int8=self._int8())
                 self._tower_key = source.key
             return self._tower
+
+    def _int8(self) -> bool:
+        """The text tower runs on the CPU (one query at a time), at int8 where the scorer would."""
+        from app.core.scorer import int8_available, pick_device, pick_precision
+
+        device = pick_device(self.settings.device)
+        cpu = pick_device("cpu")
+        wanted = pick_precision(self.settings.precision, cpu) if device.type == "cpu" else "fp32"
+        return wanted == "int8" and int8_available()
 
     def search(self, text: str, on_status: Callable[[str], None] | None = None) -> Ranking:
         """Every photo with an embedding of this encoder, best match for the text first."""
@@ -105,3 +118,107 @@ class Finder:
         cos = cosines(vectors, vectors.matrix[at].astype(np.float32))
         order = ranked(np.where(np.arange(len(cos)) == at, np.inf, cos))  # itself first, even beside a copy
         return Ranking(vectors.ids[order], cos[order])
+
+
+# --- the user's taste ---------------------------------------------------------------------------
+
+def taste_path() -> Path:
+    """Where the learned taste model is kept: one small file in the user data folder."""
+    from app.config import paths
+
+    return paths.data_dir() / "taste.npz"
+
+
+def load_taste(path: Path | None = None) -> TasteModel | None:
+    """The saved taste model, or None (none learned yet; an unreadable file is logged and ignored)."""
+    from app.core.taste import TasteModel
+
+    path = path or taste_path()
+    try:
+        return TasteModel.from_bytes(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("the taste model %s cannot be read (%s); it is ignored", path, exc)
+        return None
+
+
+def save_taste(model: TasteModel, path: Path | None = None) -> Path:
+    path = path or taste_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(model.to_bytes())
+    os.replace(tmp, path)
+    return path
+
+
+def import_taste(source: Path) -> TasteModel:
+    """Check a taste model file and make it the one in use."""
+    from app.core.taste import TasteModel
+
+    try:
+        model = TasteModel.from_bytes(Path(source).read_bytes())
+    except OSError as exc:
+        raise AestheteError(f"cannot read {source}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise AestheteError(f"{source}: {exc}") from None
+    save_taste(model)
+    return model
+
+
+def export_taste(dest: Path) -> TasteModel:
+    model = load_taste()
+    if model is None:
+        raise AestheteError("no taste model has been learned yet (`aesthete taste` learns one from your marks)")
+    try:
+        save_taste(model, Path(dest))
+    except OSError as exc:
+        raise AestheteError(f"cannot write {dest}: {exc.strerror or exc}") from None
+    return model
+
+
+def reset_taste() -> bool:
+    """Forget the learned taste; True when there was one."""
+    try:
+        taste_path().unlink()
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def learn_taste(finder: Finder) -> TasteModel:
+    """Learn the taste from the marks on the embeddings of the encoder most marked photos have,
+    save it and return it; NotEnoughMarks (an AestheteError) says how many more marks it needs."""
+    from app.core import taste
+
+    rows = [r for r in stored_vectors.marks(finder.engine) if r[4] and taste.label(r[1], r[2]) is not None]
+    by_encoder: dict[str, list] = {}
+    for r in rows:
+        by_encoder.setdefault(encoder_part(r[4]), []).append(r)
+    if not by_encoder:
+        raise taste.NotEnoughMarks(0, 0)
+    encoder, marked = max(by_encoder.items(), key=lambda kv: len(kv[1]))
+    vectors = finder.vectors(encoder)
+    ids = np.asarray([r[0] for r in marked], np.int64)
+    at = np.clip(np.searchsorted(vectors.ids, ids), 0, max(len(vectors) - 1, 0))
+    have = (vectors.ids[at] == ids) if len(vectors) else np.zeros(len(ids), bool)
+    x = vectors.matrix[at[have]].astype(np.float32)
+    kept = [r for r, h in zip(marked, have) if h]
+    y = np.asarray([taste.label(r[1], r[2]) for r in kept], np.float64)
+    scores = np.asarray([np.nan if r[3] is None else r[3] for r in kept], np.float64)
+    model = taste.learn(encoder, x, y, scores)
+    save_taste(model)
+    log.info("taste model learned: %s", model.summary())
+    return model
+
+
+def taste_of(finder: Finder, model: TasteModel) -> Ranking:
+    """Every photo with an embedding of the model's encoder, the most to the user's taste first."""
+    from app.core.textsearch import ranked
+
+    vectors = finder.vectors(model.encoder_key)
+    if not len(vectors):
+        return Ranking(np.zeros(0, np.int64), np.zeros(0, np.float32))
+    values = model.predict(vectors.matrix).astype(np.float32)
+    order = ranked(values)
+    return Ranking(vectors.ids[order], values[order])

@@ -64,3 +64,31 @@ def cmd_similar(args, settings) -> int:
     in_library = bool(repo.list_photos(engine, paths=[path], library_only=True))
     _print_hits(args, engine, ranking, PhotoQuery(library_only=in_library))
     return EXIT_OK
+
+
+def cmd_taste(args, settings) -> int:
+    """Learn the taste model from the marks now (or export, import, reset it) and say how well it does."""
+    from app import finding
+
+    if args.reset:
+        print("the taste model was forgotten" if finding.reset_taste() else "there was no taste model to forget",
+              file=sys.stderr)
+        return EXIT_OK
+    if args.export_to is not None:
+        finding.export_taste(args.export_to)
+        print(f"the taste model was written to {printable(str(args.export_to))}", file=sys.stderr)
+        return EXIT_OK
+    if args.import_from is not None:
+        model = finding.import_taste(args.import_from)
+    else:
+        engine = open_library(args)
+        model = finding.learn_taste(finding.Finder(engine, settings))
+    a = model.agreement
+    if args.json:
+        print(json.dumps({"taste_agreement": round(a.taste, 4),
+                          "score_agreement": None if a.score is None else round(a.score, 4),
+                          "marks": a.marks, "kept": model.kept, "rejected": model.dropped,
+                          "beats_score": model.beats_score}))
+    else:
+        print(model.summary())
+    return EXIT_OK

@@ -25,10 +25,13 @@ def cmd_list(args, settings) -> int:
                               min_rating=args.min_stars, flag=args.flag,
                               under=os.path.abspath(args.folder) if args.folder else None,
                               model_key=model_key, library_only=args.folder is None)
+    taste = _taste_values(engine, settings) if args.json else {}
     for p in photos:
         if args.json:
+            value = taste.get(p.id)
             print(json.dumps({"path": p.path, "score": None if p.score is None else round(p.score, 4),
                               "model": p.score_model, "state": p.status, "rating": p.rating, "flag": p.flag,
+                              "taste": None if value is None else round(value, 4),
                               **({"error": p.error} if p.error else {})}))
         else:
             print_table([(p.score, "" if p.status == "scored" else p.error or p.status, p.path)])
@@ -43,6 +46,16 @@ def cmd_list(args, settings) -> int:
             print(f"{count(outside, 'photo')} {'is' if outside == 1 else 'are'} cached outside the library folders: `aesthete list FOLDER` shows "
                   "them, `aesthete scan FOLDER` adds a folder to the library", file=sys.stderr)
     return EXIT_OK
+
+
+def _taste_values(engine, settings) -> dict[int, float]:
+    """Each photo's taste (0 to 1) under the learned taste model; empty when none was learned."""
+    from app import finding
+
+    model = finding.load_taste()
+    if model is None:
+        return {}
+    return finding.taste_of(finding.Finder(engine, settings), model).match_of()
 
 
 def cmd_roots(args, settings) -> int:

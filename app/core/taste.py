@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.errors import AestheteError
+
 MIN_EACH = 30  # marks of each kind before a model is learned: fewer say little about a taste
 FOLDS = 5
 FORMAT = "aesthete-taste/1"
@@ -115,7 +117,7 @@ def cross_validated(x: np.ndarray, y: np.ndarray, scores: np.ndarray | None = No
     return Agreement(taste_right / len(y), score_right / score_seen if score_seen else None, len(y))
 
 
-class NotEnoughMarks(ValueError):
+class NotEnoughMarks(AestheteError):
     def __init__(self, kept: int, dropped: int):
         self.kept, self.dropped = kept, dropped
         need = [f"{MIN_EACH - n} more {what}" for n, what in ((kept, "kept (picks or 4-5 stars)"),

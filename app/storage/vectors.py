@@ -50,16 +50,15 @@ def load(engine: Engine, encoder_key: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(ids, np.int64), matrix
 
 
-def marks(engine: Engine, under: str | None = None) -> list[tuple[int, int, str, float | None]]:
-    """(photo id, stars, flag, score) of every present library photo the user marked."""
-    from app.storage.query import IN_LIBRARY, under_folder
+def marks(engine: Engine) -> list[tuple[int, int, str, float | None, str | None]]:
+    """(photo id, stars, flag, score, score model) of every present library photo the user marked."""
+    from app.storage.query import IN_LIBRARY
 
     cond = [photos.c.state == "present", IN_LIBRARY, (photos.c.rating > 0) | (photos.c.flag != "")]
-    if under:
-        cond.append(under_folder(photos.c.path, under))
     with reading(engine) as conn:
         return [tuple(r) for r in conn.execute(
-            select(photos.c.id, photos.c.rating, photos.c.flag, photos.c.score).where(*cond).order_by(photos.c.id))]
+            select(photos.c.id, photos.c.rating, photos.c.flag, photos.c.score, photos.c.score_model)
+            .where(*cond).order_by(photos.c.id))]
 
 
 def model_key_of(engine: Engine, photo_id: int) -> str | None:
