@@ -123,33 +123,21 @@ class Finder:
 # --- the user's taste ---------------------------------------------------------------------------
 
 def taste_path() -> Path:
-    """Where the learned taste model is kept: one small file in the user data folder."""
-    from app.config import paths
+    from app.core.taste import saved_path
 
-    return paths.data_dir() / "taste.npz"
+    return saved_path()
 
 
 def load_taste(path: Path | None = None) -> TasteModel | None:
-    """The saved taste model, or None (none learned yet; an unreadable file is logged and ignored)."""
-    from app.core.taste import TasteModel
+    from app.core.taste import load_saved
 
-    path = path or taste_path()
-    try:
-        return TasteModel.from_bytes(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        log.warning("the taste model %s cannot be read (%s); it is ignored", path, exc)
-        return None
+    return load_saved(path)
 
 
 def save_taste(model: TasteModel, path: Path | None = None) -> Path:
-    path = path or taste_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(model.to_bytes())
-    os.replace(tmp, path)
-    return path
+    from app.core.taste import save
+
+    return save(model, path)
 
 
 def import_taste(source: Path) -> TasteModel:

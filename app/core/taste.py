@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from app.errors import AestheteError
+
+log = logging.getLogger(__name__)
 
 MIN_EACH = 30  # marks of each kind before a model is learned: fewer say little about a taste
 FOLDS = 5
@@ -186,3 +191,44 @@ def learn(encoder_key: str, x: np.ndarray, y: np.ndarray, scores: np.ndarray | N
         raise NotEnoughMarks(kept, dropped)
     agreement = cross_validated(x, y, scores)
     return TasteModel(encoder_key, fit(x, y), agreement, kept, dropped)
+
+
+def saved_path() -> Path:
+    """Where the learned taste model is kept: one small file in the user data folder."""
+    from app.config import paths
+
+    return paths.data_dir() / "taste.npz"
+
+
+def load_saved(path: Path | None = None) -> TasteModel | None:
+    """The saved taste model, or None (none learned yet; an unreadable file is logged and ignored)."""
+    path = path or saved_path()
+    try:
+        return TasteModel.from_bytes(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("the taste model %s cannot be read (%s); it is ignored", path, exc)
+        return None
+
+
+def save(model: TasteModel, path: Path | None = None) -> Path:
+    path = path or saved_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(model.to_bytes())
+    os.replace(tmp, path)
+    return path
+
+
+def tie_breaker(embeddings: dict[int, np.ndarray]) -> dict[int, float]:
+    """Each photo's taste for best picks, from the saved model, only while it agrees with held-out
+    marks more often than the aesthetic score does (else empty: the score alone decides)."""
+    model = load_saved()
+    if model is None or not model.beats_score or not embeddings:
+        return {}
+    ids = [pid for pid, e in embeddings.items() if e is not None and e.shape == model.fit.weights.shape]
+    if not ids:  # another encoder's embeddings (another model's scores): not this taste's space
+        return {}
+    values = model.predict(np.stack([embeddings[i] for i in ids]))
+    return dict(zip(ids, values.tolist()))

@@ -44,6 +44,8 @@ class FindingPanel(QObject):
         window.settings_ui.changes.subscribe(settings_mod.MODEL,
                                              lambda _old, new, _names: self.service.set_settings(new))
         self.strip.taste.setText("My taste: learned from your marks")
+        self.service.load_taste(on_done=lambda model: self._learned(model) if model is not None else None,
+                                on_error=self._failed)
 
     # --- the ranking the grid shows ---------------------------------------------------------------
 

@@ -75,3 +75,28 @@ def test_the_model_file_round_trips_and_refuses_other_files():
     for bad in (b"", b"not a model", data[:100]):
         with pytest.raises(ValueError, match="not an Aesthete taste model"):
             taste.TasteModel.from_bytes(bad)
+
+
+def test_taste_breaks_ties_on_score_in_best_picks():
+    from app.core.bestpick import TASTE_TIE, Candidate, best_pick
+
+    a = Candidate(1, 5.50, None, taste=0.2)
+    b = Candidate(2, 5.50 - TASTE_TIE / 2, None, taste=0.9)
+    c = Candidate(3, 5.50 - 3 * TASTE_TIE, None, taste=0.99)  # far below: its taste does not count
+    pick = best_pick([a, b, c])
+    assert pick.photo_id == 2 and pick.reason.startswith("more to your taste (90%)")
+    untasted = [Candidate(x.photo_id, x.score, None) for x in (a, b, c)]
+    assert best_pick(untasted).photo_id == 1  # without a taste model (or one that loses): the score
+
+
+def test_the_tie_breaker_is_used_only_while_it_beats_the_score(aesthete_home):
+    x, y, _ = marked()
+    embeddings = {i + 1: x[i] for i in range(10)}
+    assert taste.tie_breaker(embeddings) == {}  # none learned yet
+    worse = taste.learn("enc", x, y, np.random.default_rng(5).uniform(2, 8, len(y)))
+    taste.save(worse)
+    values = taste.tie_breaker(embeddings)
+    assert sorted(values) == list(range(1, 11)) and all(0 <= v <= 1 for v in values.values())
+    perfect_score = np.where(y > 0, 6.0, 3.0)
+    taste.save(taste.learn("enc", x, y, perfect_score))
+    assert taste.tie_breaker(embeddings) == {}
