@@ -49,27 +49,31 @@ class Fit:
 
 
 def fit(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> Fit:
-    """Logistic regression: minimise sum(log loss) + |w|^2 / (2c) over standardised features."""
+    """Logistic regression: minimise sum(log loss) + |w|^2 / (2c) over standardised features
+    z = (x - mean) * scale, computed on x itself (z is never built: two passes over x per step)."""
     from scipy.optimize import minimize
 
-    x = np.asarray(x, np.float32)
+    x = np.ascontiguousarray(x, np.float32)
     y = np.asarray(y, np.float64)
+    n, d = x.shape
     mean = x.mean(axis=0)
-    scale = float(1.0 / max(np.sqrt(((x - mean) ** 2).mean()), 1e-8))
-    z = (x - mean) * scale
+    flat = x.reshape(-1)
+    spread = float(flat @ flat) / n - float(mean @ mean)
+    scale = float(1.0 / max(np.sqrt(max(spread, 0.0) / d), 1e-8))
     sign = 2 * y - 1
 
     def loss(theta: np.ndarray):
-        w, b = theta[:-1], theta[-1]
-        m = sign * (z @ w.astype(np.float32) + b)
-        value = np.logaddexp(0, -m).sum() + 0.5 * (w @ w) / c
+        w = theta[:-1].astype(np.float32)
+        shift = theta[-1] - scale * float(mean @ w)
+        m = sign * (scale * (x @ w).astype(np.float64) + shift)
+        value = np.logaddexp(0, -m).sum() + 0.5 * float(theta[:-1] @ theta[:-1]) / c
         g = -sign / (1 + np.exp(np.clip(m, -50, 50)))  # d loss / d logit
         grad = np.empty_like(theta)
-        grad[:-1] = z.T @ g.astype(np.float32) + w / c
+        grad[:-1] = scale * (x.T @ g.astype(np.float32) - mean * float(g.sum())) + theta[:-1] / c
         grad[-1] = g.sum()
         return value, grad
 
-    theta = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B",
+    theta = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B",
                      options={"maxiter": 200, "ftol": 1e-6}).x
     return Fit(mean, scale, theta[:-1].astype(np.float32), float(theta[-1]))
 
