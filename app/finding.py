@@ -4,7 +4,6 @@ file in the user data folder. Shared by the command line and the GUI's worker.""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
