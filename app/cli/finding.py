@@ -41,7 +41,7 @@ def cmd_search(args, settings) -> int:
         raise AestheteError("--limit must be 1 or more")
     engine = open_library(args)
     query = _folder_query(args.folder)
-    finder = Finder(engine, settings, allow_download=True)
+    finder = Finder(engine, settings)  # from this computer only (`aesthete download` fetches)
     ranking = finder.search(args.text, on_status=lambda text: print(f"{text}…", file=sys.stderr, flush=True))
     if not len(ranking):
         print("no photo has an embedding of this model yet: scan or score some first", file=sys.stderr)

@@ -219,6 +219,12 @@ def cmd_download(args, settings) -> int:
     print(f"encoder {settings.encoder} ...", file=sys.stderr)
     enc = model_files.resolve_encoder(settings.encoder, allow_download=True)
     print(f"  ready in {printable(str(enc.path))}", file=sys.stderr)
+    from app.core import weights
+
+    try:  # search by words needs the tokenizer too (a cache from an older release lacks it)
+        weights.resolve_text_tower(settings.encoder, allow_download=True)
+    except ModelMissingError as exc:
+        print(f"  search by words is off: {exc}", file=sys.stderr)
     print(f"head {settings.head} ...", file=sys.stderr)
     head = model_files.resolve_head(settings.head, allow_download=True)
     print(f"  ready in {printable(str(head.path))} (sha256 {head.sha256[:16]}...)", file=sys.stderr)
