@@ -40,7 +40,7 @@ def library(tmp_path_factory, full_siglip, head_file):
     logits = {text: out.logits_per_text[i].numpy() for i, text in enumerate(TEXTS)}
     image = torch.nn.functional.normalize(image, dim=-1).numpy()
     return dict(db=db, photos=photos, paths=paths, logits=logits, image=image,
-                args=["--db", str(db), "--encoder", str(full_siglip)])
+                args=["--db", str(db), "--encoder", str(full_siglip), "--precision", "fp32"])
 
 
 def _json_lines(capsys) -> list[dict]:
@@ -57,6 +57,19 @@ def test_search_ranks_and_matches_as_siglip_does(library, capsys, text):
     assert [h["match"] for h in hits] == pytest.approx([float(expected[i]) for i in order], abs=0.1)
     assert all(set(h) == {"path", "match", "score"} and isinstance(h["score"], float) for h in hits)
     assert -30 < min(h["match"] for h in hits) and max(h["match"] for h in hits) < 0  # SigLIP's range
+
+
+def test_the_cpus_int8_text_tower_stays_near_siglips_matches(library, capsys):
+    from app.core.scorer import int8_available
+
+    if not int8_available():
+        pytest.skip("this PyTorch has no int8 kernels")
+    text = TEXTS[1]
+    assert cli.main(["search", text, "--json", "--db", str(library["db"]), "--encoder", str(library["args"][3]),
+                     "--device", "cpu", "--precision", "int8"]) == 0
+    by_path = {h["path"]: h["match"] for h in _json_lines(capsys)}
+    expected = library["logits"][text]
+    assert [by_path[p] for p in library["paths"]] == pytest.approx(expected.tolist(), abs=1.0)
 
 
 def test_search_in_a_folder_with_a_limit(library, capsys):
