@@ -119,3 +119,16 @@ def test_too_few_marks_say_how_many_more(qtbot, make_window, settings, tmp_path)
     window.finding.learn()
     qtbot.waitUntil(lambda: "more" in window.finding.strip.taste.text(), timeout=30_000)
     assert "30 marked photos of each kind" in window.finding.strip.taste.text()
+
+
+def test_marking_photos_learns_the_taste_in_the_background(qtbot, make_window, settings, tmp_path):
+    from app import finding
+    from tests.integration.test_taste_cli import make_library
+
+    make_library(tmp_path / "library.sqlite3", n=120, marks=100)
+    window = _open(qtbot, make_window, settings)
+    assert finding.load_taste() is None
+    window.curation.mark([110], stars=5)  # as the 5 key does on a photo
+    qtbot.waitUntil(lambda: "agrees with" in window.finding.strip.taste.text(), timeout=60_000)
+    model = finding.load_taste()
+    assert model is not None and model.agreement.marks == 101
