@@ -46,7 +46,8 @@ def load(engine: Engine, encoder_key: str) -> tuple[np.ndarray, np.ndarray]:
             blobs.append(blob)
     if not ids:
         return np.zeros(0, np.int64), np.zeros((0, 0), np.float16)
-    matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1)
+    # bytearray: a writable buffer (torch takes the matrix as it is for the product)
+    matrix = np.frombuffer(bytearray().join(blobs), dtype=np.float16).reshape(len(ids), -1)
     return np.asarray(ids, np.int64), matrix
 
 

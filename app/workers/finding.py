@@ -42,10 +42,17 @@ class FindingService(QObject):
         finder = self.finder
 
         def work():
+            said: list[str] = []
+
+            def status(words: str) -> None:
+                said.append(words)
+                self.status.emit(words)
+
             try:
-                return finder.search(text, on_status=self.status.emit)
+                return finder.search(text, on_status=status)
             finally:
-                self.status.emit("")
+                if said:  # only a load said something: the busy line may be another worker's otherwise
+                    self.status.emit("")
 
         self._run(work, on_done=on_done, on_error=on_error)
 
