@@ -42,9 +42,13 @@ def test_search_box_ranks_by_match_keeps_the_filters_and_esc_clears_it(qtbot, ma
     text = "a dog on the beach"
     expected = Finder(engine, scored).search(text).ids.tolist()
     assert len(expected) == 8  # every photo with an embedding (not the broken one)
+    said = []
+    window.finding.service.status.connect(said.append)
     qtbot.keyClicks(box, text)
     qtbot.keyClick(box, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: window.model.ids() == expected, timeout=60_000)
+    assert said[0].startswith("Loading the text model") and said[-1] == ""  # the first search's load, shown
+    assert not window.busy_bar.isVisible()
     assert "best match for" in window.statusBar().currentMessage()
     scores = {p.id: p.score for p in repo.list_photos(engine)}
     cut = sorted(scores[i] for i in expected)[4]
