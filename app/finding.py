@@ -81,13 +81,12 @@ class Finder:
             return self._tower
 
     def _int8(self) -> bool:
-        """The text tower runs on the CPU (one query at a time), at int8 where the scorer would."""
-        from app.core.scorer import int8_available, pick_device, pick_precision
+        """The text tower runs on the CPU (one query at a time) in fp32, the exact mode, unless int8
+        is asked for by name: PyTorch's dynamic int8 was slower than fp32 for one 64-token query on
+        a two-core AVX2 CPU without VNNI (2.4 s against 0.68 s; tests/bench/bench_search.py)."""
+        from app.core.scorer import int8_available
 
-        device = pick_device(self.settings.device)
-        cpu = pick_device("cpu")
-        wanted = pick_precision(self.settings.precision, cpu) if device.type == "cpu" else "fp32"
-        return wanted == "int8" and int8_available()
+        return self.settings.precision == "int8" and int8_available()
 
     def search(self, text: str, on_status: Callable[[str], None] | None = None) -> Ranking:
         """Every photo with an embedding of this encoder, best match for the text first."""

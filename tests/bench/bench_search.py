@@ -136,7 +136,12 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=100_000)
     ap.add_argument("--marks", type=int, default=10_000)
     ap.add_argument("--no-text", action="store_true", help="skip the text tower (it builds a 1.6 GB model)")
+    ap.add_argument("--threads", type=int, help="PyTorch threads for the text tower (default: PyTorch's choice)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     bench_ranking(args.photos)
     bench_library_path(args.photos)
     bench_taste(args.marks)
