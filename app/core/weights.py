@@ -201,7 +201,8 @@ def resolve_text_tower(spec: str, allow_download: bool = True) -> EncoderSource:
                 f"the tokenizer of {spec} (spiece.model) is not on this computer: {why}. "
                 "Run `aesthete download` once online.") from None
     if not (folder / "spiece.model").is_file() and not (folder / "tokenizer.json").is_file():
-        raise ModelMissingError(f"the model folder {folder} has a text tower but no tokenizer (spiece.model)")
+        fix = "copy it there" if Path(spec).expanduser().is_dir() else "run `aesthete download` once online"
+        raise ModelMissingError(f"the model folder {folder} has a text tower but no tokenizer (spiece.model): {fix}")
     return EncoderSource(folder, source.key)
 
 
