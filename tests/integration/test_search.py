@@ -109,3 +109,13 @@ def test_similar_of_an_unknown_photo_and_an_empty_search_are_plain_errors(librar
     assert "not in the library" in capsys.readouterr().err
     assert cli.main(["search", "   ", *library["args"]]) == 2
     assert "nothing to search for" in capsys.readouterr().err
+
+
+def test_a_model_without_its_tokenizer_says_how_to_get_it(library, full_siglip, tmp_path, capsys):
+    folder = tmp_path / "no-tokenizer"
+    folder.mkdir()
+    for f in full_siglip.iterdir():
+        if f.name != "spiece.model":
+            (folder / f.name).symlink_to(f)
+    assert cli.main(["search", "a dog", "--db", str(library["db"]), "--encoder", str(folder)]) == 2
+    assert "no tokenizer (spiece.model)" in capsys.readouterr().err
