@@ -63,6 +63,10 @@ class FindingPanel(QObject):
 
     def filters_changed(self) -> None:
         """The filter bar changed: with "My taste" chosen, the taste ranking is fetched (once)."""
+        hist = self.strip.histogram
+        if hist.chosen is not None and hist.histogram is not None \
+                and (self.w.query.min_score, self.w.query.max_score) != hist.histogram.edges(hist.chosen):
+            hist.clear_choice()  # the score range was changed by hand: no bar is chosen now
         if self.w.filters.taste_sort() and self.by_taste is None:
             self.service.taste_ranking(on_done=self._taste_ranked, on_error=self._failed)
 

@@ -92,7 +92,11 @@ def test_clicking_a_histogram_bar_filters_to_its_scores(qtbot, make_window, scor
     qtbot.mouseClick(hist, Qt.MouseButton.LeftButton, pos=QPoint(x, hist.height() // 2))
     inside = {p.id for p in repo.list_photos(engine) if p.score is not None and lo <= p.score <= hi}
     qtbot.waitUntil(lambda: set(window.model.ids()) == inside, timeout=10_000)
-    assert len(inside) >= counts[i]
+    assert len(inside) >= counts[i] and hist.chosen == i
+    window.filters.set_score_range(None, hi)  # changed by hand: the bar is no longer the filter
+    assert hist.chosen is None
+    qtbot.mouseClick(hist, Qt.MouseButton.LeftButton, pos=QPoint(x, hist.height() // 2))
+    qtbot.waitUntil(lambda: set(window.model.ids()) == inside, timeout=10_000)
     qtbot.mouseClick(hist, Qt.MouseButton.LeftButton, pos=QPoint(x, hist.height() // 2))  # again: all
     qtbot.waitUntil(lambda: len(window.model.ids()) == 9, timeout=10_000)
 
