@@ -85,6 +85,14 @@ class FilterBar(QWidget):
         """The "My taste" sort: the window orders by the taste model (the query sorts by score beneath)."""
         return self.sort.currentData() == "taste"
 
+    def show_ranking(self, words: str | None) -> None:
+        """A search's order stands in for the sort (words: "best match first"); None: the sort's own."""
+        self.order.setEnabled(words is None)
+        if words is None:
+            self._order_text(self.order.isChecked())
+        else:
+            self.order.setText("↓ " + words)
+
     def set_score_range(self, lo: float | None, hi: float | None) -> None:
         """Filter to scores from lo to hi (None: no bound), as one change."""
         self._building = True

@@ -59,10 +59,12 @@ class FindingPanel(QObject):
     def apply(self) -> None:
         w = self.w
         w.query = w.query.with_(ranking=self.ranking())
+        w.filters.show_ranking(None if self.found is None else "best match first")
         w.reload()
 
     def filters_changed(self) -> None:
         """The filter bar changed: with "My taste" chosen, the taste ranking is fetched (once)."""
+        self.w.filters.show_ranking(None if self.found is None else "best match first")
         hist = self.strip.histogram
         if hist.chosen is not None and hist.histogram is not None \
                 and (self.w.query.min_score, self.w.query.max_score) != hist.histogram.edges(hist.chosen):

@@ -50,15 +50,18 @@ def test_search_box_ranks_by_match_keeps_the_filters_and_esc_clears_it(qtbot, ma
     assert said[0].startswith("Loading the text model") and said[-1] == ""  # the first search's load, shown
     assert not window.busy_bar.isVisible()
     assert "best match for" in window.statusBar().currentMessage()
+    assert window.filters.order.text().endswith("best match first") and not window.filters.order.isEnabled()
     scores = {p.id: p.score for p in repo.list_photos(engine)}
     cut = sorted(scores[i] for i in expected)[4]
     window.filters.set_score_range(cut, None)  # the score filter applies to the matches, in match order
     qtbot.waitUntil(lambda: window.model.ids() == [i for i in expected if scores[i] >= cut], timeout=10_000)
     window.filters.set_score_range(None, None)
     qtbot.waitUntil(lambda: window.model.ids() == expected, timeout=10_000)
+    assert window.filters.order.text().endswith("best match first")  # still, after a filter changed
     qtbot.keyClick(box, Qt.Key.Key_Escape)
     assert box.text() == ""
     qtbot.waitUntil(lambda: window.model.ids() == everything, timeout=10_000)
+    assert window.filters.order.isEnabled() and "best first" in window.filters.order.text()
 
 
 def test_more_like_this_puts_the_photo_first_then_its_nearest(qtbot, make_window, scored, engine):
