@@ -102,6 +102,8 @@ class FilterBar(QWidget):
         self._changed()
 
     def _order_text(self, reversed_: bool) -> None:
+        if not self.order.isEnabled():
+            return  # a search's order is shown (show_ranking)
         descending = self._natural_descending() != reversed_
         sort = self.sort.currentData()
         words = {"score": ("best first", "worst first"), "date": ("newest first", "oldest first"),

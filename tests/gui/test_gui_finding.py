@@ -57,7 +57,9 @@ def test_search_box_ranks_by_match_keeps_the_filters_and_esc_clears_it(qtbot, ma
     qtbot.waitUntil(lambda: window.model.ids() == [i for i in expected if scores[i] >= cut], timeout=10_000)
     window.filters.set_score_range(None, None)
     qtbot.waitUntil(lambda: window.model.ids() == expected, timeout=10_000)
-    assert window.filters.order.text().endswith("best match first")  # still, after a filter changed
+    window.filters.rating.setCurrentIndex(1)
+    window.filters.rating.setCurrentIndex(0)
+    assert window.filters.order.text().endswith("best match first")  # still, after filters changed
     qtbot.keyClick(box, Qt.Key.Key_Escape)
     assert box.text() == ""
     qtbot.waitUntil(lambda: window.model.ids() == everything, timeout=10_000)
