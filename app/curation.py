@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.config.settings import Settings
-from app.core import bestpick, cullrules, grouping, removal, xmp
+from app.core import bestpick, cullrules, grouping, removal, taste as taste_model, xmp
 from app.core.faces import FaceReport
 from app.core.cullrules import RuleError  # noqa: F401 (what cull_rules raises, for the callers)
 from app.errors import AestheteError, DatabaseError
@@ -46,6 +46,7 @@ class GroupView:
     member_faults: dict[int, tuple] = field(default_factory=dict)  # photo id -> its Faults next to the others
     thresholds: QualityThresholds = QualityThresholds()  # what it was judged with, for choosing again
     lineup: bestpick.Lineup | None = None  # its frames' faces person by person; None: no faces shown
+    taste: dict[int, float] = field(default_factory=dict)  # the taste model's tie-breaker (core.taste)
 
     @property
     def pick(self) -> Member:
@@ -168,16 +169,19 @@ def photo_facts(row: repo.CurationRow, q: TechnicalQuality | None, thresholds: Q
                                badly_exposed=q is not None and bool(exposure_faults(q, thresholds)))
 
 
-def _candidates(members: Sequence[Member]) -> list[bestpick.Candidate]:
+def _candidates(members: Sequence[Member], taste: dict[int, float] | None = None) -> list[bestpick.Candidate]:
+    taste = taste or {}
     return [bestpick.Candidate(m.row.id, m.row.score, m.quality, user_pick=m.row.flag == "pick",
-                               user_reject=m.row.flag == "reject", rating=m.row.rating, faces=m.faces)
+                               user_reject=m.row.flag == "reject", rating=m.row.rating, faces=m.faces,
+                               taste=taste.get(m.row.id))
             for m in members]
 
 
-def pick_group(members: Sequence[Member], thresholds: QualityThresholds = QualityThresholds()) -> bestpick.Pick:
+def pick_group(members: Sequence[Member], thresholds: QualityThresholds = QualityThresholds(),
+               taste: dict[int, float] | None = None) -> bestpick.Pick:
     """The keeper of a group (the user's marks first), with each member's faults next to the others
-    (set on the members in words)."""
-    pick = bestpick.best_pick(_candidates(members), thresholds)
+    (set on the members in words); taste (app.core.taste.tie_breaker) breaks ties on score."""
+    pick = bestpick.best_pick(_candidates(members, taste), thresholds)
     for m in members:
         m.faults = [f.text for f in pick.faults.get(m.row.id, ())]
     return pick
@@ -192,10 +196,13 @@ def load_groups(engine: Engine, settings: Settings, under: str | None = None,
     sequences = file_sequences({r.id: r.path for r in rows})
     facts = [photo_facts(r, by_id[r.id].quality, thresholds, sequences.get(r.id)) for r in rows]
     out = []
-    for g in grouping.group_photos(facts, grouping_settings(settings)):
+    groups = grouping.group_photos(facts, grouping_settings(settings))
+    taste = taste_model.tie_breaker({i: by_id[i].row.embedding for g in groups for i in g.members})
+    for g in groups:
         # Frames in the order they were taken, as the photographer shot them.
         members = sorted((by_id[i] for i in g.members), key=lambda m: (m.row.captured_at or 0.0, m.row.name))
-        group = GroupView(min(g.members), g.kind, members, 0, "", {}, thresholds)
+        group = GroupView(min(g.members), g.kind, members, 0, "", {}, thresholds,
+                          {m.row.id: taste[m.row.id] for m in members if m.row.id in taste})
         judge_group(group)
         out.append(group)
     out.sort(key=lambda g: (min((m.row.captured_at or 0) for m in g.members), g.id))
@@ -208,7 +215,7 @@ IDENTICAL_FILES = "identical files: the one first seen in the library is kept"
 def judge_group(group: GroupView) -> None:
     """Choose the group's pick and say why, from its members' marks and measures: when it is
     loaded, and again in the views after its marks change, so both say the same."""
-    pick = pick_group(group.members, group.thresholds)
+    pick = pick_group(group.members, group.thresholds, group.taste)
     reason = pick.reason
     if group.kind == "exact" and pick.photo_id == group.id and not any(m.row.flag or m.row.rating
                                                                         for m in group.members):

@@ -194,3 +194,52 @@ def trash(tmp_path, monkeypatch):
     # Never the gio backend in tests: it would use the real trash.
     monkeypatch.setattr(send2trash, "send2trash", plat_other.send2trash)
     return data / "Trash"
+
+
+def write_full_siglip(out: Path, seed: int = 20241218) -> Path:
+    """The whole SigLIP model (vision and text towers, logit scale and bias) with tiny random
+    layers and a small SentencePiece tokenizer, laid out as google/siglip-so400m-patch14-384 is
+    (as ../shared/tools/make_random_siglip.py --tiny --full writes it; here so tests need no ../shared)."""
+    import io
+    import json
+    import random
+
+    import sentencepiece as spm
+    import torch
+    from transformers import SiglipConfig, SiglipModel, SiglipTokenizer
+
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    words = ("a the of on in at with and photo beach sunset sea sky dog cat child people face mountain "
+             "forest tree city street night light dark portrait landscape food flower car river snow "
+             "birthday cake wedding family red blue green white black old young man woman baby bird").split()
+    rng = random.Random(1)
+    lines = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 12))) for _ in range(2000)]
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=buf, vocab_size=128, hard_vocab_limit=False,
+        model_type="unigram", character_coverage=1.0, pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
+        pad_piece="<pad>", eos_piece="</s>", unk_piece="<unk>", normalization_rule_name="nmt_nfkc_cf",
+        minloglevel=2)
+    (out / "spiece.model").write_bytes(buf.getvalue())
+    tokenizer = SiglipTokenizer(vocab_file=str(out / "spiece.model"), model_max_length=64)
+    tokenizer.save_pretrained(out)
+    small = dict(hidden_size=1152, intermediate_size=64, num_hidden_layers=1, num_attention_heads=16)
+    model = SiglipModel(SiglipConfig(
+        text_config=dict(vocab_size=tokenizer.vocab_size, max_position_embeddings=64, **small),
+        vision_config=dict(image_size=384, patch_size=14, **small))).eval()
+    with torch.no_grad():  # the trained so400m's values, so matches have their real range
+        model.logit_scale.fill_(4.7185)  # exp() = 112
+        model.logit_bias.fill_(-16.5)
+    model.save_pretrained(out, safe_serialization=True)
+    (out / "preprocessor_config.json").write_text(json.dumps({
+        "do_normalize": True, "do_rescale": True, "do_resize": True, "image_mean": [0.5] * 3,
+        "image_std": [0.5] * 3, "image_processor_type": "SiglipImageProcessor", "resample": 3,
+        "rescale_factor": 1 / 255, "size": {"height": 384, "width": 384}}))
+    return out
+
+
+@pytest.fixture(scope="session")
+def full_siglip(tmp_path_factory) -> Path:
+    """A whole tiny SigLIP (text tower included) with random weights: see write_full_siglip."""
+    return write_full_siglip(tmp_path_factory.mktemp("full-siglip"))

@@ -10,6 +10,7 @@ from typing import Sequence
 from app import logsetup
 from app.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_SETUP, load_settings
 from app.cli.curating import cmd_best, cmd_cull, cmd_export, cmd_mark, cmd_undo
+from app.cli.finding import cmd_search, cmd_similar, cmd_taste
 from app.cli.folders import cmd_disagree, cmd_gui, cmd_list, cmd_roots, cmd_settings
 from app.cli.parser import build_parser, rejects_default
 from app.cli.scoring import cmd_download, cmd_scan, cmd_score
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 COMMANDS = {"score": cmd_score, "scan": cmd_scan, "list": cmd_list, "roots": cmd_roots,
             "download": cmd_download, "settings": cmd_settings, "gui": cmd_gui, "best": cmd_best,
             "cull": cmd_cull, "undo": cmd_undo, "export": cmd_export, "mark": cmd_mark,
-            "disagree": cmd_disagree}
+            "disagree": cmd_disagree, "search": cmd_search, "similar": cmd_similar, "taste": cmd_taste}
 
 
 # Options that take a value (the next word is not a folder): the settings every command takes, and two more.

@@ -28,11 +28,14 @@ def cmd_list(args, settings) -> int:
                               model_key=model_key, model=settings.model, library_only=args.folder is None,
                               eyes_closed=args.eyes_closed)
     by_model = secondlook.model_scores(engine, [p.id for p in photos]) if args.json else {}
+    taste = _taste_values(engine, settings) if args.json else {}
     for p in photos:
         if args.json:
+            value = taste.get(p.id)
             print(json.dumps({"path": p.path, "score": None if p.score is None else round(p.score, 4),
                               "scores": {m: round(s, 4) for m, s in by_model.get(p.id, {}).items()},
                               "model": p.score_model, "state": p.status, "rating": p.rating, "flag": p.flag,
+                              "taste": None if value is None else round(value, 4),
                               **({"error": p.error} if p.error else {}),
                               **({} if p.closed_eyes is None else {"closed_eyes": p.closed_eyes})}))
         else:
@@ -72,6 +75,16 @@ def cmd_disagree(args, settings) -> int:
     if not found and not secondlook.disagreement(engine, os.path.abspath(args.folder) if args.folder else None):
         print(f"no photo here has both scores: `aesthete scan --model {second}` adds the second one", file=sys.stderr)
     return EXIT_OK
+
+
+def _taste_values(engine, settings) -> dict[int, float]:
+    """Each photo's taste (0 to 1) under the learned taste model; empty when none was learned."""
+    from app import finding
+
+    model = finding.load_taste()
+    if model is None:
+        return {}
+    return finding.taste_of(finding.Finder(engine, settings), model).match_of()
 
 
 def cmd_roots(args, settings) -> int:

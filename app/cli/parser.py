@@ -83,6 +83,27 @@ def build_parser(rejects_folder: str = "") -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, metavar="N", help="at most N photos (0: all)")
     p.add_argument("--json", action="store_true", help="one JSON object per photo on stdout")
 
+    p = add("search", "find photos by words (SigLIP's text tower; best match first)")
+    p.add_argument("text", metavar="TEXT", help='what the photos show, e.g. "kids on the beach at sunset"')
+    p.add_argument("folder", nargs="?", type=Path, metavar="FOLDER", help="only photos under this folder")
+    p.add_argument("--limit", type=int, metavar="N", help="the N best matches only (default: every photo)")
+    p.add_argument("--json", action="store_true", help='one JSON object per photo: {"path", "match", "score"}')
+
+    p = add("similar", "photos that look like PHOTO, nearest first (the photo itself first)")
+    p.add_argument("photo", type=Path, metavar="PHOTO")
+    p.add_argument("--limit", type=int, metavar="N", help="the N nearest only (default: every photo)")
+    p.add_argument("--json", action="store_true", help='one JSON object per photo: {"path", "match", "score"}')
+
+    p = add("taste", "learn your taste from your marks (stars, picks, rejects) and say how well it agrees with them",
+            epilog="It needs 30 marked photos of each kind: kept (picks, 4-5 stars) and rejected (rejects, 1-2 stars). "
+                   "`list --json` then gives each photo's taste (0 to 1), and best picks use it to break ties while "
+                   "it agrees with your held-out marks more often than the aesthetic score does.")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--export", type=Path, dest="export_to", metavar="FILE", help="write the taste model to FILE")
+    what.add_argument("--import", type=Path, dest="import_from", metavar="FILE", help="use the taste model in FILE")
+    what.add_argument("--reset", action="store_true", help="forget the learned taste")
+    p.add_argument("--json", action="store_true", help="the agreements as one JSON object")
+
     p = add("roots", "manage library roots")
     roots_sub = p.add_subparsers(dest="roots_command", metavar="ACTION", required=True)
     for name, text in [("add", "add folders"),

@@ -214,7 +214,7 @@ def cmd_scan(args, settings) -> int:
 
 
 def cmd_download(args, settings) -> int:
-    from app.config.models import spec
+    from app.config.models import V2_5, spec
     from app.core import weights
 
     own = spec(settings.model)
@@ -222,6 +222,11 @@ def cmd_download(args, settings) -> int:
     print(f"encoder {encoder} ...", file=sys.stderr)
     enc = weights.resolve_encoder(encoder, allow_download=True, model=own)
     print(f"  ready in {printable(str(enc.path))}", file=sys.stderr)
+    try:  # search by words needs the tokenizer too (a cache from an older release lacks it)
+        if own is V2_5:
+            weights.resolve_text_tower(encoder, allow_download=True)
+    except ModelMissingError as exc:
+        print(f"  search by words is off: {exc}", file=sys.stderr)
     print(f"head {head_spec} ...", file=sys.stderr)
     head = weights.resolve_head(head_spec, allow_download=True, model=own)
     print(f"  ready in {printable(str(head.path))} (sha256 {head.sha256[:16]}...)", file=sys.stderr)

@@ -44,6 +44,7 @@ MUCH_SMALLER = "much smaller"
 # Generated, not calibrated on real bursts: the gap is wide and 0.6 sits in it.
 SOFT_FACE_RATIO = 0.6
 EYES = "eyes"  # the cull rule (and fault rule) for closed eyes
+TASTE_TIE = 0.1  # score points within which the user's taste model decides (see best_pick)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Candidate:
     user_reject: bool = False
     rating: int = 0
     faces: FaceReport | None = None  # None: faces not looked for
+    # The user's taste model (0 to 1), given only while it beats the aesthetic score on held-out marks.
+    taste: float | None = None
 
 
 @dataclass(frozen=True)
@@ -289,6 +292,15 @@ def best_pick(members: Sequence[Candidate], thresholds: QualityThresholds = Qual
 
     winner = max(contenders, key=merit)
     reason = _explain(winner, members, found, scored, judged, people)
+    if scored and all(c.taste is not None for c in contenders):
+        # Scores this close are a tie (two frames of one scene differ by about this much on noise
+        # alone), and the user's own taste breaks it.
+        tied = [c for c in contenders if c.score >= winner.score - TASTE_TIE]
+        by_taste = max(tied, key=lambda c: (c.taste, merit(c)))
+        if by_taste is not winner:
+            winner = by_taste
+            reason = (f"more to your taste ({by_taste.taste:.0%}) than frames scored within {TASTE_TIE} of it; "
+                      + _explain(winner, members, found, scored, judged, people))
     kept = {pid: tuple(f for f in fs if f.rule != "size") for pid, fs in found.items()}
     for pid, ff in (people or {}).items():
         if ff.closed:  # the eyes cull rule's finding, for the frames that are not the pick

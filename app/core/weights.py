@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 
 HEAD_SHA256 = V2_5.head_sha256
 EMBED_DIM = V2_5.embed_dim
-ENCODER_FILES = ["config.json", "*.safetensors", "preprocessor_config.json"]
+# The checkpoint (google/siglip-so400m-patch14-384 is the whole SigLIP model) and its tokenizer, which
+# text search needs (a few hundred kB; the model's text tower is in the same weights file).
+TOKENIZER_FILES = ["spiece.model", "tokenizer_config.json", "special_tokens_map.json"]
+ENCODER_FILES = ["config.json", "*.safetensors", "preprocessor_config.json", *TOKENIZER_FILES]
 Progress = Callable[[int, int], None]  # (bytes done, bytes total or 0)
 
 
@@ -203,6 +206,35 @@ def resolve_encoder(spec: str, allow_download: bool = True, model: ModelSpec = V
             raise _missing_encoder(spec, download_problem(exc2), model) from None
     _check_encoder_folder(folder, model)
     return EncoderSource(folder, f"{spec}@{folder.name[:12]}")
+
+
+def resolve_text_tower(spec: str, allow_download: bool = True) -> EncoderSource:
+    """The encoder's folder when it holds SigLIP's text tower and tokenizer too (the whole
+    checkpoint, as the hub id is); raises ModelMissingError saying what is missing otherwise.
+    The key is the encoder's, so a text embedding is only ever matched with its own images'."""
+    source = resolve_encoder(spec, allow_download)
+    folder = source.path
+    config = json.loads((folder / "config.json").read_text())
+    if config.get("model_type") != "siglip" or "text_config" not in config:
+        raise ModelMissingError(
+            f"the model {spec} has no text tower (its folder holds only SigLIP's vision encoder), so it "
+            f"cannot search by words; use the whole checkpoint (such as {V2_5.default_encoder}) as the encoder")
+    if not (folder / "spiece.model").is_file() and not Path(spec).expanduser().is_dir():
+        try:
+            from huggingface_hub import snapshot_download
+
+            folder = Path(snapshot_download(spec, allow_patterns=TOKENIZER_FILES,
+                                            local_files_only=not allow_download))
+        except Exception as exc:
+            log.info("tokenizer of %s not found: %s", spec, exc)
+            why = NOT_DOWNLOADED if not allow_download else download_problem(exc)
+            raise ModelMissingError(
+                f"the tokenizer of {spec} (spiece.model) is not on this computer: {why}. "
+                "Run `aesthete download` once online.") from None
+    if not (folder / "spiece.model").is_file() and not (folder / "tokenizer.json").is_file():
+        fix = "copy it there" if Path(spec).expanduser().is_dir() else "run `aesthete download` once online"
+        raise ModelMissingError(f"the model folder {folder} has a text tower but no tokenizer (spiece.model): {fix}")
+    return EncoderSource(folder, source.key)
 
 
 def _short(exc: BaseException) -> str:

@@ -81,6 +81,9 @@ def photo_ids(engine: Engine, q: PhotoQuery, cancelled: Callable[[], bool] | Non
     if q.second_look:
         return _second_look(engine, q, cancelled)
     with reading(engine) as conn:
+        if q.ranking is not None:
+            allowed = _first_column(conn, select(photos.c.id).where(*conditions(q)), cancelled)
+            return None if allowed is None else in_ranking(q.ranking, allowed)
         if q.sort == "score" and not q.is_descending and not q.under and not q.model_key and q.model == DEFAULT_MODEL:
             return _worst_first(conn, q, cancelled)
         return _first_column(conn, select(photos.c.id).where(*conditions(q)).order_by(*order_terms(q)), cancelled)
@@ -97,6 +100,12 @@ def _second_look(engine: Engine, q: PhotoQuery, cancelled: Callable[[], bool] | 
     found = secondlook.disagreement(engine, q.under, secondlook.SECOND_LOOK_GAP)
     ids = [d.photo_id for d in found if d.photo_id in kept_ids]
     return ids[::-1] if q.descending is False else ids
+
+
+def in_ranking(ranking, allowed) -> list[int]:
+    """The ids of the ranking that are allowed, in the ranking's order."""
+    allowed = set(allowed)
+    return [i for i in ranking if i in allowed]
 
 
 def _worst_first(conn, q: PhotoQuery, cancelled: Callable[[], bool] | None) -> list[int] | None:
@@ -239,3 +248,38 @@ def root_of(engine: Engine, path: str) -> tuple[int, str] | None:
     """The library root (id, path) that holds path, or None."""
     # Roots never nest (repo.add_root folds an inner one into the outer), so the first is the one.
     return next(((rid, rpath) for rid, rpath in root_paths(engine) if is_under(path, rpath)), None)
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Scores in equal buckets: bucket i holds lo + i*width <= score < lo + (i+1)*width (the last
+    one its top edge too). Widths are multiples of 0.05, so every edge has two decimals."""
+
+    lo: float
+    width: float
+    counts: tuple[int, ...]
+
+    def edges(self, i: int) -> tuple[float, float]:
+        return round(self.lo + i * self.width, 2), round(self.lo + (i + 1) * self.width, 2)
+
+
+def score_histogram(engine: Engine, q: PhotoQuery, buckets: int = 40) -> Histogram:
+    """The scores of the photos the query's folder holds (its other filters do not apply), in
+    `buckets` buckets from the lowest score's whole number up, as the LAION predictor's visualiser
+    showed them."""
+    import math
+
+    import numpy as np
+
+    base = PhotoQuery(under=q.under, library_only=q.library_only, model_key=q.model_key, precision=q.precision,
+                      status="scored")
+    with reading(engine) as conn:
+        scores = np.asarray(_first_column(conn, select(photos.c.score).where(*conditions(base))) or [], np.float64)
+    if not len(scores):
+        return Histogram(0.0, 0.25, (0,) * buckets)
+    lo = float(math.floor(scores.min()))
+    width = max(0.05, math.ceil((float(scores.max()) - lo) / buckets / 0.05 - 1e-9) * 0.05)
+    if lo + buckets * width <= scores.max():
+        width += 0.05
+    index = np.clip(((scores - lo) / width).astype(np.int64), 0, buckets - 1)
+    return Histogram(lo, round(width, 2), tuple(int(c) for c in np.bincount(index, minlength=buckets)))

@@ -49,6 +49,9 @@ class PhotoQuery:
     second_look: bool = False  # only photos the two models rank far apart, most disagreement first
     library_only: bool = True  # False: photos scored outside the library folders too
     include_missing: bool = False
+    # Photo ids in the order to show them (a search's matches, best first): the query keeps only
+    # these, in this order, and its sort is not used. None: no ranking.
+    ranking: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.sort not in SORT_KEYS:

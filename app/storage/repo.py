@@ -578,10 +578,14 @@ def list_photos(engine: Engine, sort: str = "score", descending: bool | None = N
     wanted = None if paths is None else set(paths)
     if wanted is not None and len(wanted) <= CHUNK:
         stmt = stmt.where(photos.c.path.in_(list(wanted)))
-    if limit:
+    if limit and q.ranking is None:
         stmt = stmt.limit(limit)
     with reading(engine) as conn:
-        return [Photo(*row) for row in conn.execute(stmt) if wanted is None or row.path in wanted]
+        found = [Photo(*row) for row in conn.execute(stmt) if wanted is None or row.path in wanted]
+    if q.ranking is not None:  # a search's order: the ranking's, of the photos the filters keep
+        position = {pid: i for i, pid in enumerate(q.ranking)}
+        found = sorted((p for p in found if p.id in position), key=lambda p: position[p.id])[:limit or None]
+    return found
 
 
 @dataclass(frozen=True)

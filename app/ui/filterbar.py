@@ -6,7 +6,8 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QT
 
 from app.storage.browse import PhotoQuery
 
-SORTS = [("Score", "score"), ("Capture date", "date"), ("Name", "name"), ("File size", "size")]
+SORTS = [("Score", "score"), ("Capture date", "date"), ("Name", "name"), ("File size", "size"),
+         ("My taste", "taste")]  # taste: the learned taste model's ranking (app.ui.window_finding)
 EYES_CLOSED = "eyes closed"  # not a status: a filter on the faces found (PhotoQuery.eyes_closed)
 SHOW = [("All photos", None), ("Scored", "scored"), ("Not scored yet", "unscored"), ("Failed", "failed"),
         ("Eyes closed", EYES_CLOSED)]
@@ -80,22 +81,45 @@ class FilterBar(QWidget):
         spin.setObjectName(name)
         spin.setRange(-0.1, 10.0)
         spin.setSingleStep(0.5)
-        spin.setDecimals(1)
+        spin.setDecimals(2)  # a histogram bar's bounds
         spin.setSpecialValueText(special)  # shown at the minimum: no bound
         spin.setValue(-0.1)
         spin.setKeyboardTracking(False)
-        spin.setFixedWidth(70)
+        spin.setFixedWidth(76)
         spin.valueChanged.connect(self._changed)
         return spin
 
     def _natural_descending(self) -> bool:
         return self.sort.currentData() != "name"
 
+    def taste_sort(self) -> bool:
+        """The "My taste" sort: the window orders by the taste model (the query sorts by score beneath)."""
+        return self.sort.currentData() == "taste"
+
+    def show_ranking(self, words: str | None) -> None:
+        """A search's order stands in for the sort (words: "best match first"); None: the sort's own."""
+        self.order.setEnabled(words is None)
+        if words is None:
+            self._order_text(self.order.isChecked())
+        else:
+            self.order.setText("↓ " + words)
+
+    def set_score_range(self, lo: float | None, hi: float | None) -> None:
+        """Filter to scores from lo to hi (None: no bound), as one change."""
+        self._building = True
+        self.min_score.setValue(-0.1 if lo is None else lo)
+        self.max_score.setValue(-0.1 if hi is None else hi)
+        self._building = False
+        self._changed()
+
     def _order_text(self, reversed_: bool) -> None:
+        if not self.order.isEnabled():
+            return  # a search's order is shown (show_ranking)
         descending = self._natural_descending() != reversed_
         sort = self.sort.currentData()
         words = {"score": ("best first", "worst first"), "date": ("newest first", "oldest first"),
-                 "name": ("Z–A", "A–Z"), "size": ("largest first", "smallest first")}[sort]
+                 "name": ("Z–A", "A–Z"), "size": ("largest first", "smallest first"),
+                 "taste": ("most to my taste first", "most to my taste first")}[sort]
         self.order.setText(("↓ " if descending else "↑ ") + (words[0] if descending else words[1]))
 
     def query(self, base: PhotoQuery | None = None) -> PhotoQuery:
@@ -105,7 +129,7 @@ class FilterBar(QWidget):
         hi = self.max_score.value()
         show = self.show_combo.currentData()
         return base.with_(
-            sort=self.sort.currentData(),
+            sort="score" if self.taste_sort() else self.sort.currentData(),
             descending=self._natural_descending() != reversed_,
             status=None if show == EYES_CLOSED else show,
             eyes_closed=show == EYES_CLOSED,

@@ -40,6 +40,8 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("rejectAction", "Re&ject", ("X",), _PHOTO),
     KeyAction("unflagAction", "&Clear pick/reject", ("U",), _PHOTO),
     KeyAction("copyPathAction", "Copy &path", ("Ctrl+Shift+C",), _PHOTO),
+    KeyAction("similarAction", "&More like this", ("M",), ("library", "viewer")),
+    KeyAction("findAction", "&Search by words", ("Ctrl+F",), ("library",)),
     KeyAction("zoomInAction", "&Larger tiles", (QKeySequence.StandardKey.ZoomIn,), ("library",)),
     KeyAction("zoomOutAction", "&Smaller tiles", (QKeySequence.StandardKey.ZoomOut,), ("library",)),
     KeyAction("libraryViewAction", "L&ibrary", ("Ctrl+1",)),
@@ -50,6 +52,10 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("removeRejectedAction", "&Remove rejected…", ()),
     KeyAction("undoRemovalAction", "&Undo removal", (QKeySequence.StandardKey.Undo,)),
     KeyAction("exportPicksAction", "&Export picks…", ("Ctrl+E",)),
+    KeyAction("learnTasteAction", "&Learn my taste now", ()),
+    KeyAction("exportTasteAction", "E&xport my taste…", ()),
+    KeyAction("importTasteAction", "&Import a taste…", ()),
+    KeyAction("resetTasteAction", "&Forget my taste…", ()),
     KeyAction("pauseAction", "&Pause", ("Ctrl+Shift+P",)),
     KeyAction("cancelAction", "&Stop for now", ()),
     KeyAction("errorsAction", "Photos that could not be &scored…", ()),
@@ -63,6 +69,7 @@ BY_NAME = {a.name: a for a in ACTIONS}
 # Keys a view handles itself (its keyPressEvent), as the help shows them: (keys, what, view).
 VIEW_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Enter", "view the photo", "library"),
+    ("Esc", "clear the search (in the search box)", "library"),
     ("← →", "previous or next photo", "viewer"),
     ("Space, Backspace", "next or previous photo", "viewer"),
     ("Esc", "back to the grid", "viewer"),

@@ -36,6 +36,7 @@ from app.ui.statusbar import ScoringStatus
 from app.ui.viewer import Viewer
 from app.ui.welcome import WelcomePage
 from app.ui.window_curation import CurationCommands
+from app.ui.window_finding import FindingPanel
 from app.ui.window_scoring import ScoringPanel
 from app.ui.window_settings import WindowSettings
 from app.ui.window_viewer import ViewerNavigation
@@ -187,6 +188,8 @@ class MainWindow(QMainWindow):
         self.commands = CurationCommands(self)
         self.scoring_ui = ScoringPanel(self)
         self.settings_ui = WindowSettings(self)
+        self.finding = FindingPanel(self)  # search, more like this, the score histogram, the taste model
+        grid_layout.insertWidget(0, self.finding.strip)
         window_actions.build_menus(self)
         self._connect()
         self.setAcceptDrops(True)  # folders dropped on the window are added
@@ -350,7 +353,8 @@ class MainWindow(QMainWindow):
         self._show_page(bool(roots))
 
     def _filters_changed(self, query: browse.PhotoQuery) -> None:
-        self.query = query.with_(under=self.query.under)
+        self.query = query.with_(under=self.query.under, ranking=self.finding.ranking())
+        self.finding.filters_changed()
         self.reload()
 
     def _folder_changed(self, folder: str | None) -> None:

@@ -50,10 +50,12 @@ def build_menus(window) -> None:
     _action(window, "unflagAction", lambda: window.commands.flag_selected(""), photo_menu)
     photo_menu.addSeparator()
     _action(window, "copyPathAction", window.copy_paths, photo_menu)
+    _action(window, "similarAction", window.finding.more_like_this, photo_menu)
 
     view_menu = menubar.addMenu("&View")
     _action(window, "zoomInAction", lambda: window.zoom(1.25), view_menu)
     _action(window, "zoomOutAction", lambda: window.zoom(0.8), view_menu)
+    _action(window, "findAction", window.finding.focus_search, view_menu)
     view_menu.addSeparator()
     _action(window, "libraryViewAction", lambda: window.show_view("library"), view_menu)
     _action(window, "bestViewAction", lambda: window.show_view("best"), view_menu)
@@ -67,6 +69,12 @@ def build_menus(window) -> None:
     window.undo_action = _action(window, "undoRemovalAction", window.commands.undo_removal, curate)
     curate.addSeparator()
     _action(window, "exportPicksAction", window.commands.export_picks, curate)
+    curate.addSeparator()
+    taste = curate.addMenu("My &taste")
+    _action(window, "learnTasteAction", window.finding.learn, taste)
+    _action(window, "exportTasteAction", window.finding.export_taste, taste)
+    _action(window, "importTasteAction", window.finding.import_taste, taste)
+    _action(window, "resetTasteAction", window.finding.reset_taste, taste)
 
     score_menu = menubar.addMenu("&Scoring")
     window.pause_action = _action(window, "pauseAction", window.scoring_ui.toggle_pause, score_menu)
@@ -98,4 +106,6 @@ def grid_menu(window, pos) -> None:
         rating.addAction(window.findChild(QAction, f"rate{n}Action"))
     for name in ("pickAction", "rejectAction", "unflagAction", "copyPathAction"):
         menu.addAction(window.findChild(QAction, name))
+    menu.addSeparator()
+    menu.addAction(window.findChild(QAction, "similarAction"))
     menu.exec(window.grid.viewport().mapToGlobal(pos))
