@@ -145,6 +145,15 @@ class FilterBar(QWidget):
         self.sort.setCurrentIndex(self.sort.findData(sort))
         self.order.setChecked(reverse)
 
+    def set_model(self, model: str, announce: bool = False) -> None:
+        """Whose score the grid shows: the `model` setting's, at start and when it changes."""
+        index = self.model.findData(model)
+        if index < 0 or index == self.model.currentIndex():
+            return
+        building, self._building = self._building, not announce
+        self.model.setCurrentIndex(index)
+        self._building = building
+
     def set_status(self, status: str | None) -> None:
         self.show_combo.setCurrentIndex(max(0, self.show_combo.findData(status)))
 

@@ -81,7 +81,7 @@ class MainWindow(QMainWindow):
         self.engine = engine
         self.settings = settings
         self.overrides = overrides or {}
-        self.query = browse.PhotoQuery()
+        self.query = browse.PhotoQuery(model=settings.model)  # the grid shows the score of the model in effect
         self.quitting = False
         self._counts_token = 0
         self.failed_count = 0
@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.banner = ModelBanner(self)
         self.filters = FilterBar(self)
+        self.filters.set_model(settings.model)
         self.sidebar = Sidebar(self)
         self.viewer = Viewer(settings.good_threshold, settings.cull_threshold, self)
         self.best = BestShotsView(self.curation, self.thumbnails, settings.thumbnail_size,

@@ -78,7 +78,9 @@ class WindowSettings(QObject):
 
     # --- what a change means -----------------------------------------------------------------
 
-    def _reload_model(self, _old: Settings, new: Settings, _names: list[str]) -> None:
+    def _reload_model(self, _old: Settings, new: Settings, names: list[str]) -> None:
+        if "model" in names:  # the grid shows the new model's scores
+            self.w.filters.set_model(new.model, announce=True)
         self.w.scoring_ui.model_loading()
         self.w.scoring.reconfigure(new)
 

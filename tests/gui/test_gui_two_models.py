@@ -47,3 +47,14 @@ def test_grid_sorts_by_either_model_and_shows_the_second_look(qtbot, make_window
     with qtbot.waitSignal(window.model.reloaded, timeout=10_000):
         window.filters.model.setCurrentIndex(window.filters.model.findData("v2.5"))
     assert window.model.rowCount() == 6
+
+
+def test_the_grid_shows_the_score_of_the_model_setting(qtbot, make_window, tmp_path, tiny_model):
+    from conftest import make_settings
+
+    window = make_window(make_settings(tmp_path, model="laion-v2", **tiny_model))
+    assert window.filters.model.currentData() == "laion-v2" and window.query.model == "laion-v2"
+    assert window.filters.query().model == "laion-v2"
+    with qtbot.waitSignal(window.model.reloaded, timeout=10_000):
+        window.settings_ui.apply_settings({"model": "v2.5"}, save=False)
+    assert window.filters.model.currentData() == "v2.5" and window.model.query.model == "v2.5"
