@@ -130,16 +130,21 @@ def _missing_encoder(spec: str, why: str, model: ModelSpec = V2_5) -> ModelMissi
     )
 
 
-def _check_encoder_folder(folder: Path, model: ModelSpec = V2_5) -> None:
-    if model is not V2_5:
-        return _check_other_encoder(folder, model)
+def _read_config(folder: Path) -> dict:
+    """A model folder's config.json (ModelInvalidError when it has none or it cannot be read)."""
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise ModelInvalidError(f"{folder} is not a model folder: it has no config.json")
     try:
-        config = json.loads(config_file.read_text())
+        return json.loads(config_file.read_text())
     except (OSError, ValueError) as exc:
         raise ModelInvalidError(f"{config_file} cannot be read: {exc}") from None
+
+
+def _check_encoder_folder(folder: Path, model: ModelSpec = V2_5) -> None:
+    if model is not V2_5:
+        return _check_other_encoder(folder, model)
+    config = _read_config(folder)
     model_type = config.get("model_type", "")
     if model_type not in ("siglip", "siglip_vision_model"):
         raise ModelInvalidError(
@@ -158,13 +163,7 @@ def _check_encoder_folder(folder: Path, model: ModelSpec = V2_5) -> None:
 def _check_other_encoder(folder: Path, model: ModelSpec) -> None:
     """A CLIP folder for LAION V2: the whole CLIPModel (as the hub's checkpoint) or its vision tower
     with the projection, whose image embedding is as wide as the head's input."""
-    config_file = folder / "config.json"
-    if not config_file.is_file():
-        raise ModelInvalidError(f"{folder} is not a model folder: it has no config.json")
-    try:
-        config = json.loads(config_file.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelInvalidError(f"{config_file} cannot be read: {exc}") from None
+    config = _read_config(folder)
     model_type = config.get("model_type", "")
     if model_type not in model.encoder_types:
         raise ModelInvalidError(
