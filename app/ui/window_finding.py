@@ -43,7 +43,9 @@ class FindingPanel(QObject):
         window.model.reloaded.connect(lambda *_: self.refresh_histogram())
         window.settings_ui.changes.subscribe(settings_mod.MODEL,
                                              lambda _old, new, _names: self.service.set_settings(new))
-        self.strip.taste.setText("My taste: learned from your marks")
+        self.strip.taste.setText("My taste: not learned yet")
+        self.strip.taste.setToolTip("Mark photos (stars, picks, rejects): with 30 kept and 30 rejected, your taste "
+                                    "is learned in the background and the “My taste” sort uses it")
         self.service.load_taste(on_done=lambda model: self._learned(model) if model is not None else None,
                                 on_error=self._failed)
 
