@@ -1,6 +1,8 @@
 """The bar above the grid: sort order and filters; it emits the PhotoQuery they make."""
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QToolButton, QWidget
 
@@ -40,7 +42,7 @@ class FilterBar(QWidget):
         self.order.toggled.connect(self._order_text)
         self.order.toggled.connect(self._changed)
         layout.addWidget(self.order)
-        layout.addSpacing(12)
+        layout.addSpacing(6)
 
         self.show_combo = self._combo("showCombo", SHOW)
         layout.addWidget(self.show_combo)
@@ -48,7 +50,7 @@ class FilterBar(QWidget):
         layout.addWidget(self.marks)
         self.rating = self._combo("ratingCombo", RATINGS)
         layout.addWidget(self.rating)
-        layout.addSpacing(12)
+        layout.addSpacing(6)
 
         self.model = self._combo("modelCombo", MODELS)
         self.model.setToolTip("Whose score the grid shows, sorts and filters by: the Aesthetic Predictor V2.5 "
@@ -85,7 +87,7 @@ class FilterBar(QWidget):
         spin.setSpecialValueText(special)  # shown at the minimum: no bound
         spin.setValue(-0.1)
         spin.setKeyboardTracking(False)
-        spin.setFixedWidth(76)
+        spin.setFixedWidth(72)
         spin.valueChanged.connect(self._changed)
         return spin
 
@@ -107,8 +109,10 @@ class FilterBar(QWidget):
     def set_score_range(self, lo: float | None, hi: float | None) -> None:
         """Filter to scores from lo to hi (None: no bound), as one change."""
         self._building = True
-        self.min_score.setValue(-0.1 if lo is None else lo)
-        self.max_score.setValue(-0.1 if hi is None else hi)
+        # The boxes hold two decimals: a finer bound is rounded outwards, so no photo inside it is left out
+        # (a histogram bar's edges have two decimals already; the 1e-6 keeps 5.05 from flooring to 5.04).
+        self.min_score.setValue(-0.1 if lo is None else math.floor(lo * 100 + 1e-6) / 100)
+        self.max_score.setValue(-0.1 if hi is None else math.ceil(hi * 100 - 1e-6) / 100)
         self._building = False
         self._changed()
 
