@@ -83,8 +83,8 @@ def test_a_non_finite_score_is_never_printed_or_stored(capsys, monkeypatch, tmp_
     fails with its reason; nothing is stored as a score and stdout stays JSON."""
     load_head = model.load_head
 
-    def overflowing(path):
-        head = load_head(path)
+    def overflowing(path, *args, **kwargs):
+        head = load_head(path, *args, **kwargs)
         with torch.no_grad():
             head.scoring_head[-1].bias.fill_(bad)
         return head
