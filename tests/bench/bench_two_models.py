@@ -84,34 +84,17 @@ def main() -> int:
     print(f"{len(photos)} photos from {args.photos}; torch threads {torch.get_num_threads()}, "
           f"{os.cpu_count()} CPUs", flush=True)
 
-    # Parity: fp32 against an upstream-style pipeline on the full-size photos.
-    from transformers import CLIPModel
-    try:
-        from transformers import CLIPImageProcessorPil as Proc
-    except ImportError:
-        from transformers import CLIPImageProcessor as Proc
+    # Parity: fp32 against the upstream-style pipeline of the parity test, on the full-size photos.
+    from tests.unit.test_laion_v2 import upstream_scores
+
     laion_files = weights.locate(str(clip), str(laion_head), model="laion-v2")
     fp32 = Scorer(laion_files, device="cpu", precision="fp32")
     ours = np.array([fp32.score_batch(preprocess.clip_pixel_values(decode.decode(p).image)[None])[0][0]
                      for p in photos])
-    ref_clip = CLIPModel.from_pretrained(str(clip)).eval()
-    mlp = torch.nn.Sequential(
-        torch.nn.Linear(768, 1024), torch.nn.Dropout(0.2), torch.nn.Linear(1024, 128), torch.nn.Dropout(0.2),
-        torch.nn.Linear(128, 64), torch.nn.Dropout(0.1), torch.nn.Linear(64, 16), torch.nn.Linear(16, 1)).eval()
-    state = torch.load(laion_head, map_location="cpu", weights_only=True)
-    mlp.load_state_dict({k.removeprefix("layers."): v.float() for k, v in state.items()})
-    proc = Proc(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}, resample=3)
-    ref = []
-    with torch.no_grad():
-        for p in photos:
-            px = proc(images=ImageOps.exif_transpose(Image.open(p)).convert("RGB"), return_tensors="pt")["pixel_values"]
-            feats = ref_clip.get_image_features(pixel_values=px)
-            feats = feats if isinstance(feats, torch.Tensor) else feats.pooler_output
-            ref.append(float(mlp(feats / feats.norm(dim=-1, keepdim=True)).item()))
+    ref = upstream_scores([ImageOps.exif_transpose(Image.open(p)) for p in photos], clip, laion_head)
     diff = np.abs(ours - np.array(ref))
     print(f"LAION V2 fp32 vs upstream-style pipeline ({len(photos)} photos): max |diff| {diff.max():.4f}, "
           f"mean {diff.mean():.4f} (scores {ours.min():.2f} to {ours.max():.2f})", flush=True)
-    del ref_clip
 
     # The CPU default of each model, and LAION V2's int8 drift against its fp32.
     laion = Scorer(laion_files, device="cpu", precision="auto")
